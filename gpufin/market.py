@@ -1,0 +1,126 @@
+"""The market a trade is valued in: valuation date and a QuantLib discount curve.
+
+The curve is `market.curve` when given (flat, zero rates, or SOFR deposits and OIS
+swaps bootstrapped by QuantLib), else a flat curve at `model.rate` (continuously
+compounded, ACT/365F). QuantLib objects are built lazily inside the process that uses
+them and are never pickled.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gpufin.dates import parse_date, to_days
+from gpufin.errors import SpecError
+from gpufin.spec import CurveSpec, MarketSpec
+
+# Anchor date for specs that give every time in years: with ACT/365F and no calendar
+# the choice cannot change a price.
+DEFAULT_ANCHOR = dt.date(2026, 1, 1)
+
+
+@dataclass(frozen=True)
+class Market:
+    """Valuation date and discount curve; `discount(t)` takes years ACT/365F."""
+    valuation_date: dt.date | None
+    curve: CurveSpec
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def anchor(self) -> dt.date:
+        return self.valuation_date or DEFAULT_ANCHOR
+
+    def __getstate__(self):
+        return {"valuation_date": self.valuation_date, "curve": self.curve}
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "valuation_date", state["valuation_date"])
+        object.__setattr__(self, "curve", state["curve"])
+        object.__setattr__(self, "_cache", {})
+
+    @property
+    def ql(self):
+        """QuantLib, with its global evaluation date set to this valuation date."""
+        import QuantLib as ql
+        ql.Settings.instance().evaluationDate = self.ql_date(0)
+        return ql
+
+    def ql_date(self, days: int):
+        import QuantLib as ql
+        return ql.Date(self.anchor.day, self.anchor.month, self.anchor.year) + int(days)
+
+    def curve_handle(self):
+        """A QuantLib YieldTermStructureHandle of the discount curve (built once)."""
+        if "handle" not in self._cache:
+            self._cache["handle"] = self.ql.YieldTermStructureHandle(self._build_curve())
+        return self._cache["handle"]
+
+    def flat_handle(self, rate: float):
+        """A QuantLib flat curve (continuous, ACT/365F), e.g. for a dividend yield."""
+        ql = self.ql
+        return ql.YieldTermStructureHandle(
+            ql.FlatForward(self.ql_date(0), rate, ql.Actual365Fixed(), ql.Continuous))
+
+    def discount(self, t_years) -> np.ndarray:
+        """Discount factors at times in years (ACT/365F)."""
+        curve = self.curve_handle()
+        return np.array([curve.discount(float(t), True) for t in np.atleast_1d(t_years)])
+
+    def _build_curve(self):
+        ql, c = self.ql, self.curve
+        day0 = self.ql_date(0)
+        a365 = ql.Actual365Fixed()
+        if c.kind == "flat":
+            if c.rate is None:
+                raise SpecError("market.curve.rate", "missing; expected a continuously compounded rate")
+            return ql.FlatForward(day0, c.rate, a365, ql.Continuous)
+        if c.kind == "zero":
+            days = [to_days(t, "market.curve.tenors", self.valuation_date) for t in c.tenors]
+            if len(days) != len(c.rates) or not days:
+                raise SpecError("market.curve.rates", "expected one rate per tenor")
+            if any(b <= a for a, b in zip(days, days[1:])) or days[0] <= 0:
+                raise SpecError("market.curve.tenors", f"got {c.tenors!r}; expected increasing times > 0")
+            dates = [day0] + [self.ql_date(d) for d in days]
+            return ql.ZeroCurve(dates, [c.rates[0]] + list(c.rates), a365, ql.NullCalendar(),
+                                ql.Linear(), ql.Continuous)
+        return self._bootstrap_sofr()
+
+    def _bootstrap_sofr(self):
+        ql, c = self.ql, self.curve
+        if self.valuation_date is None:
+            raise SpecError("market.valuation_date", "missing; a SOFR curve needs a valuation date")
+        sofr = ql.Sofr()
+        helpers = []
+        for i, q in enumerate(c.deposits):
+            helpers.append(ql.DepositRateHelper(
+                ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.deposits[{i}]"))),
+                ql.Period(str(q["tenor"])), 2, ql.UnitedStates(ql.UnitedStates.SOFR),
+                ql.ModifiedFollowing, False, ql.Actual360()))
+        for i, q in enumerate(c.ois):
+            helpers.append(ql.OISRateHelper(
+                2, ql.Period(str(q["tenor"])),
+                ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.ois[{i}]"))), sofr))
+        if not helpers:
+            raise SpecError("market.curve.ois", "missing; a SOFR curve needs deposit or OIS quotes")
+        curve = ql.PiecewiseLogLinearDiscount(self.ql_date(0), helpers, ql.Actual365Fixed())
+        curve.enableExtrapolation()
+        return curve
+
+
+def _quote(q: dict, key: str) -> float:
+    if not isinstance(q, dict) or "tenor" not in q or "rate" not in q:
+        raise SpecError(key, f"got {q!r}; expected {{tenor = \"3M\", rate = 0.043}}")
+    return float(q["rate"])
+
+
+def build_market(spec: MarketSpec, model_rate: float | None) -> Market:
+    """The Market of a spec: `market.curve`, else a flat curve at `model.rate`."""
+    date = parse_date(spec.valuation_date, "market.valuation_date") if spec.valuation_date else None
+    curve = spec.curve
+    if curve is None:
+        if model_rate is None:
+            raise SpecError("model.rate", "missing; give model.rate or a market.curve table")
+        curve = CurveSpec(kind="flat", rate=model_rate)
+    return Market(date, curve)

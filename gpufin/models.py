@@ -1,0 +1,231 @@
+"""Index models: closed-form moments and the per-step arrays their path kernels read.
+
+Two families cover every `model.kind`:
+- `Lognormal` (gbm, jump-diffusion): d ln S = (r(t) - q - sigma^2/2 - lambda*kbar) dt
+  + sigma dW + dJ, Merton log jumps N(jump_mean, jump_vol^2) at intensity lambda, with
+  kbar = E[e^J] - 1, so that E[S_t] = spot * e^{-q t} / DF(t).
+- `TwoFactor` (schwartz, schwartz-smith): ln S_t = g(t) + chi_t + xi_t (Schwartz-Smith
+  2000), d chi = -kappa chi dt + sigma_chi dW1 + spikes, d xi = mu_xi dt + sigma_xi dW2
+  + launch jumps, corr(dW1, dW2) = rho. Launch jumps (permanent, in xi) arrive at
+  Poisson times or on scheduled dates; shortage spikes (in chi) decay at kappa. g(t) is 0
+  unless `market.forward_curve` is given, in which case it makes E[S_t] equal the curve.
+  Schwartz (1997) one-factor is sigma_xi = mu_xi = 0 with xi_0 = ln(long_run_level).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpufin.errors import SpecError
+
+# Poisson counts are drawn by inverse transform from a 32-bit uniform in
+# [2**-33, 1 - 2**-33]: once P(N > k) < 2**-33 no draw can exceed k.
+POISSON_TAIL = 2.0 ** -33
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(64)
+
+
+def poisson_cdf_table(rates_dt: np.ndarray) -> np.ndarray:
+    """P(N <= k) per step for k < kmax, N ~ Poisson(rates_dt[i]); shape (steps, kmax)."""
+    rates_dt = np.asarray(rates_dt, dtype=float)
+    if rates_dt.size == 0 or rates_dt.max() <= 0.0:
+        return np.zeros((rates_dt.size, 0))
+    kmax = 0
+    lam = rates_dt.max()
+    term = cdf = math.exp(-lam)
+    while 1.0 - cdf > POISSON_TAIL:
+        kmax += 1
+        term *= lam / kmax
+        cdf += term
+    table = np.empty((rates_dt.size, kmax))
+    for i, lam_i in enumerate(rates_dt):
+        term = cdf = math.exp(-lam_i)
+        for k in range(kmax):
+            table[i, k] = cdf
+            term *= lam_i / (k + 1)
+            cdf += term
+    return table
+
+
+@dataclass(frozen=True)
+class Lognormal:
+    """GBM (no jumps) or Merton jump-diffusion; rates from the market curve."""
+    spot: float
+    vol: float
+    dividend: float = 0.0
+    jump_intensity: float = 0.0
+    jump_mean: float = 0.0
+    jump_vol: float = 0.0
+
+    @property
+    def has_jumps(self) -> bool:
+        return self.jump_intensity > 0.0
+
+    @property
+    def jump_compensator(self) -> float:
+        """kbar = E[e^J] - 1."""
+        return math.exp(self.jump_mean + 0.5 * self.jump_vol ** 2) - 1.0
+
+    def mean(self, t, market) -> np.ndarray:
+        """E[S_t] = spot e^{-q t} / DF(t)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        return self.spot * np.exp(-self.dividend * t) / market.discount(t)
+
+    def log_variance(self, t) -> np.ndarray:
+        """Var[ln S_t] = sigma^2 t + lambda t (m^2 + s^2)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        return (self.vol ** 2 + self.jump_intensity * (self.jump_mean ** 2 + self.jump_vol ** 2)) * t
+
+    def kernel_arrays(self, times: np.ndarray, market) -> dict:
+        """Per-step drift, vol, Poisson table and bridge variance on the grid `times` (0 first)."""
+        dt = np.diff(times)
+        df = market.discount(times)
+        drift = (np.log(df[:-1] / df[1:]) - (self.dividend + 0.5 * self.vol ** 2
+                                              + self.jump_intensity * self.jump_compensator) * dt)
+        return dict(log_spot=math.log(self.spot), drift=drift, vol=self.vol * np.sqrt(dt),
+                    pois_cdf=poisson_cdf_table(self.jump_intensity * dt),
+                    jump_mean=self.jump_mean, jump_vol=self.jump_vol,
+                    bridge_var=self.vol ** 2 * dt)
+
+
+@dataclass(frozen=True)
+class TwoFactor:
+    """Schwartz-Smith with launch jumps and shortage spikes (Schwartz 1F as a special case)."""
+    spot: float
+    kappa: float
+    sigma_chi: float
+    sigma_xi: float = 0.0
+    rho: float = 0.0
+    mu_xi: float = 0.0
+    chi0: float = 0.0
+    launch_intensity: float = 0.0
+    launch_mean: float = 0.0
+    launch_vol: float = 0.0
+    launch_times: tuple = ()
+    spike_intensity: float = 0.0
+    spike_mean: float = 0.0
+    spike_vol: float = 0.0
+    forward_times: tuple = ()
+    forward_prices: tuple = ()
+
+    @property
+    def has_spikes(self) -> bool:
+        return self.spike_intensity > 0.0
+
+    def _launches_by(self, t: np.ndarray) -> np.ndarray:
+        return np.array([sum(1 for s in self.launch_times if s <= ti + 1e-12) for ti in t], float)
+
+    def _diffusive(self, t: np.ndarray):
+        """Mean and variance of chi_t + xi_t without jumps."""
+        k = self.kappa
+        e1, e2 = np.exp(-k * t), np.exp(-2.0 * k * t)
+        mean = self.chi0 * e1 + (math.log(self.spot) - self.chi0) + self.mu_xi * t
+        var = (self.sigma_chi ** 2 * (1.0 - e2) / (2.0 * k) + self.sigma_xi ** 2 * t
+               + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - e1) / k)
+        return mean, var
+
+    def _spike_log_mgf(self, t: float) -> float:
+        """log E[exp(sum of decayed spikes at t)] = lambda * int_0^t (M(e^{-kappa v}) - 1) dv."""
+        if not self.has_spikes or t <= 0.0:
+            return 0.0
+        v = 0.5 * t * (_GL_NODES + 1.0)
+        a = np.exp(-self.kappa * v)
+        m = np.exp(a * self.spike_mean + 0.5 * a * a * self.spike_vol ** 2) - 1.0
+        return self.spike_intensity * 0.5 * t * float(_GL_WEIGHTS @ m)
+
+    def _unshifted_log_mean(self, t: np.ndarray) -> np.ndarray:
+        """ln E[exp(chi_t + xi_t)] including all jumps."""
+        mean, var = self._diffusive(t)
+        launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
+        n_sched = self._launches_by(t)
+        spikes = np.array([self._spike_log_mgf(ti) for ti in t])
+        return (mean + 0.5 * var + self.launch_intensity * t * launch_mgf
+                + n_sched * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
+
+    def shift(self, t) -> np.ndarray:
+        """g(t): 0 without a forward curve, else ln F(t) - ln E[exp(chi_t + xi_t)] (g(0) = 0)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        if not self.forward_times:
+            return np.zeros_like(t)
+        log_f = np.interp(t, (0.0,) + self.forward_times,
+                          np.log((self.spot,) + self.forward_prices))
+        return np.where(t > 0.0, log_f - self._unshifted_log_mean(t), 0.0)
+
+    def mean(self, t, market=None) -> np.ndarray:
+        """E[S_t] in closed form (the jump parts by their moment generating functions)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        return np.exp(self.shift(t) + self._unshifted_log_mean(t))
+
+    def log_variance(self, t) -> np.ndarray:
+        """Var[ln S_t]: diffusion, launch jumps (Poisson and scheduled) and decayed spikes."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        _, var = self._diffusive(t)
+        var = var + self.launch_intensity * t * (self.launch_mean ** 2 + self.launch_vol ** 2)
+        var = var + self._launches_by(t) * self.launch_vol ** 2
+        var = var + (self.spike_intensity * (self.spike_mean ** 2 + self.spike_vol ** 2)
+                     * (1.0 - np.exp(-2.0 * self.kappa * t)) / (2.0 * self.kappa))
+        return var
+
+    def kernel_arrays(self, times: np.ndarray, market=None) -> dict:
+        """Exact per-step OU decay, Cholesky factors of the step covariance, jump tables."""
+        dt = np.diff(times)
+        k = self.kappa
+        var_chi = self.sigma_chi ** 2 * (1.0 - np.exp(-2.0 * k * dt)) / (2.0 * k)
+        var_xi = self.sigma_xi ** 2 * dt
+        cov = self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * dt)) / k
+        a11 = np.sqrt(var_chi)
+        a21 = np.divide(cov, a11, out=np.zeros_like(cov), where=a11 > 0.0)
+        a22 = np.sqrt(np.maximum(var_xi - a21 ** 2, 0.0))
+        sched = np.array([sum(1 for s in self.launch_times if a < s <= b + 1e-12)
+                          for a, b in zip(times[:-1], times[1:])], float)
+        return dict(chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
+                    shift=self.shift(times[1:]), decay=np.exp(-k * dt), a11=a11, a21=a21, a22=a22,
+                    mu_dt=self.mu_xi * dt,
+                    launch_cdf=poisson_cdf_table(self.launch_intensity * dt),
+                    launch_sched=sched, launch_mean=self.launch_mean, launch_vol=self.launch_vol,
+                    spike_cdf=poisson_cdf_table(self.spike_intensity * dt),
+                    spike_mean=self.spike_mean, spike_vol=self.spike_vol, kappa_dt=k * dt,
+                    bridge_var=var_chi + var_xi + 2.0 * cov)
+
+
+def build_model(spec, market):
+    """The model object of a validated `model` table."""
+    from gpufin.dates import to_days, years
+    kind = spec.kind
+    if kind in ("gbm", "jump-diffusion"):
+        jumps = {}
+        if kind == "jump-diffusion":
+            jumps = dict(jump_intensity=spec.jump_intensity, jump_mean=spec.jump_mean,
+                         jump_vol=spec.jump_vol)
+        return Lognormal(spot=spec.spot, vol=spec.vol, dividend=spec.dividend, **jumps)
+    if kind == "schwartz":
+        return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.vol,
+                         chi0=math.log(spec.spot / spec.long_run_level))
+    days = [to_days(t, f"model.launch_dates[{i}]", market.valuation_date)
+            for i, t in enumerate(spec.launch_dates)]
+    if any(d <= 0 for d in days):
+        raise SpecError("model.launch_dates", f"got {spec.launch_dates!r}; expected future times")
+    return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.short_vol,
+                     sigma_xi=spec.long_vol, rho=spec.correlation, mu_xi=spec.long_drift,
+                     chi0=spec.short_factor, launch_intensity=spec.launch_intensity,
+                     launch_mean=spec.launch_jump_mean, launch_vol=spec.launch_jump_vol,
+                     launch_times=tuple(years(np.array(sorted(days), float))),
+                     spike_intensity=spec.spike_intensity, spike_mean=spec.spike_jump_mean,
+                     spike_vol=spec.spike_jump_vol)
+
+
+def with_forward_curve(model, points, market):
+    """A TwoFactor model whose g(t) reproduces `market.forward_curve` exactly."""
+    from dataclasses import replace
+    from gpufin.dates import to_days, years
+    if not points:
+        return model
+    if not isinstance(model, TwoFactor):
+        raise SpecError("market.forward_curve", "only schwartz and schwartz-smith models take a forward curve")
+    days = [to_days(p.time, f"market.forward_curve[{i}].time", market.valuation_date)
+            for i, p in enumerate(points)]
+    if days[0] <= 0 or any(b <= a for a, b in zip(days, days[1:])):
+        raise SpecError("market.forward_curve", "expected points at increasing times > 0")
+    return replace(model, forward_times=tuple(float(years(d)) for d in days),
+                   forward_prices=tuple(p.price for p in points))

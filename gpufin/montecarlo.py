@@ -1,0 +1,140 @@
+"""Monte Carlo driver: builds the time grid and kernel arrays once, runs the kernels in
+chunks of whole blocks, and turns per-block sums into an estimate with its standard error.
+
+Reproducibility: every path draws from Philox by (seed, path, stream, step); per-block
+sums are formed in a fixed order inside the kernel and added across blocks with
+`math.fsum` (exactly rounded, so independent of order). Hence the result is bitwise
+the same for any thread count and any chunk size.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpufin.dates import DAYS_PER_YEAR
+from gpufin.models import Lognormal, TwoFactor
+from pricing_kernels.payoff import BLOCK
+
+SEED_MOD = 2 ** 64
+DEFAULT_BARRIER_STEPS = 252    # grid for continuous barriers when the bridge is approximate
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean discounted payoff per unit notional, its standard error and sample count."""
+    value: float
+    stderr: float
+    samples: int
+    beta: float | None = None
+
+
+def time_grid(plan, model, steps_per_year: int | None) -> np.ndarray:
+    """Grid in days: 0, every event, scheduled launches, and an optional uniform refinement."""
+    end = plan.maturity_day
+    points = {0.0, *map(float, plan.event_days())}
+    if isinstance(model, TwoFactor):
+        points.update(t * DAYS_PER_YEAR for t in model.launch_times if t * DAYS_PER_YEAR <= end)
+    continuous = plan.barrier is not None and plan.barrier.monitor_days is None
+    if steps_per_year is None:
+        exact_bridge = isinstance(model, Lognormal) and not model.has_jumps
+        steps_per_year = DEFAULT_BARRIER_STEPS if continuous and not exact_bridge else 0
+    if steps_per_year:
+        n = int(math.ceil(end / DAYS_PER_YEAR * steps_per_year))
+        points.update(np.linspace(0.0, end, n + 1).tolist())
+    return np.array(sorted(points))
+
+
+def payoff_arrays(plan, grid_days: np.ndarray, market) -> dict:
+    """The observation arrays of pricing_kernels.payoff for a plan on a grid."""
+    n_steps = grid_days.size - 1
+    index = {d: i - 1 for i, d in enumerate(grid_days.tolist())}   # day -> step ending there
+    fix_period = np.full(n_steps, -1, dtype=np.int64)
+    fix_weight = np.zeros(n_steps)
+    close_period = np.full(n_steps, -1, dtype=np.int64)
+    for p, period in enumerate(plan.periods):
+        for d in period.print_days:
+            fix_period[index[float(d)]] = p
+            fix_weight[index[float(d)]] = 1.0 / period.total_prints
+        last = period.print_days[-1] if period.print_days else None
+        close_period[index[float(last)] if last is not None else 0] = p
+    step_df = market.discount(grid_days[1:] / DAYS_PER_YEAR)
+    pay_days = np.array([p.pay_day for p in plan.periods], dtype=float)
+    pay_df = market.discount(pay_days / DAYS_PER_YEAR) if plan.discounted else np.ones(pay_days.size)
+    monitor = np.zeros(n_steps, dtype=np.int64)
+    flags = np.zeros(4, dtype=np.int64)
+    levels = np.zeros(3)
+    flags[0] = int(plan.geometric)
+    knock = plan.barrier
+    if knock is not None:
+        if knock.monitor_days is None:
+            monitor[:] = 1
+            flags[3] = 1
+        else:
+            monitor[[index[float(d)] for d in knock.monitor_days]] = 1
+        flags[1] = 1 if knock.up else -1
+        flags[2] = int(knock.knock_in)
+        levels[:] = (math.log(knock.level), knock.rebate,
+                     market.discount(plan.maturity_day / DAYS_PER_YEAR)[0])
+    periods = plan.periods
+    return dict(fix_period=fix_period, fix_weight=fix_weight, close_period=close_period,
+                monitor=monitor, step_df=step_df,
+                strike=np.array([p.strike for p in periods], dtype=float),
+                omega=np.array([p.omega for p in periods], dtype=float),
+                linear=np.array([int(p.linear) for p in periods], dtype=np.int64),
+                pay_df=pay_df,
+                known_arith=np.array([p.known_sum / p.total_prints for p in periods]),
+                known_geo=np.array([p.known_log_sum / p.total_prints for p in periods]),
+                flags=flags, levels=levels)
+
+
+def kernel_call(model, grid_days, plan, market):
+    """The kernel and its positional model and payoff arguments (after the run header)."""
+    times = grid_days / DAYS_PER_YEAR
+    margs = model.kernel_arrays(times, market)
+    pargs = payoff_arrays(plan, grid_days, market)
+    if isinstance(model, Lognormal):
+        from pricing_kernels.lognormal import lognormal_stats as kernel
+        names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
+    else:
+        from pricing_kernels.two_factor import two_factor_stats as kernel
+        names = ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt", "launch_cdf",
+                 "launch_sched", "launch_mean", "launch_vol", "spike_cdf", "spike_mean",
+                 "spike_vol", "kappa_dt", "bridge_var")
+    args = [_contiguous(margs[n]) for n in names] + [_contiguous(v) for v in pargs.values()]
+    return kernel, args
+
+
+def _contiguous(v):
+    return np.ascontiguousarray(v) if isinstance(v, np.ndarray) else float(v)
+
+
+def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
+                  chunk_paths: int | None = None) -> np.ndarray:
+    """Sums (count, Y, Y^2, X, X^2, XY) over all paths, run in chunks of whole blocks."""
+    n_blocks = -(-n_paths // BLOCK)
+    chunk_blocks = n_blocks if not chunk_paths else max(1, chunk_paths // BLOCK)
+    key = np.uint64(seed % SEED_MOD)
+    parts = [kernel(key, n_paths, first, min(chunk_blocks, n_blocks - first), antithetic, *args)
+             for first in range(0, n_blocks, chunk_blocks)]
+    stats = np.concatenate(parts)
+    return np.array([math.fsum(stats[:, j]) for j in range(stats.shape[1])])
+
+
+def estimate(sums: np.ndarray, cv_mean: float | None) -> Estimate:
+    """Sample mean and standard error; with cv_mean, the control-variate estimator
+    Y - beta (X - E[X]) with beta = cov(X, Y) / var(X) estimated from the same samples."""
+    n, sy, syy, sx, sxx, sxy = sums
+    my = sy / n
+    var_y = max(syy - n * my * my, 0.0) / (n - 1)
+    if cv_mean is None:
+        return Estimate(my, math.sqrt(var_y / n), int(n))
+    mx = sx / n
+    var_x = max(sxx - n * mx * mx, 0.0) / (n - 1)
+    cov = (sxy - n * mx * my) / (n - 1)
+    if var_x <= 0.0:
+        return Estimate(my, math.sqrt(var_y / n), int(n))
+    beta = cov / var_x
+    residual = max(var_y - cov * cov / var_x, 0.0)
+    return Estimate(my - beta * (mx - cv_mean), math.sqrt(residual / n), int(n), beta)

@@ -1,0 +1,91 @@
+"""`price(spec)`: the one code path behind the Python API and `gpufin price`.
+
+A result is a flat dict: `value` (present value, USD), `stderr` (0 for a closed form),
+`ci95` ([low, high]), `paths`, `seed` (None for a closed form), `method` (`mc` or
+`analytic`), then fields of the instrument and of the run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpufin.analytic import closed_form, geometric_strip_mean
+from gpufin.dates import DAYS_PER_YEAR
+from gpufin.errors import NoClosedForm, SpecError
+from gpufin.instruments import build_plan
+from gpufin.market import build_market
+from gpufin.models import Lognormal, build_model, with_forward_curve
+from gpufin.montecarlo import estimate, kernel_call, simulate_sums, time_grid
+from gpufin.spec import Spec, load_spec
+
+Z95 = 1.959963984540054
+
+
+def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
+    """Value a trade spec (a dict, a TOML/JSON path or a validated Spec)."""
+    s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
+    market = build_market(s.market, s.model.rate)
+    model = with_forward_curve(build_model(s.model, market), s.market.forward_curve, market)
+    plan = build_plan(s.instrument, s.model.spot, market.valuation_date)
+    method = s.mc.method
+    if method in ("auto", "analytic"):
+        try:
+            value = plan.notional * closed_form(model, market, plan)
+            return _result(s, plan, model, market, value, 0.0, 0, None, "analytic", {})
+        except NoClosedForm:
+            if method == "analytic":
+                raise
+    return _monte_carlo(s, plan, model, market)
+
+
+def _monte_carlo(s: Spec, plan, model, market) -> dict:
+    mc = s.mc
+    if mc.antithetic and mc.paths % 2:
+        raise SpecError("mc.paths", f"got {mc.paths}; expected an even count with mc.antithetic = true")
+    grid = time_grid(plan, model, mc.steps_per_year)
+    kernel, args = kernel_call(model, grid, plan, market)
+    sums = simulate_sums(kernel, args, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
+    cv_mean = geometric_strip_mean(model, market, plan) if _uses_control_variate(s, plan, model) else None
+    est = estimate(sums, cv_mean)
+    run = {"steps": int(grid.size - 1), "antithetic": mc.antithetic,
+           "control_variate": cv_mean is not None}
+    if est.beta is not None:
+        run["control_variate_beta"] = est.beta
+    n = plan.notional
+    return _result(s, plan, model, market, n * est.value, n * est.stderr, mc.paths, mc.seed, "mc", run)
+
+
+def _uses_control_variate(s: Spec, plan, model) -> bool:
+    """The geometric-average control variate: GBM, arithmetic averages of several prints."""
+    return (s.mc.control_variate and isinstance(model, Lognormal) and not model.has_jumps
+            and plan.barrier is None and not plan.geometric
+            and any(not p.linear and p.total_prints > 1 for p in plan.periods))
+
+
+def _result(s: Spec, plan, model, market, value, stderr, paths, seed, method, run) -> dict:
+    half = Z95 * stderr
+    out = {"value": value, "stderr": stderr, "ci95": [value - half, value + half],
+           "paths": paths, "seed": seed, "method": method,
+           "instrument": s.instrument.kind, "model": s.model.kind,
+           "notional": plan.notional, "maturity_years": plan.maturity_day / DAYS_PER_YEAR}
+    out.update(_instrument_fields(s.instrument, plan, model, market))
+    out.update(run)
+    return out
+
+
+def _instrument_fields(ins, plan, model, market) -> dict:
+    kind = ins.kind
+    if kind in ("european", "asian", "barrier"):
+        fields = {"option": ins.option, "strike": ins.strike}
+        if kind == "asian":
+            fields.update(averaging=ins.averaging, fixings=plan.periods[0].total_prints)
+        if kind == "barrier":
+            fields.update(barrier=ins.barrier, barrier_type=ins.barrier_type, rebate=ins.rebate)
+        return fields
+    if kind == "future":
+        from gpufin.analytic import linear_strip
+        from dataclasses import replace
+        fair = replace(plan, periods=(replace(plan.periods[0], strike=0.0),), discounted=False)
+        return {"futures_price": linear_strip(model, market, fair), "strike": ins.strike,
+                "prints": plan.periods[0].total_prints, "style": ins.style}
+    rate = ins.fixed_rate if kind == "swap" else ins.strike
+    return {"strike": rate, "periods": len(plan.periods)}

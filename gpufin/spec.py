@@ -1,0 +1,299 @@
+"""Trade specs: TOML or JSON documents with tables `model`, `instrument`, `mc`, `market`.
+
+`load_spec` reads a path or a dict, applies `--set` overrides and validates every table
+against the schema below (unknown keys, wrong types and out-of-range values are errors
+that name the key). Units and meanings of every key: docs/spec.md.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gpufin.errors import SpecError
+
+Time = Union[float, str]          # years, an ISO date or a tenor (gpufin.dates)
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- models -------------------------------------------------------------------------------
+
+class GBMSpec(_Table):
+    kind: Literal["gbm"]
+    spot: Positive
+    vol: NonNeg
+    rate: float | None = None
+    dividend: float = 0.0
+
+
+class JumpDiffusionSpec(GBMSpec):
+    kind: Literal["jump-diffusion"]
+    jump_intensity: NonNeg
+    jump_mean: float
+    jump_vol: NonNeg
+
+
+class SchwartzSpec(_Table):
+    kind: Literal["schwartz"]
+    spot: Positive
+    vol: NonNeg
+    mean_reversion: Positive
+    long_run_level: Positive
+    rate: float | None = None
+
+
+class SchwartzSmithSpec(_Table):
+    kind: Literal["schwartz-smith"]
+    spot: Positive
+    mean_reversion: Positive
+    short_vol: NonNeg
+    long_vol: NonNeg
+    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    long_drift: float = 0.0
+    short_factor: float = 0.0
+    launch_intensity: NonNeg = 0.0
+    launch_jump_mean: float = 0.0
+    launch_jump_vol: NonNeg = 0.0
+    launch_dates: list[Time] = []
+    spike_intensity: NonNeg = 0.0
+    spike_jump_mean: float = 0.0
+    spike_jump_vol: NonNeg = 0.0
+    rate: float | None = None
+
+
+MODEL_SPECS = {"gbm": GBMSpec, "jump-diffusion": JumpDiffusionSpec, "schwartz": SchwartzSpec,
+               "schwartz-smith": SchwartzSmithSpec}
+
+# ---- instruments --------------------------------------------------------------------------
+
+Option = Literal["call", "put"]
+
+
+class _InstrumentBase(_Table):
+    notional: Positive = 1.0
+
+
+class EuropeanSpec(_InstrumentBase):
+    kind: Literal["european"]
+    option: Option
+    strike: NonNeg
+    maturity: Time
+
+
+class AsianSpec(_InstrumentBase):
+    kind: Literal["asian"]
+    option: Option
+    strike: NonNeg
+    maturity: Time
+    averaging: Literal["arithmetic", "geometric"] = "arithmetic"
+    fixing_times: list[Time] | None = None
+    fixings: Annotated[int, Field(ge=1)] | None = None
+    past_fixings: Annotated[int, Field(ge=0)] = 0
+    past_average: Positive | None = None
+
+
+class BarrierSpec(_InstrumentBase):
+    kind: Literal["barrier"]
+    option: Option
+    strike: NonNeg
+    maturity: Time
+    barrier: Positive
+    barrier_type: Literal["down-and-out", "down-and-in", "up-and-out", "up-and-in"]
+    rebate: NonNeg = 0.0
+    monitoring: Literal["continuous"] | list[Time] = "continuous"
+
+
+class FutureSpec(_InstrumentBase):
+    kind: Literal["future"]
+    maturity: Time | None = None
+    delivery_month: str | None = None
+    window_days: Annotated[int, Field(ge=1)] = 30
+    strike: NonNeg = 0.0
+    style: Literal["futures", "forward"] = "futures"
+    past_fixings: Annotated[int, Field(ge=0)] = 0
+    past_average: Positive | None = None
+
+
+class _StripSpec(_InstrumentBase):
+    start: Time = 0.0
+    maturity: Time
+    period_months: Annotated[int, Field(ge=1)] = 1
+    prints: Literal["daily", "end"] = "daily"
+
+
+class SwapSpec(_StripSpec):
+    kind: Literal["swap"]
+    fixed_rate: NonNeg
+    position: Literal["payer", "receiver"] = "payer"
+
+
+class CapSpec(_StripSpec):
+    kind: Literal["cap"]
+    strike: NonNeg
+
+
+class FloorSpec(_StripSpec):
+    kind: Literal["floor"]
+    strike: NonNeg
+
+
+INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,
+                    "future": FutureSpec, "swap": SwapSpec, "cap": CapSpec, "floor": FloorSpec}
+
+# ---- numerics and market --------------------------------------------------------------------
+
+
+class MCSpec(_Table):
+    paths: Annotated[int, Field(ge=2)] = 100_000
+    seed: int = 1
+    steps_per_year: Annotated[int, Field(ge=0)] | None = None
+    antithetic: bool = True
+    control_variate: bool = True
+    method: Literal["auto", "mc", "analytic"] = "auto"
+    chunk_paths: Annotated[int, Field(ge=1)] | None = None
+
+
+class CurveSpec(_Table):
+    kind: Literal["flat", "zero", "sofr"]
+    rate: float | None = None
+    tenors: list[Time] = []
+    rates: list[float] = []
+    deposits: list[dict] = []
+    ois: list[dict] = []
+
+
+class ForwardPoint(_Table):
+    time: Time
+    price: Positive
+
+
+class MarketSpec(_Table):
+    valuation_date: str | None = None
+    curve: CurveSpec | None = None
+    forward_curve: list[ForwardPoint] = []
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: one checked table each."""
+    model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec
+    instrument: (EuropeanSpec | AsianSpec | BarrierSpec | FutureSpec | SwapSpec | CapSpec
+                 | FloorSpec)
+    mc: MCSpec
+    market: MarketSpec
+
+
+TABLES = {"model": MODEL_SPECS, "instrument": INSTRUMENT_SPECS, "mc": MCSpec,
+          "market": MarketSpec}
+
+
+def read_document(path: str | Path) -> dict:
+    """A TOML (.toml) or JSON (.json) file as a dict; unreadable files are SpecErrors."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SpecError(str(path), f"cannot read the file ({exc.strerror})") from None
+    try:
+        if p.suffix.lower() == ".json":
+            doc = json.loads(text)
+        else:
+            doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(str(path), f"malformed {p.suffix.lstrip('.') or 'TOML'} file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(str(path), "expected a table with model, instrument and mc")
+    return doc
+
+
+def parse_override(assignment: str) -> tuple[list[str], object]:
+    """`TABLE.KEY=VALUE` -> (path, value); VALUE is read as a TOML value, else as a string."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or "." not in key:
+        raise SpecError("--set", f"got {assignment!r}; expected TABLE.KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(doc: dict, overrides: list[str]) -> dict:
+    """A copy of doc with each `TABLE.KEY=VALUE` assignment applied."""
+    doc = json.loads(json.dumps(doc, default=str))
+    for assignment in overrides:
+        path, value = parse_override(assignment)
+        node = doc
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SpecError(".".join(path), "cannot set a key inside a non-table value")
+        node[path[-1]] = value
+    return doc
+
+
+def _suggest(name: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown key; {hint}allowed: {', '.join(allowed)}"
+
+
+def _table(doc: dict, name: str, required: bool) -> dict:
+    table = doc.get(name, {} if not required else None)
+    if table is None:
+        raise SpecError(name, "missing table")
+    if not isinstance(table, dict):
+        raise SpecError(name, f"got {table!r}; expected a table")
+    return table
+
+
+def _validate_table(name: str, table: dict, schema: type[_Table]):
+    try:
+        return schema.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join([name] + [str(p) for p in err["loc"]])
+        if err["type"] == "extra_forbidden":
+            raise SpecError(key, _suggest(str(err["loc"][-1]), list(schema.model_fields))) from None
+        if err["type"] == "missing":
+            raise SpecError(key, "missing; see docs/spec.md for its meaning and unit") from None
+        msg = err["msg"].replace("Input should be", "expected").replace("Value error, ", "")
+        raise SpecError(key, f"got {err.get('input')!r}; {msg}") from None
+
+
+def _validate_kind(name: str, table: dict, specs: dict):
+    kind = table.get("kind")
+    if kind is None:
+        raise SpecError(f"{name}.kind", f"missing; expected one of {', '.join(specs)}")
+    if kind not in specs:
+        raise SpecError(f"{name}.kind", f"got {kind!r}; expected one of {', '.join(specs)}")
+    return _validate_table(name, table, specs[kind])
+
+
+def validate(doc: dict) -> Spec:
+    """A checked Spec from a plain dict."""
+    unknown = [k for k in doc if k not in TABLES]
+    if unknown:
+        raise SpecError(unknown[0], _suggest(unknown[0], list(TABLES)))
+    return Spec(
+        model=_validate_kind("model", _table(doc, "model", True), MODEL_SPECS),
+        instrument=_validate_kind("instrument", _table(doc, "instrument", True), INSTRUMENT_SPECS),
+        mc=_validate_table("mc", _table(doc, "mc", False), MCSpec),
+        market=_validate_table("market", _table(doc, "market", False), MarketSpec),
+    )
+
+
+def load_spec(spec: dict | str | Path, overrides: list[str] = ()) -> Spec:
+    """Read (if a path), override and validate a spec."""
+    doc = spec if isinstance(spec, dict) else read_document(spec)
+    return validate(apply_overrides(doc, list(overrides)))

@@ -1,0 +1,136 @@
+"""Counter-based Philox4x32-10 random numbers over lanes of paths.
+
+A draw is a pure function of (seed, path id, stream, counter): no state is carried
+between calls, so a path's numbers never depend on threads, chunking or order.
+Counter words: c0 = counter (a step or a block of four steps), c1/c2 = path id
+(low/high 32 bits), c3 = stream. Key = the 64-bit seed. Reference: Salmon et al.,
+"Parallel random numbers: as easy as 1, 2, 3" (SC11); known-answer vectors in the tests.
+"""
+import numpy as np
+from numba import njit
+
+from pricing_kernels.vecmath import bits_f64, cos_small, log_vec, sin_small
+
+MASK32 = np.uint64(0xFFFFFFFF)
+PHILOX_M0 = np.uint64(0xD2511F53)
+PHILOX_M1 = np.uint64(0xCD9E8D57)
+PHILOX_W0 = np.uint64(0x9E3779B9)
+PHILOX_W1 = np.uint64(0xBB67AE85)
+SHIFT32 = np.uint64(32)
+TWO52_BITS = 0x4330000000000000
+TWO52 = 4503599627370496.0
+HALF_PI = 1.5707963267948966
+
+
+@njit(inline="always")
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on 32-bit words held in uint64; returns the four output words."""
+    for _ in range(10):
+        p0 = PHILOX_M0 * c0
+        p1 = PHILOX_M1 * c2
+        c0, c1, c2, c3 = ((p1 >> SHIFT32) ^ c1 ^ k0, p1 & MASK32,
+                          (p0 >> SHIFT32) ^ c3 ^ k1, p0 & MASK32)
+        k0 = (k0 + PHILOX_W0) & MASK32
+        k1 = (k1 + PHILOX_W1) & MASK32
+    return c0, c1, c2, c3
+
+
+@njit(inline="always")
+def word_to_double(w):
+    """Exact float64 of a 32-bit word (bit trick instead of a scalar int->float convert)."""
+    return bits_f64(np.int64(w) | TWO52_BITS) - TWO52
+
+
+@njit(inline="always")
+def uniform_open(w):
+    """A 32-bit word mapped to (0, 1): (w + 0.5) / 2**32, never 0 or 1."""
+    return (word_to_double(w) + 0.5) * 2.3283064365386963e-10
+
+
+@njit(inline="always")
+def normal_pair(w0, w1):
+    """Box-Muller: radius from w0; angle from w1 (2 bits pick the quadrant, 30 bits the offset)."""
+    radius = np.sqrt(-2.0 * log_vec(uniform_open(w0)))
+    quadrant = w1 >> np.uint64(30)
+    frac = (word_to_double(w1 & np.uint64(0x3FFFFFFF)) + 0.5) * 9.313225746154785e-10
+    phi = (frac - 0.5) * HALF_PI
+    c = cos_small(phi)
+    s = sin_small(phi)
+    odd = (quadrant & np.uint64(1)) != np.uint64(0)
+    a = -s if odd else c
+    b = c if odd else s
+    sign = -radius if (quadrant & np.uint64(2)) != np.uint64(0) else radius
+    return a * sign, b * sign
+
+
+@njit(inline="always")
+def split_seed(seed):
+    """The Philox key words of a seed already reduced to [0, 2**64)."""
+    s = np.uint64(seed)
+    return s & MASK32, s >> SHIFT32
+
+
+@njit(inline="always")
+def normals4_lane(k0, k1, path_id, stream, counter):
+    """Four standard normals for one lane."""
+    r0, r1, r2, r3 = philox4x32(np.uint64(counter), path_id & MASK32, path_id >> SHIFT32,
+                                np.uint64(stream), k0, k1)
+    z0, z1 = normal_pair(r0, r1)
+    z2, z3 = normal_pair(r2, r3)
+    return z0, z1, z2, z3
+
+
+@njit(inline="always")
+def fill_normals4(k0, k1, path_ids, signs, stream, counter, out):
+    """out[j, lane] = j-th of four normals of each lane's path, times its antithetic sign."""
+    for lane in range(path_ids.size):
+        z0, z1, z2, z3 = normals4_lane(k0, k1, path_ids[lane], stream, counter)
+        s = signs[lane]
+        out[0, lane] = s * z0
+        out[1, lane] = s * z1
+        out[2, lane] = s * z2
+        out[3, lane] = s * z3
+
+
+@njit(inline="always")
+def fill_words(k0, k1, path_ids, stream, counter, out):
+    """out[j, lane] = the four raw 32-bit words of each lane's draw (for uniforms)."""
+    for lane in range(path_ids.size):
+        pid = path_ids[lane]
+        r0, r1, r2, r3 = philox4x32(np.uint64(counter), pid & MASK32, pid >> SHIFT32,
+                                    np.uint64(stream), k0, k1)
+        out[0, lane] = r0
+        out[1, lane] = r1
+        out[2, lane] = r2
+        out[3, lane] = r3
+
+
+@njit(cache=True)
+def philox_block(seed, path_id, stream, counter):
+    """The four output words of one draw (for tests and known-answer checks)."""
+    k0, k1 = split_seed(seed)
+    return philox4x32(np.uint64(counter), np.uint64(path_id) & MASK32,
+                      np.uint64(path_id) >> SHIFT32, np.uint64(stream), k0, k1)
+
+
+@njit(cache=True)
+def philox_raw(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 on explicit counter and key words (known-answer tests)."""
+    return philox4x32(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3),
+                      np.uint64(k0), np.uint64(k1))
+
+
+@njit(cache=True)
+def normals(seed, path_ids, stream, n_counters):
+    """Normals of each path id for counters 0..n_counters-1, shape (paths, 4 * n_counters)."""
+    k0, k1 = split_seed(seed)
+    out = np.empty((path_ids.size, 4 * n_counters))
+    for p in range(path_ids.size):
+        pid = np.uint64(path_ids[p])
+        for c in range(n_counters):
+            z0, z1, z2, z3 = normals4_lane(k0, k1, pid, stream, c)
+            out[p, 4 * c] = z0
+            out[p, 4 * c + 1] = z1
+            out[p, 4 * c + 2] = z2
+            out[p, 4 * c + 3] = z3
+    return out

@@ -18,7 +18,9 @@ from gpufin.models import Lognormal, TwoFactor
 from pricing_kernels.payoff import BLOCK
 
 SEED_MOD = 2 ** 64
-DEFAULT_BARRIER_STEPS = 252    # grid for continuous barriers when the bridge is approximate
+# Grid for continuous barriers when the bridge is approximate (jumps, two factors) or
+# when a knock-out rebate is paid at the hit, discounted from the end of the step it falls in.
+DEFAULT_BARRIER_STEPS = 252
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,13 @@ def time_grid(plan, model, steps_per_year: int | None) -> np.ndarray:
     points = {0.0, *map(float, plan.event_days())}
     if isinstance(model, TwoFactor):
         points.update(t * DAYS_PER_YEAR for t in model.launch_times if t * DAYS_PER_YEAR <= end)
-    continuous = plan.barrier is not None and plan.barrier.monitor_days is None
+    knock = plan.barrier
+    continuous = knock is not None and knock.monitor_days is None
     if steps_per_year is None:
         exact_bridge = isinstance(model, Lognormal) and not model.has_jumps
-        steps_per_year = DEFAULT_BARRIER_STEPS if continuous and not exact_bridge else 0
+        rebate_at_hit = knock is not None and knock.rebate > 0.0 and not knock.knock_in
+        needs_grid = continuous and (rebate_at_hit or not exact_bridge)
+        steps_per_year = DEFAULT_BARRIER_STEPS if needs_grid else 0
     if steps_per_year:
         n = int(math.ceil(end / DAYS_PER_YEAR * steps_per_year))
         points.update(np.linspace(0.0, end, n + 1).tolist())

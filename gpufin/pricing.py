@@ -62,6 +62,7 @@ def _uses_control_variate(s: Spec, plan, model) -> bool:
 
 
 def _result(s: Spec, plan, model, market, value, stderr, paths, seed, method, run) -> dict:
+    value, stderr = float(value), float(stderr)
     half = Z95 * stderr
     out = {"value": value, "stderr": stderr, "ci95": [value - half, value + half],
            "paths": paths, "seed": seed, "method": method,

@@ -243,7 +243,7 @@ def apply_overrides(doc: dict, overrides: list[str]) -> dict:
 
 
 def _suggest(name: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(name, allowed, n=1)
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.4)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown key; {hint}allowed: {', '.join(allowed)}"
 

@@ -10,8 +10,9 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-LN2_HI = 0.6931471805599453
-LN2_LO = 2.3190468138462996e-17
+# ln 2 split so that k * LN2_HI is exact for |k| < 2**20 (Cody-Waite, fdlibm constants).
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.4426950408889634
 # Adding 1.5 * 2**52 rounds a double to an integer held in the low mantissa bits.
 ROUND_MAGIC = 6755399441055744.0

@@ -1,0 +1,109 @@
+"""The `gpufin` command: same fields as the API, formats, and one-line errors for bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gpufin
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = """
+[model]
+kind = "gbm"
+spot = 2.4
+vol = 0.5
+rate = 0.04
+
+[instrument]
+kind = "asian"
+option = "call"
+strike = 2.4
+maturity = 1.0
+fixings = 12
+
+[mc]
+paths = 20000
+seed = 0
+"""
+
+
+def run(*args):
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "asian.toml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_json_output_is_the_api_result(spec_file):
+    out = run("price", str(spec_file), "--format", "json", "--paths", "10000", "--seed", "3",
+              "--set", "instrument.strike=2.5")
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    api = gpufin.price(spec_file, ["instrument.strike=2.5", "mc.paths=10000", "mc.seed=3"])
+    assert cli == api
+    assert {"value", "stderr", "ci95", "paths", "seed", "method"} <= cli.keys()
+    assert cli["paths"] == 10000 and cli["seed"] == 3 and cli["strike"] == 2.5
+
+
+def test_json_spec_file_and_table_and_csv(spec_file, tmp_path):
+    import tomllib
+    as_json = tmp_path / "asian.json"
+    as_json.write_text(json.dumps(tomllib.loads(SPEC)))
+    assert gpufin.price(as_json) == gpufin.price(spec_file)
+    table = run("price", str(spec_file))
+    assert table.returncode == 0 and table.stdout.splitlines()[0].split()[0] == "value"
+    csv_out = run("price", str(spec_file), "--format", "csv").stdout.splitlines()
+    assert csv_out[0].startswith("value,stderr,ci95,paths,seed,method") and len(csv_out) == 2
+
+
+BAD = [
+    (["--set", "model.vol=-0.3"], "model.vol", "-0.3"),
+    (["--set", "model.volatility=0.3"], "model.volatility", "did you mean 'vol'"),
+    (["--set", "instrument.strik=2"], "instrument.strik", "did you mean 'strike'"),
+    (["--set", "instrument.maturity=0"], "instrument.maturity", "> 0"),
+    (["--set", "instrument.maturity=-1"], "instrument.maturity", "> 0"),
+    (["--set", "instrument.kind=\"bermudan\""], "instrument.kind", "bermudan"),
+    (["--set", "model.kind=\"heston\""], "model.kind", "heston"),
+    (["--set", "instrument.option=\"straddle\""], "instrument.option", "straddle"),
+    (["--set", "mc.paths=10001"], "mc.paths", "even"),
+    (["--set", "mc.method=\"analytic\""], "instrument.kind", "no closed form"),
+    (["--set", "instrument.maturity=\"18M\""], "instrument.maturity", "market.valuation_date"),
+]
+
+
+@pytest.mark.parametrize("args,key,detail", BAD)
+def test_bad_input_is_one_line_naming_the_key(spec_file, args, key, detail):
+    out = run("price", str(spec_file), *args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert lines[0].startswith(f"error: {key}") and detail in lines[0]
+
+
+def test_missing_key_and_malformed_files(tmp_path):
+    missing = tmp_path / "missing.toml"
+    missing.write_text(SPEC.replace("strike = 2.4\n", ""))
+    out = run("price", str(missing))
+    assert out.returncode == 2 and out.stderr.startswith("error: instrument.strike: missing")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[model\nkind = 1")
+    out = run("price", str(broken))
+    assert out.returncode == 2 and "malformed" in out.stderr and "Traceback" not in out.stderr
+    out = run("price", str(tmp_path / "nowhere.toml"))
+    assert out.returncode == 2 and "cannot read" in out.stderr
+
+
+def test_help_does_not_import_numba_or_quantlib():
+    code = ("import sys, runpy; sys.argv=['gpufin','--help']\n"
+            "try:\n    runpy.run_path('cli.py', run_name='__main__')\nexcept SystemExit: pass\n"
+            "assert 'numba' not in sys.modules and 'QuantLib' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr

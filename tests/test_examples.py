@@ -1,0 +1,27 @@
+"""Every shipped example prices; where a closed form exists Monte Carlo agrees with it."""
+from pathlib import Path
+
+import pytest
+
+import gpufin
+from gpufin.errors import NoClosedForm
+from conftest import assert_close_se
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "data" / "examples").glob("*.toml"))
+
+
+def test_every_instrument_has_an_example():
+    kinds = {gpufin.price(p)["instrument"] for p in EXAMPLES}
+    assert kinds >= {"european", "asian", "barrier", "future", "swap", "cap", "floor"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_prices_and_matches_its_closed_form(path):
+    result = gpufin.price(path)
+    assert result["value"] == result["value"] and result["stderr"] >= 0.0
+    mc = gpufin.price(path, ['mc.method="mc"'])
+    try:
+        exact = gpufin.price(path, ['mc.method="analytic"'])
+    except NoClosedForm:
+        return
+    assert_close_se(mc, exact["value"])

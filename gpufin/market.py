@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gpufin.dates import parse_date, to_days
+from gpufin.dates import add_tenor, parse_date, to_days
 from gpufin.errors import SpecError
 from gpufin.spec import CurveSpec, MarketSpec
 
@@ -96,7 +96,7 @@ class Market:
         for i, q in enumerate(c.deposits):
             helpers.append(ql.DepositRateHelper(
                 ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.deposits[{i}]"))),
-                ql.Period(str(q["tenor"])), 2, ql.UnitedStates(ql.UnitedStates.SOFR),
+                ql.Period(str(q["tenor"])), 0, ql.UnitedStates(ql.UnitedStates.SOFR),
                 ql.ModifiedFollowing, False, ql.Actual360()))
         for i, q in enumerate(c.ois):
             helpers.append(ql.OISRateHelper(
@@ -106,12 +106,17 @@ class Market:
             raise SpecError("market.curve.ois", "missing; a SOFR curve needs deposit or OIS quotes")
         curve = ql.PiecewiseLogLinearDiscount(self.ql_date(0), helpers, ql.Actual365Fixed())
         curve.enableExtrapolation()
+        try:
+            curve.discount(0.0)     # bootstraps now, so a bad quote set fails here
+        except RuntimeError as exc:
+            raise SpecError("market.curve", f"the SOFR quotes do not bootstrap: {exc}") from None
         return curve
 
 
 def _quote(q: dict, key: str) -> float:
-    if not isinstance(q, dict) or "tenor" not in q or "rate" not in q:
+    if not isinstance(q, dict) or "tenor" not in q or not isinstance(q.get("rate"), (int, float)):
         raise SpecError(key, f"got {q!r}; expected {{tenor = \"3M\", rate = 0.043}}")
+    add_tenor(DEFAULT_ANCHOR, str(q["tenor"]), f"{key}.tenor")   # rejects malformed tenors
     return float(q["rate"])
 
 

@@ -94,14 +94,13 @@ class Market:
         sofr = ql.Sofr()
         helpers = []
         for i, q in enumerate(c.deposits):
+            rate = ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.deposits[{i}]")))
             helpers.append(ql.DepositRateHelper(
-                ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.deposits[{i}]"))),
-                ql.Period(str(q["tenor"])), 0, ql.UnitedStates(ql.UnitedStates.SOFR),
+                rate, ql.Period(str(q["tenor"])), 0, ql.UnitedStates(ql.UnitedStates.SOFR),
                 ql.ModifiedFollowing, False, ql.Actual360()))
         for i, q in enumerate(c.ois):
-            helpers.append(ql.OISRateHelper(
-                2, ql.Period(str(q["tenor"])),
-                ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.ois[{i}]"))), sofr))
+            rate = ql.QuoteHandle(ql.SimpleQuote(_quote(q, f"market.curve.ois[{i}]")))
+            helpers.append(ql.OISRateHelper(2, ql.Period(str(q["tenor"])), rate, sofr))
         if not helpers:
             raise SpecError("market.curve.ois", "missing; a SOFR curve needs deposit or OIS quotes")
         curve = ql.PiecewiseLogLinearDiscount(self.ql_date(0), helpers, ql.Actual365Fixed())

@@ -36,8 +36,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
     """Per-block sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X."""
     k0, k1 = split_seed(seed)
     n_steps = decay.size
-    n_spike = spike_cdf.shape[1]
-    jumps = launch_cdf.shape[1] > 0 or n_spike > 0 or launch_sched.max() > 0.0
+    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
     bridge = flags[BRIDGE] != 0
     up = flags[BARRIER_DIR] > 0
     groups_per_block = BLOCK // LANES
@@ -54,6 +53,8 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
         acc = np.empty((N_ACC, LANES))
+        n_launch = np.empty(LANES)
+        n_spike_lane = np.empty(LANES)
         for g in range(groups_per_block):
             group = (first_block + b) * groups_per_block + g
             first_path = group * LANES
@@ -76,18 +77,26 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                 if jumps or bridge:
                     fill_words(k0, k1, ids, 2, i, words)
                 if jumps:
-                    fill_normals4(k0, k1, ids, signs, 3, i, zj)
+                    # Counts first; sizes are drawn only when some lane of the group jumps.
+                    most_launches = 0.0
+                    most_spikes = 0.0
                     for lane in range(LANES):
-                        n_launch = poisson_count(uniform_open(words[0, lane]), launch_cdf[i]) + launch_sched[i]
-                        xi[lane] += n_launch * launch_mean + np.sqrt(n_launch) * launch_vol * zj[0, lane]
-                    for k in range(n_spike):
+                        n_launch[lane] = poisson_count(uniform_open(words[0, lane]), launch_cdf[i]) + launch_sched[i]
+                        n_spike_lane[lane] = poisson_count(uniform_open(words[1, lane]), spike_cdf[i])
+                        most_launches = max(most_launches, n_launch[lane])
+                        most_spikes = max(most_spikes, n_spike_lane[lane])
+                    if most_launches > 0.0:
+                        fill_normals4(k0, k1, ids, signs, 3, i, zj)
+                        for lane in range(LANES):
+                            xi[lane] += (n_launch[lane] * launch_mean
+                                         + np.sqrt(n_launch[lane]) * launch_vol * zj[0, lane])
+                    for k in range(int(most_spikes)):
                         fill_words(k0, k1, ids, 4 + k, i, spike_words)
                         for lane in range(LANES):
-                            n_spikes = poisson_count(uniform_open(words[1, lane]), spike_cdf[i])
                             za, _ = normal_pair(spike_words[0, lane], spike_words[1, lane])
                             age = uniform_open(spike_words[2, lane])
                             size = (spike_mean + spike_vol * signs[lane] * za) * exp_vec(-kappa_dt[i] * age)
-                            chi[lane] += size if n_spikes > k else 0.0
+                            chi[lane] += size if n_spike_lane[lane] > k else 0.0
                 for lane in range(LANES):
                     end = shift[i] + chi[lane] + xi[lane]
                     if bridge and bridge_hit(acc, lane, logs[lane], end, levels[LOG_BARRIER], up,

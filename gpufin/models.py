@@ -152,6 +152,20 @@ class TwoFactor:
                           np.log((self.spot,) + self.forward_prices))
         return np.where(t > 0.0, log_f - self._unshifted_log_mean(t), 0.0)
 
+    def conditional_log_level(self, t: float, s: np.ndarray) -> np.ndarray:
+        """ln E_t[S_s] - (e^{-kappa (s-t)} chi_t + xi_t) for s > t: shift, drift, half the
+        variance and the jump cumulants over (t, s]."""
+        s = np.asarray(s, dtype=float)
+        tau = np.maximum(s - t, 0.0)
+        k = self.kappa
+        var = (self.sigma_chi ** 2 * (1.0 - np.exp(-2.0 * k * tau)) / (2.0 * k) + self.sigma_xi ** 2 * tau
+               + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * tau)) / k)
+        launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
+        scheduled = self._launches_by(s) - self._launches_by(np.array([t]))[0]
+        spikes = np.array([self._spike_log_mgf(x) for x in tau])
+        return (self.shift(s) + self.mu_xi * tau + 0.5 * var + self.launch_intensity * tau * launch_mgf
+                + scheduled * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
+
     def mean(self, t, market=None) -> np.ndarray:
         """E[S_t] in closed form (the jump parts by their moment generating functions)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))

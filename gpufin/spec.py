@@ -71,8 +71,79 @@ class SchwartzSmithSpec(_Table):
     rate: float | None = None
 
 
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class FleetIndexSpec(_Table):
+    """The fleet's rental index (Schwartz-Smith); defaults: FACTS.md 8.1 for an H100 index."""
+    spot: Positive | None = None
+    mean_reversion: Positive = 2.0
+    short_vol: NonNeg = 0.45
+    long_vol: NonNeg = 0.20
+    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    long_drift: float = -0.13
+    short_factor: float = 0.0
+    launch_intensity: NonNeg = 1.0
+    launch_jump_mean: float = -0.16
+    launch_jump_vol: NonNeg = 0.10
+    launch_dates: list[Time] = []
+    spike_intensity: NonNeg = 0.5
+    spike_jump_mean: float = 0.18
+    spike_jump_vol: NonNeg = 0.10
+
+
+class UtilizationSpec(_Table):
+    """Merchant utilization U = logistic(Y), Y an OU process; FACTS.md 8.2."""
+    level: Fraction = 0.70
+    start: Fraction | None = None
+    vol: NonNeg = 1.4
+    mean_reversion: Positive = 2.0
+    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.3
+    contracted: Annotated[float, Field(gt=0, le=1)] = 0.95
+
+
+class CostsSpec(_Table):
+    """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost; FACTS.md 8.3."""
+    power_kw: Positive | None = None
+    pue: Annotated[float, Field(ge=1)] = 1.25
+    power_price: NonNeg = 0.08
+    other_cost: NonNeg = 0.40
+
+
+class ContractSpec(_Table):
+    """A take-or-pay contract on a share of the fleet at a fixed rate (USD per GPU-hour)."""
+    customer: str = ""
+    share: Annotated[float, Field(gt=0, le=1)]
+    rate: NonNeg
+    start: Time = 0.0
+    end: Time
+    prepayment: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    default_hazard: NonNeg = 0.0
+
+
+class GpuFleetSpec(_Table):
+    kind: Literal["gpu-fleet"]
+    sku: str = "H100"
+    gpus: Annotated[int, Field(ge=1)]
+    age_years: NonNeg = 0.0
+    capex: Positive | None = None
+    failure_rate: NonNeg = 0.04
+    spare_fraction: NonNeg = 0.0
+    valuation: Literal["income", "residual", "book"] = "income"
+    depreciation_years: Literal[4, 5, 6] = 6
+    economic_life_years: Positive = 6.0
+    salvage_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
+    residual_elasticity: NonNeg = 1.0
+    discount_spread: float = 0.0
+    rate: float | None = None
+    index: FleetIndexSpec = FleetIndexSpec()
+    utilization: UtilizationSpec = UtilizationSpec()
+    costs: CostsSpec = CostsSpec()
+    contracts: list[ContractSpec] = []
+
+
 MODEL_SPECS = {"gbm": GBMSpec, "jump-diffusion": JumpDiffusionSpec, "schwartz": SchwartzSpec,
-               "schwartz-smith": SchwartzSmithSpec}
+               "schwartz-smith": SchwartzSmithSpec, "gpu-fleet": GpuFleetSpec}
 
 # ---- instruments --------------------------------------------------------------------------
 
@@ -160,6 +231,7 @@ class MCSpec(_Table):
     antithetic: bool = True
     control_variate: bool = True
     method: Literal["auto", "mc", "analytic"] = "auto"
+    horizon: Positive = 5.0
     chunk_paths: Annotated[int, Field(ge=1)] | None = None
 
 
@@ -186,9 +258,9 @@ class MarketSpec(_Table):
 @dataclass(frozen=True)
 class Spec:
     """A validated spec: one checked table each."""
-    model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec
+    model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec | GpuFleetSpec
     instrument: (EuropeanSpec | AsianSpec | BarrierSpec | FutureSpec | SwapSpec | CapSpec
-                 | FloorSpec)
+                 | FloorSpec | None)
     mc: MCSpec
     market: MarketSpec
 
@@ -257,14 +329,34 @@ def _table(doc: dict, name: str, required: bool) -> dict:
     return table
 
 
+def _key(name: str, loc: tuple) -> str:
+    """model.contracts[0].rate from pydantic's ('contracts', 0, 'rate')."""
+    key = name
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return key
+
+
+def _schema_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The nested table class that a pydantic error location points into."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = schema.model_fields[part].annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        schema = next(a for a in inner if isinstance(a, type) and issubclass(a, BaseModel))
+    return schema
+
+
 def _validate_table(name: str, table: dict, schema: type[_Table]):
     try:
         return schema.model_validate(table)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join([name] + [str(p) for p in err["loc"]])
+        key = _key(name, err["loc"])
         if err["type"] == "extra_forbidden":
-            raise SpecError(key, _suggest(str(err["loc"][-1]), list(schema.model_fields))) from None
+            allowed = list(_schema_at(schema, err["loc"][:-1]).model_fields)
+            raise SpecError(key, _suggest(str(err["loc"][-1]), allowed)) from None
         if err["type"] == "missing":
             raise SpecError(key, "missing; see docs/spec.md for its meaning and unit") from None
         msg = err["msg"].replace("Input should be", "expected").replace("Value error, ", "")
@@ -280,20 +372,23 @@ def _validate_kind(name: str, table: dict, specs: dict):
     return _validate_table(name, table, specs[kind])
 
 
-def validate(doc: dict) -> Spec:
-    """A checked Spec from a plain dict."""
+def validate(doc: dict, instrument_required: bool = True) -> Spec:
+    """A checked Spec from a plain dict (`gpufin simulate` needs no instrument)."""
     unknown = [k for k in doc if k not in TABLES]
     if unknown:
         raise SpecError(unknown[0], _suggest(unknown[0], list(TABLES)))
+    has_instrument = instrument_required or "instrument" in doc
     return Spec(
         model=_validate_kind("model", _table(doc, "model", True), MODEL_SPECS),
-        instrument=_validate_kind("instrument", _table(doc, "instrument", True), INSTRUMENT_SPECS),
+        instrument=(_validate_kind("instrument", _table(doc, "instrument", True), INSTRUMENT_SPECS)
+                    if has_instrument else None),
         mc=_validate_table("mc", _table(doc, "mc", False), MCSpec),
         market=_validate_table("market", _table(doc, "market", False), MarketSpec),
     )
 
 
-def load_spec(spec: dict | str | Path, overrides: list[str] = ()) -> Spec:
+def load_spec(spec: dict | str | Path, overrides: list[str] = (),
+              instrument_required: bool = True) -> Spec:
     """Read (if a path), override and validate a spec."""
     doc = spec if isinstance(spec, dict) else read_document(spec)
-    return validate(apply_overrides(doc, list(overrides)))
+    return validate(apply_overrides(doc, list(overrides)), instrument_required)

@@ -1,0 +1,240 @@
+"""The GPU collateral model (`model.kind = "gpu-fleet"`): arrays for pricing_kernels.fleet.
+
+Monthly dates t_0 = 0 < t_1 < ... (whole days, ACT/365F). Over the period ending at t_i:
+  cash_i = hours_i N(t_i) [sum_c on_c share_c rate_c contracted (1 - prepayment_c)
+           + (1 - sum_c on_c share_c) U_i S_i - opex] + prepayments of contracts starting at t_i
+with N(t) = min(gpus, gpus (1 + spare_fraction) e^{-failure_rate t}) the billable fleet
+(expected survivors: the failures of a fleet of many GPUs diversify), opex = power_kw * pue *
+power_price + other_cost (USD per GPU-hour), and on_c = 1 while contract c runs and its
+customer has not defaulted; a defaulted or ended share earns the merchant rate U S.
+Collateral value = N(t_i) x value per GPU, by one of
+- income: E_t[sum over the GPU's remaining economic life of DF * hours * e^{-failure_rate tau}
+  (U_s S_s - opex)], floored at salvage_fraction * capex. Exact up to Gauss-Hermite
+  quadrature, because E_t[e^{X_s} g(Y_s)] = E_t[e^{X_s}] E[g(Y_s + Cov_t(X_s, Y_s))] for the
+  Gaussian pair (X, Y) = (ln S diffusion, utilization factor) and independent jumps;
+- residual: capex * residual(age) * (S_t / E_0[S_t])^residual_elasticity;
+- book: capex * max(1 - age / depreciation_years, 0).
+Discounting: the market curve plus `discount_spread` (continuous).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpufin.dates import DAYS_PER_YEAR, to_days
+from gpufin.errors import SpecError
+from gpufin.models import TwoFactor
+
+HOURS_PER_DAY = 24.0
+GH_NODES = 10
+_GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
+GH_X = np.sqrt(2.0) * _GH_X                       # nodes for E[f(m + sd Z)], Z ~ N(0, 1)
+GH_W = _GH_W / math.sqrt(math.pi)
+VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
+
+
+@dataclass(frozen=True)
+class Contract:
+    customer: str
+    share: float
+    rate: float
+    start_day: int
+    end_day: int
+    prepayment: float
+    default_hazard: float
+
+
+@dataclass(frozen=True)
+class FleetModel:
+    """Everything the fleet kernel needs, in model units (years, USD, GPU-hours)."""
+    index: TwoFactor
+    gpus: int
+    age_years: float
+    capex: float
+    failure_rate: float
+    spare_fraction: float
+    opex: float                      # USD per GPU-hour
+    util_theta: float                # long-run level of Y = logit(U)
+    util_y0: float
+    util_vol: float
+    util_kappa: float
+    util_rho: float                  # correlation of utilization and short-term index shocks
+    contracted: float                # billable share of a contracted GPU's hours
+    contracts: tuple
+    valuation: str
+    depreciation_years: float
+    economic_life_years: float
+    salvage_fraction: float
+    residual_elasticity: float
+    residual_ages: tuple
+    residual_fractions: tuple
+    discount_spread: float
+
+    def fleet_size(self, t) -> np.ndarray:
+        """Billable GPUs at times t (years): spares replace failures until they run out."""
+        t = np.asarray(t, dtype=float)
+        return np.minimum(self.gpus, self.gpus * (1.0 + self.spare_fraction) * np.exp(-self.failure_rate * t))
+
+    def residual_fraction(self, age) -> np.ndarray:
+        return np.interp(age, self.residual_ages, self.residual_fractions)
+
+    def book_value(self, t) -> np.ndarray:
+        age = self.age_years + np.asarray(t, dtype=float)
+        return self.capex * np.maximum(1.0 - age / self.depreciation_years, 0.0)
+
+    def date_days(self, horizon_years: float) -> np.ndarray:
+        """Monthly dates in whole days from the valuation date, 0 first."""
+        months = max(1, int(round(horizon_years * 12)))
+        return np.rint(np.arange(months + 1) * DAYS_PER_YEAR / 12.0).astype(np.int64)
+
+    def kernel_arrays(self, days: np.ndarray, market) -> dict:
+        """Arguments of pricing_kernels.fleet.fleet_paths after (seed, first_path, n_paths)."""
+        times = days / DAYS_PER_YEAR
+        ix = self.index.kernel_arrays(times, market)
+        fleet = self.fleet_size(times)
+        args = {k: ix[k] for k in ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt",
+                                   "launch_cdf", "launch_sched", "launch_mean", "launch_vol",
+                                   "spike_cdf", "spike_mean", "spike_vol", "kappa_dt")}
+        args.update(self._utilization_arrays(times, ix))
+        args.update(self._cash_arrays(days, times, fleet))
+        args.update(self._value_arrays(times, market))
+        return args
+
+    def _utilization_arrays(self, times, ix) -> dict:
+        dt = np.diff(times)
+        k, ku = self.index.kappa, self.util_kappa
+        sc, sx, su = self.index.sigma_chi, self.index.sigma_xi, self.util_vol
+        var_y = su ** 2 * (1.0 - np.exp(-2.0 * ku * dt)) / (2.0 * ku)
+        cov_chi = self.util_rho * su * sc * (1.0 - np.exp(-(k + ku) * dt)) / (k + ku)
+        cov_xi = self.util_rho * self.index.rho * su * sx * (1.0 - np.exp(-ku * dt)) / ku
+        b1 = np.divide(cov_chi, ix["a11"], out=np.zeros_like(dt), where=ix["a11"] > 0.0)
+        b2 = np.divide(cov_xi - b1 * ix["a21"], ix["a22"], out=np.zeros_like(dt), where=ix["a22"] > 0.0)
+        b3 = np.sqrt(np.maximum(var_y - b1 ** 2 - b2 ** 2, 0.0))
+        return dict(theta=self.util_theta, y0=self.util_y0, u_decay=np.exp(-ku * dt), b1=b1, b2=b2, b3=b3)
+
+    def _cash_arrays(self, days, times, fleet) -> dict:
+        hours = HOURS_PER_DAY * np.diff(days).astype(float)
+        n = len(self.contracts)
+        index_of = {int(d): i for i, d in enumerate(days)}
+        start = np.zeros(n, dtype=np.int64)
+        end = np.zeros(n, dtype=np.int64)
+        prepay_cash = np.zeros(n)
+        for ci, c in enumerate(self.contracts):
+            start[ci] = _nearest(days, c.start_day)
+            end[ci] = _nearest(days, c.end_day)
+            if c.start_day > 0 and start[ci] in index_of.values():
+                contract_hours = HOURS_PER_DAY * (c.end_day - c.start_day)
+                value = c.rate * c.share * self.contracted * contract_hours * fleet[start[ci]]
+                prepay_cash[ci] = c.prepayment * value
+        return dict(times=times, hours=hours, fleet=fleet, opex=self.opex,
+                    contracted_cash=np.array([c.share * c.rate * self.contracted * (1.0 - c.prepayment)
+                                              for c in self.contracts], dtype=float),
+                    share=np.array([c.share for c in self.contracts], dtype=float),
+                    start=start, end=end,
+                    hazard=np.array([c.default_hazard for c in self.contracts], dtype=float),
+                    prepay_cash=prepay_cash)
+
+    def _value_arrays(self, times, market) -> dict:
+        tables = self.income_tables(times, market)
+        age = self.age_years + times
+        expected = self.index.mean(times)
+        residual_base = (self.capex * self.residual_fraction(age)
+                         / expected ** self.residual_elasticity)
+        return dict(valuation=VALUATION_CODES[self.valuation], **tables,
+                    residual_base=residual_base, elasticity=self.residual_elasticity,
+                    book=self.book_value(times))
+
+    def valuation_days(self) -> np.ndarray:
+        """Monthly days from 0 to the end of the GPUs' economic life (the last month partial)."""
+        life_end = round(max(self.economic_life_years - self.age_years, 0.0) * DAYS_PER_YEAR)
+        monthly = np.rint(np.arange(0, life_end / DAYS_PER_YEAR * 12 + 1) * DAYS_PER_YEAR / 12.0)
+        return np.unique(np.append(monthly[monthly < life_end], life_end)).astype(np.int64)
+
+    def income_tables(self, times, market) -> dict:
+        """Weights and conditional moments of the income-approach sum, per (date i, month j)."""
+        ix, k = self.index, self.index.kappa
+        vdays = self.valuation_days()
+        s = vdays[1:] / DAYS_PER_YEAR
+        hours = HOURS_PER_DAY * np.diff(vdays).astype(float)
+        n_i, n_j = times.size, s.size
+        tau = s[None, :] - times[:, None]
+        live = tau > 1e-12
+        tau = np.where(live, tau, 0.0)
+        df = lambda t: market.discount(t) * np.exp(-self.discount_spread * np.asarray(t))
+        disc = df(s)[None, :] / df(times)[:, None]
+        w = np.where(live, disc * hours[None, :] * np.exp(-self.failure_rate * tau), 0.0)
+        log_a = np.zeros((n_i, n_j))
+        for i, t in enumerate(times):
+            log_a[i] = ix.conditional_log_level(t, s)
+        c = np.exp(-k * tau)
+        ku, su = self.util_kappa, self.util_vol
+        d = np.exp(-ku * tau)
+        var = su ** 2 * (1.0 - np.exp(-2.0 * ku * tau)) / (2.0 * ku)
+        cov = (self.util_rho * su * ix.sigma_chi * (1.0 - np.exp(-(k + ku) * tau)) / (k + ku)
+               + self.util_rho * ix.rho * su * ix.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
+        j0 = np.array([int(np.argmax(row)) if row.any() else n_j for row in live], dtype=np.int64)
+        return dict(w=w, log_a=log_a, c=c, d=d, cov=cov, sd=np.sqrt(var), j0=j0, gh_x=GH_X,
+                    gh_w=GH_W, opex_pv=w.sum(axis=1) * self.opex,
+                    floor=self.salvage_fraction * self.capex)
+
+
+def _nearest(days: np.ndarray, day: int) -> int:
+    return int(np.argmin(np.abs(days - day)))
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def build_fleet(spec, market) -> FleetModel:
+    """The FleetModel of a validated `gpu-fleet` model table (catalog defaults from data/)."""
+    from gpufin.marketdata import load_market_data
+    data = load_market_data()
+    gpu = data.gpu(spec.sku)
+    ix, util, costs = spec.index, spec.utilization, spec.costs
+    launch_days = [to_days(t, f"model.index.launch_dates[{i}]", market.valuation_date)
+                   for i, t in enumerate(ix.launch_dates)]
+    index = TwoFactor(spot=ix.spot or gpu["index_spot_usd_per_gpu_hour"], kappa=ix.mean_reversion,
+                      sigma_chi=ix.short_vol, sigma_xi=ix.long_vol, rho=ix.correlation,
+                      mu_xi=ix.long_drift, chi0=ix.short_factor,
+                      launch_intensity=ix.launch_intensity, launch_mean=ix.launch_jump_mean,
+                      launch_vol=ix.launch_jump_vol,
+                      launch_times=tuple(d / DAYS_PER_YEAR for d in sorted(launch_days) if d > 0),
+                      spike_intensity=ix.spike_intensity, spike_mean=ix.spike_jump_mean,
+                      spike_vol=ix.spike_jump_vol)
+    contracts = tuple(_contract(i, c, market) for i, c in enumerate(spec.contracts))
+    _check_shares(contracts)
+    ages, fractions = data.residual_curve()
+    power_kw = costs.power_kw or gpu["power_kw"]
+    return FleetModel(
+        index=index, gpus=spec.gpus, age_years=spec.age_years, capex=spec.capex or gpu["capex_usd"],
+        failure_rate=spec.failure_rate, spare_fraction=spec.spare_fraction,
+        opex=power_kw * costs.pue * costs.power_price + costs.other_cost,
+        util_theta=_logit(util.level), util_y0=_logit(util.start or util.level),
+        util_vol=util.vol, util_kappa=util.mean_reversion, util_rho=util.correlation,
+        contracted=util.contracted, contracts=contracts, valuation=spec.valuation,
+        depreciation_years=float(spec.depreciation_years),
+        economic_life_years=spec.economic_life_years, salvage_fraction=spec.salvage_fraction,
+        residual_elasticity=spec.residual_elasticity, residual_ages=tuple(ages),
+        residual_fractions=tuple(fractions), discount_spread=spec.discount_spread)
+
+
+def _contract(i, c, market) -> Contract:
+    key = f"model.contracts[{i}]"
+    start = to_days(c.start, f"{key}.start", market.valuation_date)
+    end = to_days(c.end, f"{key}.end", market.valuation_date)
+    if start < 0:
+        raise SpecError(f"{key}.start", f"got {c.start!r}; expected a start on or after the valuation date")
+    if end <= start:
+        raise SpecError(f"{key}.end", f"got {c.end!r}; expected an end after the start ({c.start!r})")
+    hazard = math.inf if math.isinf(c.default_hazard) else c.default_hazard
+    return Contract(c.customer or f"customer {i}", c.share, c.rate, start, end, c.prepayment, hazard)
+
+
+def _check_shares(contracts):
+    for day in sorted({c.start_day for c in contracts}):
+        total = sum(c.share for c in contracts if c.start_day <= day < c.end_day)
+        if total > 1.0 + 1e-12:
+            raise SpecError("model.contracts", f"shares add up to {total:g} on day {day}; expected at most 1")

@@ -1,0 +1,149 @@
+"""`simulate(spec)`: Monte Carlo paths of a GPU fleet and their quantiles by date.
+
+Paths are generated in chunks (`mc.chunk_paths`, default 16,384); with `out_path` each chunk
+is appended to a Parquet file (long format: one row per path and date), written to a
+temporary file and renamed when complete. Quantiles are exact over all paths. The same
+spec and seed give the same numbers for any chunk size and thread count.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gpufin.dates import DAYS_PER_YEAR
+from gpufin.errors import SpecError
+from gpufin.spec import MarketSpec, Spec, load_spec
+
+SERIES = ("index", "utilization", "cash_flow", "collateral_value")
+UNITS = {"index": "USD/GPU-hr", "utilization": "fraction", "cash_flow": "USD per month",
+         "collateral_value": "USD"}
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+DEFAULT_CHUNK = 16_384
+SEED_MOD = 2 ** 64
+
+
+@dataclass(frozen=True)
+class FleetSetup:
+    """A fleet model, its market and its monthly dates (days from the valuation date)."""
+    model: object
+    market: object
+    days: np.ndarray
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [self.market.anchor + dt.timedelta(days=int(d)) for d in self.days]
+
+
+def fleet_setup(s: Spec) -> FleetSetup:
+    """Build the fleet model of a spec; without a curve or model.rate, the shipped snapshot's market."""
+    from gpufin.fleet import build_fleet
+    from gpufin.market import build_market
+    if s.model.kind != "gpu-fleet":
+        raise SpecError("model.kind", f"got {s.model.kind!r}; simulate needs a gpu-fleet model")
+    market_spec = s.market
+    if market_spec.curve is None and s.model.rate is None:
+        from gpufin.marketdata import load_market_data
+        snap = load_market_data().market_table()
+        market_spec = MarketSpec(valuation_date=market_spec.valuation_date or snap["valuation_date"],
+                                 curve=snap["curve"], forward_curve=market_spec.forward_curve)
+    market = build_market(market_spec, s.model.rate)
+    model = build_fleet(s.model, market)
+    if market_spec.forward_curve:
+        from dataclasses import replace
+        from gpufin.models import with_forward_curve
+        model = replace(model, index=with_forward_curve(model.index, market_spec.forward_curve, market))
+    return FleetSetup(model, market, model.date_days(s.mc.horizon))
+
+
+def fleet_chunks(setup: FleetSetup, n_paths: int, seed: int, chunk_paths: int | None):
+    """Yield (first_path, out[series, path, date]) chunk by chunk."""
+    from pricing_kernels.fleet import fleet_paths
+    args = setup.model.kernel_arrays(setup.days, setup.market)
+    values = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in args.values()]
+    key = np.uint64(seed % SEED_MOD)
+    step = chunk_paths or DEFAULT_CHUNK
+    for first in range(0, n_paths, step):
+        yield first, fleet_paths(key, first, min(step, n_paths - first), *values)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Quantiles by date of each series (long format) and the run's identity."""
+    quantiles: pd.DataFrame
+    paths: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        rows = self.quantiles.assign(date=self.quantiles["date"].astype(str))
+        return {"paths": self.paths, "seed": self.seed, "units": UNITS,
+                "quantiles": rows.to_dict(orient="records")}
+
+
+def simulate(spec, overrides=(), out_path: str | Path | None = None) -> Simulation:
+    """Simulate the fleet of `spec` (dict, path or Spec); optionally stream paths to Parquet."""
+    s = spec if isinstance(spec, Spec) else load_spec(spec, overrides, instrument_required=False)
+    setup = fleet_setup(s)
+    n, n_dates = s.mc.paths, setup.days.size
+    everything = np.empty((len(SERIES), n, n_dates))
+    writer = _ParquetStream(out_path, setup) if out_path else None
+    try:
+        for first, chunk in fleet_chunks(setup, n, s.mc.seed, s.mc.chunk_paths):
+            everything[:, first:first + chunk.shape[1]] = chunk
+            if writer:
+                writer.write(first, chunk)
+        if writer:
+            writer.commit()
+    finally:
+        if writer:
+            writer.discard()
+    return Simulation(_quantile_table(everything, setup), n, s.mc.seed)
+
+
+def _quantile_table(values: np.ndarray, setup: FleetSetup) -> pd.DataFrame:
+    q = np.quantile(values, QUANTILES, axis=1)          # (quantile, series, date)
+    frames = []
+    for k, name in enumerate(SERIES):
+        frame = pd.DataFrame({"date": setup.dates, "time_years": setup.days / DAYS_PER_YEAR,
+                              "series": name, "mean": values[k].mean(axis=0)})
+        for j, level in enumerate(QUANTILES):
+            frame[f"q{round(level * 100):02d}"] = q[j, k]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+class _ParquetStream:
+    """Appends chunks to `<out>.tmp-<pid>` and renames it to `out` only when complete."""
+
+    def __init__(self, out_path, setup: FleetSetup):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        self.pa, self.out = pa, Path(out_path)
+        self.tmp = self.out.with_name(f".{self.out.name}.tmp-{os.getpid()}")
+        self.dates = np.array(setup.dates, dtype="datetime64[D]")
+        self.times = setup.days / DAYS_PER_YEAR
+        schema = pa.schema([("path", pa.int64()), ("date", pa.date32()), ("time_years", pa.float64())]
+                           + [(name, pa.float64()) for name in SERIES])
+        try:
+            self.writer = pq.ParquetWriter(self.tmp, schema)
+        except OSError as exc:
+            raise SpecError("--out", f"cannot write {out_path} ({exc})") from None
+
+    def write(self, first: int, chunk: np.ndarray):
+        n_paths, n_dates = chunk.shape[1], chunk.shape[2]
+        columns = {"path": np.repeat(np.arange(first, first + n_paths), n_dates),
+                   "date": np.tile(self.dates, n_paths), "time_years": np.tile(self.times, n_paths)}
+        columns.update({name: chunk[k].ravel() for k, name in enumerate(SERIES)})
+        self.writer.write_table(self.pa.table(columns))
+
+    def commit(self):
+        self.writer.close()
+        os.replace(self.tmp, self.out)
+
+    def discard(self):
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)

@@ -1,0 +1,154 @@
+"""GPU fleet paths: rental index, utilization, operating cash flow and collateral value.
+
+Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet:
+  out[0] index S (USD/GPU-hr), out[1] merchant utilization U, out[2] operating cash flow of
+  the period ending at date i (USD), out[3] collateral value (USD).
+Index: the Schwartz-Smith step of pricing_kernels.index_step. Utilization U = logistic(Y),
+Y <- theta + (Y - theta) u_decay[i] + b1[i] Z1 + b2[i] Z2 + b3[i] Z3: (b1, b2, b3) is the
+last row of the exact 3x3 step covariance's Cholesky factor, so Y is correlated with the
+index shocks. Customer c defaults at an exponential time (hazard[c]) drawn once per path.
+Income value per GPU at date i:
+  sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sqrt(v) Z)]) - opex_pv[i]
+with m = theta + (Y - theta) d[i,j] + cov[i,j], v = var[i,j] (Gauss-Hermite nodes), floored
+at `salvage`: the conditional expectation of discounted merchant margin (gpufin.fleet).
+Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end.
+Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
+same bits. RNG streams: 0-4+ index (pricing_kernels.index_step), 100 Z3, 200 default times.
+"""
+import numpy as np
+from numba import njit, prange
+
+from pricing_kernels.index_step import index_diffusion, index_jumps
+from pricing_kernels.payoff import LANES
+from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.vecmath import exp_vec, log_vec
+
+UTIL_STREAM = 100
+DEFAULT_STREAM = 200
+INCOME, RESIDUAL, BOOK = 0, 1, 2
+
+
+@njit(inline="always")
+def logistic(y):
+    return 1.0 / (1.0 + exp_vec(-y))
+
+
+@njit(inline="always")
+def income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w, opex_pv, floor,
+                  level, mean, util, out):
+    """Per-GPU income-approach values at date i for a lane group (lanes innermost, so the
+    loops vectorize); level, mean and util are scratch arrays."""
+    n = chi.size
+    for lane in range(n):
+        out[lane] = 0.0
+    for j in range(j0[i], w.shape[1]):
+        for lane in range(n):
+            level[lane] = w[i, j] * exp_vec(log_a[i, j] + c[i, j] * chi[lane] + xi[lane])
+            mean[lane] = theta + (y[lane] - theta) * d[i, j] + cov[i, j]
+            util[lane] = 0.0
+        for k in range(gh_x.size):
+            shift = sd[i, j] * gh_x[k]
+            for lane in range(n):
+                util[lane] += gh_w[k] * logistic(mean[lane] + shift)
+        for lane in range(n):
+            out[lane] += level[lane] * util[lane]
+    for lane in range(n):
+        out[lane] = max(out[lane] - opex_pv[i], floor)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def fleet_paths(seed, first_path, n_paths, chi0, xi0,
+                shift, decay, a11, a21, a22, mu_dt,
+                launch_cdf, launch_sched, launch_mean, launch_vol,
+                spike_cdf, spike_mean, spike_vol, kappa_dt,
+                theta, y0, u_decay, b1, b2, b3,
+                times, hours, fleet, opex, contracted_cash, share, start, end, hazard, prepay_cash,
+                valuation, w, log_a, c, d, cov, sd, j0, gh_x, gh_w, opex_pv, floor,
+                residual_base, elasticity, book):
+    """out[series, path, date] for paths first_path .. first_path + n_paths - 1."""
+    k0, k1 = split_seed(seed)
+    n_dates = shift.size + 1
+    n_contracts = share.size
+    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
+    out = np.empty((4, n_paths, n_dates))
+    n_groups = -(-n_paths // LANES)
+    for g in prange(n_groups):
+        chi = np.empty(LANES)
+        xi = np.empty(LANES)
+        y = np.empty(LANES)
+        z1 = np.empty((4, LANES))
+        z2 = np.empty((4, LANES))
+        z3 = np.empty((4, LANES))
+        zj = np.empty((4, LANES))
+        words = np.empty((4, LANES), dtype=np.uint64)
+        spike_words = np.empty((4, LANES), dtype=np.uint64)
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
+        n_launch = np.empty(LANES)
+        n_spike = np.empty(LANES)
+        tau = np.empty((max(n_contracts, 1), LANES))
+        per_gpu = np.empty(LANES)
+        level = np.empty(LANES)
+        mean = np.empty(LANES)
+        util_gh = np.empty(LANES)
+        for lane in range(LANES):
+            ids[lane] = np.uint64(first_path + g * LANES + lane)
+            signs[lane] = 1.0
+            chi[lane] = chi0
+            xi[lane] = xi0
+            y[lane] = y0
+        for ci in range(n_contracts):
+            fill_words(k0, k1, ids, DEFAULT_STREAM, ci, words)
+            for lane in range(LANES):
+                tau[ci, lane] = -log_vec(uniform_open(words[0, lane])) / hazard[ci]
+        for i in range(n_dates):
+            if i > 0:
+                s = i - 1
+                if s % 4 == 0:
+                    fill_normals4(k0, k1, ids, signs, 0, s // 4, z1)
+                    fill_normals4(k0, k1, ids, signs, 1, s // 4, z2)
+                    fill_normals4(k0, k1, ids, signs, UTIL_STREAM, s // 4, z3)
+                r = s % 4
+                index_diffusion(s, r, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
+                if jumps:
+                    fill_words(k0, k1, ids, 2, s, words)
+                    index_jumps(s, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
+                                n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
+                                spike_cdf, spike_mean, spike_vol, kappa_dt)
+                for lane in range(LANES):
+                    y[lane] = (theta + (y[lane] - theta) * u_decay[s] + b1[s] * z1[r, lane]
+                               + b2[s] * z2[r, lane] + b3[s] * z3[r, lane])
+            g_shift = shift[i - 1] if i > 0 else 0.0
+            if valuation == INCOME:
+                income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w,
+                              opex_pv, floor, level, mean, util_gh, per_gpu)
+            elif valuation == RESIDUAL:
+                for lane in range(LANES):
+                    per_gpu[lane] = residual_base[i] * exp_vec(elasticity * (g_shift + chi[lane] + xi[lane]))
+            else:
+                for lane in range(LANES):
+                    per_gpu[lane] = book[i]
+            for lane in range(LANES):
+                p = g * LANES + lane
+                if p >= n_paths:
+                    break
+                index = exp_vec(g_shift + chi[lane] + xi[lane])
+                util = logistic(y[lane])
+                cash = 0.0
+                if i > 0:
+                    contract_rate = 0.0
+                    contracted_share = 0.0
+                    inflow = 0.0
+                    for ci in range(n_contracts):
+                        on = start[ci] < i and i <= end[ci] and tau[ci, lane] > times[i]
+                        contract_rate += contracted_cash[ci] if on else 0.0
+                        contracted_share += share[ci] if on else 0.0
+                        starts_now = start[ci] == i and tau[ci, lane] > times[i]
+                        inflow += prepay_cash[ci] if starts_now else 0.0
+                    margin = contract_rate + (1.0 - contracted_share) * util * index - opex
+                    cash = hours[i - 1] * fleet[i] * margin + inflow
+                out[0, p, i] = index
+                out[1, p, i] = util
+                out[2, p, i] = cash
+                out[3, p, i] = fleet[i] * per_gpu[lane]
+    return out

@@ -88,5 +88,64 @@ def price(spec, fmt, paths, seed, overrides):
     click.echo(render(price_spec(spec, overrides), fmt))
 
 
+@main.command()
+@click.argument("history", type=click.Path(dir_okay=False))
+@click.option("--sku", help="Use only the rows of this SKU (files with a sku column).")
+@click.option("--basis", help="Use only the rows of this price basis (files with a basis column).")
+@click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
+              help="Hold a parameter at VALUE: kappa, sigma_chi, sigma_xi, rho, mu_xi, sigma_eps "
+                   "or its spec key (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the fitted [model] table to this TOML file.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw observed and filtered log prices to this PNG file.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
+def calibrate(history, sku, basis, fixes, out, plot, fmt):
+    """Fit the Schwartz-Smith model to a price HISTORY (CSV: date, level_usd_per_gpu_hour)
+    by maximum likelihood with a Kalman filter; print estimates and standard errors."""
+    from pathlib import Path
+
+    from gpufin.calibration import calibrate_file, parse_fix, write_model
+    cal = calibrate_file(history, sku=sku, basis=basis, fixed=parse_fix(fixes))
+    if out:
+        write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
+    if plot:
+        from gpufin.plots import plot_calibration
+        plot_calibration(cal, plot, label=sku or Path(history).name)
+    click.echo(render(cal.report(), "json") if fmt == "json" else cal.table())
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format of the quantile table.")
+@click.option("--paths", type=int, help="Override mc.paths.")
+@click.option("--seed", type=int, help="Override mc.seed.")
+@click.option("--set", "overrides", multiple=True, metavar="TABLE.KEY=VALUE",
+              help="Override any spec key; VALUE is read as TOML (repeatable).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write fan charts to this PNG.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Stream every path to this Parquet file.")
+def simulate(spec, fmt, paths, seed, overrides, plot, out):
+    """Simulate the gpu-fleet in SPEC: quantiles by date of the index, utilization,
+    operating cash flow and collateral value."""
+    from gpufin.simulate import simulate as run
+    overrides = list(overrides)
+    if paths is not None:
+        overrides.append(f"mc.paths={paths}")
+    if seed is not None:
+        overrides.append(f"mc.seed={seed}")
+    sim = run(spec, overrides, out_path=out)
+    if plot:
+        from gpufin.plots import plot_fan
+        plot_fan(sim.quantiles, plot, f"{spec}: {sim.paths:,} paths, seed {sim.seed}")
+    if fmt == "json":
+        click.echo(render(sim.to_dict(), "json"))
+    elif fmt == "csv":
+        click.echo(sim.quantiles.to_csv(index=False).rstrip("\n"))
+    else:
+        click.echo(sim.quantiles.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
 """Every shipped example prices; where a closed form exists Monte Carlo agrees with it."""
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,9 @@ import gpufin
 from gpufin.errors import NoClosedForm
 from conftest import assert_close_se
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "data" / "examples").glob("*.toml"))
+ALL = sorted((Path(__file__).resolve().parents[1] / "data" / "examples").glob("*.toml"))
+EXAMPLES = [p for p in ALL if "instrument" in tomllib.loads(p.read_text())]
+FLEETS = [p for p in ALL if p not in EXAMPLES]
 
 
 def test_every_instrument_has_an_example():
@@ -25,3 +28,11 @@ def test_example_prices_and_matches_its_closed_form(path):
     except NoClosedForm:
         return
     assert_close_se(mc, exact["value"])
+
+
+@pytest.mark.parametrize("path", FLEETS, ids=lambda p: p.stem)
+def test_fleet_example_simulates(path):
+    from gpufin.simulate import simulate
+    sim = simulate(path, ["mc.paths=2000"])
+    value = sim.quantiles[sim.quantiles["series"] == "collateral_value"]
+    assert (value["q05"] > 0).all() and (value["q05"] <= value["q95"]).all()

@@ -191,3 +191,24 @@ def test_bad_fleet_input_names_the_key(model, key):
     with pytest.raises(SpecError) as err:
         setup_of(model)
     assert str(err.value).startswith(key)
+
+
+def test_simulate_command_writes_png_parquet_and_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, str(root / "cli.py"), "simulate", str(root / "data/examples/fleet.toml"),
+           "--paths", "2000", "--set", "mc.horizon=1.0"]
+    out = subprocess.run(cmd + ["--format", "json", "--plot", str(tmp_path / "fan.png"),
+                                "--out", str(tmp_path / "paths.parquet")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["paths"] == 2000 and len(result["quantiles"]) == 4 * 13
+    assert (tmp_path / "fan.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(pd.read_parquet(tmp_path / "paths.parquet")) == 2000 * 13
+    bad = subprocess.run(cmd + ["--set", "model.utilization.level=1.5", "--out", str(tmp_path / "bad.parquet")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: model.utilization.level")
+    assert "Traceback" not in bad.stderr and not (tmp_path / "bad.parquet").exists()

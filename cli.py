@@ -63,6 +63,20 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+def run_options(command):
+    """--paths, --seed and --set, shared by the commands that run a spec."""
+    command = click.option("--set", "overrides", multiple=True, metavar="TABLE.KEY=VALUE",
+                           help="Override any spec key; VALUE is read as TOML (repeatable).")(command)
+    command = click.option("--seed", type=int, help="Override mc.seed.")(command)
+    return click.option("--paths", type=int, help="Override mc.paths.")(command)
+
+
+def spec_overrides(overrides, paths, seed) -> list[str]:
+    """The --set assignments followed by those of --paths and --seed."""
+    extra = [f"mc.paths={paths}"] * (paths is not None) + [f"mc.seed={seed}"] * (seed is not None)
+    return list(overrides) + extra
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="gpufin")
 def main():
@@ -73,19 +87,11 @@ def main():
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
-@click.option("--paths", type=int, help="Override mc.paths.")
-@click.option("--seed", type=int, help="Override mc.seed.")
-@click.option("--set", "overrides", multiple=True, metavar="TABLE.KEY=VALUE",
-              help="Override any spec key; VALUE is read as TOML (repeatable).")
+@run_options
 def price(spec, fmt, paths, seed, overrides):
     """Value the trade described by SPEC (a TOML or JSON file)."""
     from gpufin.pricing import price as price_spec
-    overrides = list(overrides)
-    if paths is not None:
-        overrides.append(f"mc.paths={paths}")
-    if seed is not None:
-        overrides.append(f"mc.seed={seed}")
-    click.echo(render(price_spec(spec, overrides), fmt))
+    click.echo(render(price_spec(spec, spec_overrides(overrides, paths, seed)), fmt))
 
 
 @main.command()
@@ -120,22 +126,14 @@ def calibrate(history, sku, basis, fixes, out, plot, fmt):
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format of the quantile table.")
-@click.option("--paths", type=int, help="Override mc.paths.")
-@click.option("--seed", type=int, help="Override mc.seed.")
-@click.option("--set", "overrides", multiple=True, metavar="TABLE.KEY=VALUE",
-              help="Override any spec key; VALUE is read as TOML (repeatable).")
+@run_options
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write fan charts to this PNG.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Stream every path to this Parquet file.")
 def simulate(spec, fmt, paths, seed, overrides, plot, out):
     """Simulate the gpu-fleet in SPEC: quantiles by date of the index, utilization,
     operating cash flow and collateral value."""
     from gpufin.simulate import simulate as run
-    overrides = list(overrides)
-    if paths is not None:
-        overrides.append(f"mc.paths={paths}")
-    if seed is not None:
-        overrides.append(f"mc.seed={seed}")
-    sim = run(spec, overrides, out_path=out)
+    sim = run(spec, spec_overrides(overrides, paths, seed), out_path=out)
     if plot:
         from gpufin.plots import plot_fan
         plot_fan(sim.quantiles, plot, f"{spec}: {sim.paths:,} paths, seed {sim.seed}")

@@ -29,6 +29,8 @@ def _jsonable(value):
 
 
 def _cell(value) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} rows (see --format json)"
     if isinstance(value, float):
         return f"{value:.10g}" if math.isfinite(value) else str(value)
     if isinstance(value, list):
@@ -88,9 +90,14 @@ def main():
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @run_options
-def price(spec, fmt, paths, seed, overrides):
+@click.option("--solve", type=click.Choice(["spread"]),
+              help="Solve a loan's spread over SOFR for a price of par.")
+def price(spec, fmt, paths, seed, overrides, solve):
     """Value the trade described by SPEC (a TOML or JSON file)."""
-    from gpufin.pricing import price as price_spec
+    if solve:
+        from gpufin.loan import solve_spread as price_spec
+    else:
+        from gpufin.pricing import price as price_spec
     click.echo(render(price_spec(spec, spec_overrides(overrides, paths, seed)), fmt))
 
 

@@ -23,6 +23,13 @@ Z95 = 1.959963984540054
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
     """Value a trade spec (a dict, a TOML/JSON path or a validated Spec)."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
+    if s.instrument.kind == "loan":
+        if s.mc.method == "analytic":
+            raise NoClosedForm("mc.method", "loans are priced by Monte Carlo only; use \"auto\" or \"mc\"")
+        from gpufin.loan import price_loan
+        return price_loan(s)
+    if s.model.kind == "gpu-fleet":
+        raise SpecError("model.kind", f"a gpu-fleet is collateral for loans, not an index for {s.instrument.kind!r}")
     market = build_market(s.market, s.model.rate)
     model = with_forward_curve(build_model(s.model, market), s.market.forward_curve, market)
     plan = build_plan(s.instrument, s.model.spot, market.valuation_date)

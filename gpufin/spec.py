@@ -218,8 +218,38 @@ class FloorSpec(_StripSpec):
     strike: NonNeg
 
 
+class DrawSpec(_Table):
+    time: Time | None = None
+    date: str | None = None
+    amount: Positive
+
+
+class LoanSpec(_Table):
+    """A GPU-backed term loan (docs/loans.md): keys other tools write must keep their meaning."""
+    kind: Literal["loan"]
+    principal: Positive | None = None
+    draws: list[DrawSpec] = []
+    commitment: Positive | None = None
+    maturity: Time
+    coupon: NonNeg | None = None
+    spread: float | None = None
+    floor: float = 0.0
+    amortization: Literal["bullet", "linear", "annuity", "sculpted", "sweep"] = "bullet"
+    payment_frequency: str = "3M"
+    commitment_fee: NonNeg = 0.0
+    target_dscr: Positive = 1.30
+    sweep_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    reserve_periods: NonNeg = 0.0
+    ltv_trigger: Positive | None = None
+    ltv_test: Literal["payment", "monthly", "continuous"] | list[Time] = "payment"
+    dscr_trigger: Positive | None = None
+    liquidation_haircut: Annotated[float, Field(ge=0, lt=1)] = 0.15
+    liquidation_lag: NonNeg = 0.5
+
+
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,
-                    "future": FutureSpec, "swap": SwapSpec, "cap": CapSpec, "floor": FloorSpec}
+                    "future": FutureSpec, "swap": SwapSpec, "cap": CapSpec, "floor": FloorSpec,
+                    "loan": LoanSpec}
 
 # ---- numerics and market --------------------------------------------------------------------
 
@@ -260,7 +290,7 @@ class Spec:
     """A validated spec: one checked table each."""
     model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec | GpuFleetSpec
     instrument: (EuropeanSpec | AsianSpec | BarrierSpec | FutureSpec | SwapSpec | CapSpec
-                 | FloorSpec | None)
+                 | FloorSpec | LoanSpec | None)
     mc: MCSpec
     market: MarketSpec
 

@@ -1,0 +1,101 @@
+"""Index levels at grid dates, per path (collateral paths for loans on index models).
+
+out[path, i] is S at date i (date 0 = the valuation date). Same random streams and steps
+as the pricing kernels: lognormal (GBM, Merton) as in pricing_kernels.lognormal, two-factor
+through pricing_kernels.index_step. Paths are numbered from first_path, so any chunking
+gives the same numbers.
+"""
+import numpy as np
+from numba import njit, prange
+
+from pricing_kernels.index_step import index_diffusion, index_jumps, poisson_count
+from pricing_kernels.payoff import LANES
+from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.vecmath import exp_vec
+
+JUMP_STREAM = 2
+JUMP_SIZE_STREAM = 3
+
+
+@njit(inline="always")
+def _lane_setup(first_path, g, ids, signs):
+    for lane in range(LANES):
+        ids[lane] = np.uint64(first_path + g * LANES + lane)
+        signs[lane] = 1.0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, jump_mean, jump_vol):
+    """GBM / Merton index levels on the grid; drift and vol per step as in lognormal_stats."""
+    k0, k1 = split_seed(seed)
+    n_steps = drift.size
+    kmax = pois_cdf.shape[1]
+    out = np.empty((n_paths, n_steps + 1))
+    for g in prange(-(-n_paths // LANES)):
+        x = np.full(LANES, log_spot)
+        z = np.empty((4, LANES))
+        zj = np.empty((4, LANES))
+        words = np.empty((4, LANES), dtype=np.uint64)
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
+        levels = np.empty((n_steps + 1, LANES))
+        _lane_setup(first_path, g, ids, signs)
+        for lane in range(LANES):
+            levels[0, lane] = exp_vec(x[lane])
+        for i in range(n_steps):
+            if i % 4 == 0:
+                fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
+            if kmax > 0:
+                fill_words(k0, k1, ids, JUMP_STREAM, i, words)
+                fill_normals4(k0, k1, ids, signs, JUMP_SIZE_STREAM, i, zj)
+            for lane in range(LANES):
+                x[lane] += drift[i] + vol[i] * z[i % 4, lane]
+                if kmax > 0:
+                    count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
+                    x[lane] += count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
+                levels[i + 1, lane] = exp_vec(x[lane])
+        for lane in range(min(LANES, n_paths - g * LANES)):
+            out[g * LANES + lane] = levels[:, lane]
+    return out
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, a11, a21, a22, mu_dt,
+                     launch_cdf, launch_sched, launch_mean, launch_vol,
+                     spike_cdf, spike_mean, spike_vol, kappa_dt):
+    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid."""
+    k0, k1 = split_seed(seed)
+    n_steps = decay.size
+    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
+    out = np.empty((n_paths, n_steps + 1))
+    for g in prange(-(-n_paths // LANES)):
+        chi = np.full(LANES, chi0)
+        xi = np.full(LANES, xi0)
+        z1 = np.empty((4, LANES))
+        z2 = np.empty((4, LANES))
+        zj = np.empty((4, LANES))
+        words = np.empty((4, LANES), dtype=np.uint64)
+        spike_words = np.empty((4, LANES), dtype=np.uint64)
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
+        n_launch = np.empty(LANES)
+        n_spike = np.empty(LANES)
+        levels = np.empty((n_steps + 1, LANES))
+        _lane_setup(first_path, g, ids, signs)
+        for lane in range(LANES):
+            levels[0, lane] = exp_vec(chi0 + xi0)
+        for i in range(n_steps):
+            if i % 4 == 0:
+                fill_normals4(k0, k1, ids, signs, 0, i // 4, z1)
+                fill_normals4(k0, k1, ids, signs, 1, i // 4, z2)
+            index_diffusion(i, i % 4, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
+            if jumps:
+                fill_words(k0, k1, ids, JUMP_STREAM, i, words)
+                index_jumps(i, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
+                            n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
+                            spike_cdf, spike_mean, spike_vol, kappa_dt)
+            for lane in range(LANES):
+                levels[i + 1, lane] = exp_vec(shift[i] + chi[lane] + xi[lane])
+        for lane in range(min(LANES, n_paths - g * LANES)):
+            out[g * LANES + lane] = levels[:, lane]
+    return out

@@ -291,7 +291,7 @@ def calibrate(history, fixed: dict | None = None) -> Calibration:
     if n < 2:
         raise SpecError("history", f"{n} observation{'s' * (n != 1)}; expected at least 2 dates")
     if n < OBS_PER_PARAMETER * len(free):
-        raise SpecError("history", f"{n} observations for {len(free)} free parameters; expected "
+        raise SpecError("history", f"{n} observations for {len(free)} free parameter{'s' * (len(free) != 1)}; expected "
                                    f"at least {OBS_PER_PARAMETER} per free parameter "
                                    f"({OBS_PER_PARAMETER * len(free)}): give a longer history "
                                    "or fix parameters with --fix NAME=VALUE")

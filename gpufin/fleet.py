@@ -6,13 +6,15 @@ Monthly dates t_0 = 0 < t_1 < ... (whole days, ACT/365F). Over the period ending
 with N(t) = min(gpus, gpus (1 + spare_fraction) e^{-failure_rate t}) the billable fleet
 (expected survivors: the failures of a fleet of many GPUs diversify), opex = power_kw * pue *
 power_price + other_cost (USD per GPU-hour), and on_c = 1 while contract c runs and its
-customer has not defaulted; a defaulted or ended share earns the merchant rate U S.
+customer (one default time per customer, shared by its contracts) has not defaulted; a defaulted or ended share earns the merchant rate U S.
 Collateral value = N(t_i) x value per GPU, by one of
 - income: E_t[sum over the GPU's remaining economic life of DF * hours * e^{-failure_rate tau}
   (U_s S_s - opex)], floored at salvage_fraction * capex. Exact up to Gauss-Hermite
   quadrature, because E_t[e^{X_s} g(Y_s)] = E_t[e^{X_s}] E[g(Y_s + Cov_t(X_s, Y_s))] for the
   Gaussian pair (X, Y) = (ln S diffusion, utilization factor) and independent jumps;
-- residual: capex * residual(age) * (S_t / E_0[S_t])^residual_elasticity;
+- residual: capex * residual(age) * e^{e xi_t} / E_0[e^{e xi_t}], e = residual_elasticity: the
+  appraisal curve moved by the index's long-term level xi (persistent rent changes and
+  generation launches), not by short-lived spikes and dips of the spot print;
 - book: capex * max(1 - age / depreciation_years, 0).
 Discounting: the market curve plus `discount_spread` (continuous).
 """
@@ -38,6 +40,7 @@ VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
 @dataclass(frozen=True)
 class Contract:
     customer: str
+    customer_index: int          # contracts of one customer share its default time
     share: float
     rate: float
     start_day: int
@@ -117,15 +120,16 @@ class FleetModel:
     def _cash_arrays(self, days, times, fleet) -> dict:
         hours = HOURS_PER_DAY * np.diff(days).astype(float)
         n = len(self.contracts)
-        index_of = {int(d): i for i, d in enumerate(days)}
         start = np.zeros(n, dtype=np.int64)
         end = np.zeros(n, dtype=np.int64)
         prepay_cash = np.zeros(n)
         for ci, c in enumerate(self.contracts):
             start[ci] = _nearest(days, c.start_day)
             end[ci] = _nearest(days, c.end_day)
-            if c.start_day > 0 and start[ci] in index_of.values():
-                contract_hours = HOURS_PER_DAY * (c.end_day - c.start_day)
+            if c.start_day > days[-1]:
+                start[ci] = end[ci] = days.size      # starts after the last date: never runs here
+            elif start[ci] > 0:                      # prepaid at its start, for its whole term
+                contract_hours = HOURS_PER_DAY * (days[end[ci]] - days[start[ci]])
                 value = c.rate * c.share * self.contracted * contract_hours * fleet[start[ci]]
                 prepay_cash[ci] = c.prepayment * value
         return dict(times=times, hours=hours, fleet=fleet, opex=self.opex,
@@ -133,15 +137,21 @@ class FleetModel:
                                               for c in self.contracts], dtype=float),
                     share=np.array([c.share for c in self.contracts], dtype=float),
                     start=start, end=end,
-                    hazard=np.array([c.default_hazard for c in self.contracts], dtype=float),
-                    prepay_cash=prepay_cash)
+                    customer=np.array([c.customer_index for c in self.contracts], dtype=np.int64),
+                    hazard=self.customer_hazards(), prepay_cash=prepay_cash)
+
+    def customer_hazards(self) -> np.ndarray:
+        """Default hazard per customer (contracts of one customer default together)."""
+        hazards = {}
+        for c in self.contracts:
+            hazards.setdefault(c.customer_index, c.default_hazard)
+        return np.array([hazards[k] for k in sorted(hazards)], dtype=float)
 
     def _value_arrays(self, times, market) -> dict:
         tables = self.income_tables(times, market)
         age = self.age_years + times
-        expected = self.index.mean(times)
         residual_base = (self.capex * self.residual_fraction(age)
-                         / expected ** self.residual_elasticity)
+                         * np.exp(-self.index.long_factor_log_mgf(times, self.residual_elasticity)))
         return dict(valuation=VALUATION_CODES[self.valuation], **tables,
                     residual_base=residual_base, elasticity=self.residual_elasticity,
                     book=self.book_value(times))
@@ -157,14 +167,16 @@ class FleetModel:
         ix, k = self.index, self.index.kappa
         vdays = self.valuation_days()
         s = vdays[1:] / DAYS_PER_YEAR
-        hours = HOURS_PER_DAY * np.diff(vdays).astype(float)
         n_i, n_j = times.size, s.size
+        now = times[:, None] * DAYS_PER_YEAR
+        # hours of month j still ahead at date i (a date inside a month counts the rest of it)
+        hours = HOURS_PER_DAY * np.clip(vdays[None, 1:] - np.maximum(vdays[None, :-1], now), 0.0, None)
         tau = s[None, :] - times[:, None]
-        live = tau > 1e-12
+        live = hours > 0.0
         tau = np.where(live, tau, 0.0)
         df = lambda t: market.discount(t) * np.exp(-self.discount_spread * np.asarray(t))
         disc = df(s)[None, :] / df(times)[:, None]
-        w = np.where(live, disc * hours[None, :] * np.exp(-self.failure_rate * tau), 0.0)
+        w = np.where(live, disc * hours * np.exp(-self.failure_rate * tau), 0.0)
         log_a = np.zeros((n_i, n_j))
         for i, t in enumerate(times):
             log_a[i] = ix.conditional_log_level(t, s)
@@ -196,22 +208,28 @@ def build_fleet(spec, market) -> FleetModel:
     ix, util, costs = spec.index, spec.utilization, spec.costs
     launch_days = [to_days(t, f"model.index.launch_dates[{i}]", market.valuation_date)
                    for i, t in enumerate(ix.launch_dates)]
+    if any(d <= 0 for d in launch_days):
+        raise SpecError("model.index.launch_dates", f"got {ix.launch_dates!r}; expected future times")
     index = TwoFactor(spot=ix.spot or gpu["index_spot_usd_per_gpu_hour"], kappa=ix.mean_reversion,
                       sigma_chi=ix.short_vol, sigma_xi=ix.long_vol, rho=ix.correlation,
                       mu_xi=ix.long_drift, chi0=ix.short_factor,
                       launch_intensity=ix.launch_intensity, launch_mean=ix.launch_jump_mean,
                       launch_vol=ix.launch_jump_vol,
-                      launch_times=tuple(d / DAYS_PER_YEAR for d in sorted(launch_days) if d > 0),
+                      launch_times=tuple(d / DAYS_PER_YEAR for d in sorted(launch_days)),
                       spike_intensity=ix.spike_intensity, spike_mean=ix.spike_jump_mean,
                       spike_vol=ix.spike_jump_vol)
-    contracts = tuple(_contract(i, c, market) for i, c in enumerate(spec.contracts))
+    names = list(dict.fromkeys(c.customer or f"customer {i}" for i, c in enumerate(spec.contracts)))
+    contracts = tuple(_contract(i, c, market, names) for i, c in enumerate(spec.contracts))
     _check_shares(contracts)
+    _check_hazards(contracts)
     ages, fractions = data.residual_curve()
     power_kw = costs.power_kw or gpu["power_kw"]
+    power_price = (costs.power_price if costs.power_price is not None
+                   else data.snapshot["power_price_usd_per_kwh"])
     return FleetModel(
         index=index, gpus=spec.gpus, age_years=spec.age_years, capex=spec.capex or gpu["capex_usd"],
         failure_rate=spec.failure_rate, spare_fraction=spec.spare_fraction,
-        opex=power_kw * costs.pue * costs.power_price + costs.other_cost,
+        opex=power_kw * costs.pue * power_price + costs.other_cost,
         util_theta=_logit(util.level), util_y0=_logit(util.start or util.level),
         util_vol=util.vol, util_kappa=util.mean_reversion, util_rho=util.correlation,
         contracted=util.contracted, contracts=contracts, valuation=spec.valuation,
@@ -221,7 +239,7 @@ def build_fleet(spec, market) -> FleetModel:
         residual_fractions=tuple(fractions), discount_spread=spec.discount_spread)
 
 
-def _contract(i, c, market) -> Contract:
+def _contract(i, c, market, names) -> Contract:
     key = f"model.contracts[{i}]"
     start = to_days(c.start, f"{key}.start", market.valuation_date)
     end = to_days(c.end, f"{key}.end", market.valuation_date)
@@ -229,8 +247,16 @@ def _contract(i, c, market) -> Contract:
         raise SpecError(f"{key}.start", f"got {c.start!r}; expected a start on or after the valuation date")
     if end <= start:
         raise SpecError(f"{key}.end", f"got {c.end!r}; expected an end after the start ({c.start!r})")
-    hazard = math.inf if math.isinf(c.default_hazard) else c.default_hazard
-    return Contract(c.customer or f"customer {i}", c.share, c.rate, start, end, c.prepayment, hazard)
+    name = c.customer or f"customer {i}"
+    return Contract(name, names.index(name), c.share, c.rate, start, end, c.prepayment, c.default_hazard)
+
+
+def _check_hazards(contracts):
+    for c in contracts:
+        first = next(d for d in contracts if d.customer_index == c.customer_index)
+        if c.default_hazard != first.default_hazard:
+            raise SpecError("model.contracts", f"customer {c.customer!r} has two default hazards; "
+                                               "contracts of one customer share one")
 
 
 def _check_shares(contracts):

@@ -207,7 +207,17 @@ def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None 
     test_days = _ltv_test_days(ins, market)
     grid = np.unique(np.concatenate([[0, end], monthly[monthly <= end], sched.start_days,
                                      sched.pay_days, terms.draw_days, test_days]))
-    return LoanRun(s, terms, collateral, grid, _kernel_arrays(s, terms, collateral, grid, lag_days))
+    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_arrays(s, terms, collateral, grid, lag_days)))
+
+
+def with_reserve(run: LoanRun) -> LoanRun:
+    """Fund the debt-service reserve at closing: reserve_periods x the first debt service."""
+    from pricing_kernels.loan import scheduled_principal
+    a, terms = run.arrays, run.terms
+    drawn = float(terms.draw_amounts[terms.draw_days == 0].sum())
+    first = drawn * a["period_rate"][0] + scheduled_principal(
+        a["amortization"], 0, a["pay_index"].size, a["amort_start"], drawn, a["period_rate"], a["sculpted"])
+    return replace(run, arrays=dict(a, reserve0=run.spec.instrument.reserve_periods * first))
 
 
 def _ltv_test_days(ins, market) -> np.ndarray:
@@ -246,7 +256,7 @@ def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
                 period_rate=terms.rates * sched.accrual,
                 amortization=AMORTIZATION[terms.amortization], amort_start=terms.amort_start,
                 sculpted=np.zeros(sched.pay_days.size), sweep_share=terms.sweep_share,
-                reserve_periods=ins.reserve_periods, ltv_trigger=ltv_trigger, ltv_test=ltv_test,
+                reserve_periods=ins.reserve_periods, reserve0=0.0, ltv_trigger=ltv_trigger, ltv_test=ltv_test,
                 continuous=continuous, bridge_var=bridge,
                 dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
                 haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64), lag_df=lag_df,
@@ -266,7 +276,7 @@ def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
         interest = outstanding * a["period_rate"][k]
         principal[k] = min(max(period_cash[k] / ins.target_dscr - interest, 0.0), outstanding)
         outstanding -= principal[k]
-    return replace(run, arrays=dict(a, sculpted=principal))
+    return with_reserve(replace(run, arrays=dict(a, sculpted=principal)))
 
 
 class PathCache:

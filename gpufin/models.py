@@ -166,6 +166,14 @@ class TwoFactor:
         return (self.shift(s) + self.mu_xi * tau + 0.5 * var + self.launch_intensity * tau * launch_mgf
                 + scheduled * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
 
+    def long_factor_log_mgf(self, t, power: float) -> np.ndarray:
+        """ln E[exp(power * xi_t)]: drift, diffusion and launch jumps (Poisson and scheduled)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        jump = power * self.launch_mean + 0.5 * power ** 2 * self.launch_vol ** 2
+        return (power * (math.log(self.spot) - self.chi0 + self.mu_xi * t)
+                + 0.5 * power ** 2 * self.sigma_xi ** 2 * t
+                + self.launch_intensity * t * (math.exp(jump) - 1.0) + self._launches_by(t) * jump)
+
     def mean(self, t, market=None) -> np.ndarray:
         """E[S_t] in closed form (the jump parts by their moment generating functions)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))

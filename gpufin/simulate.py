@@ -117,7 +117,7 @@ def _quantile_table(values: np.ndarray, setup: FleetSetup) -> pd.DataFrame:
 
 
 class _ParquetStream:
-    """Appends chunks to `<out>.tmp-<pid>` and renames it to `out` only when complete."""
+    """Appends chunks to `.<name>.tmp-<pid>` beside `out` and renames it only when complete."""
 
     def __init__(self, out_path, setup: FleetSetup):
         import pyarrow as pa

@@ -103,10 +103,11 @@ class UtilizationSpec(_Table):
 
 
 class CostsSpec(_Table):
-    """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost; FACTS.md 8.3."""
+    """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost; FACTS.md 8.3.
+    power_price (USD/kWh) defaults to the shipped snapshot's (data/market.toml)."""
     power_kw: Positive | None = None
     pue: Annotated[float, Field(ge=1)] = 1.25
-    power_price: NonNeg = 0.08
+    power_price: NonNeg | None = None
     other_cost: NonNeg = 0.40
 
 
@@ -327,6 +328,7 @@ def parse_override(assignment: str) -> tuple[list[str], object]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    value = json.loads(json.dumps(value, default=str))   # TOML dates become ISO strings, as in files
     return key.strip().split("."), value
 
 

@@ -6,7 +6,8 @@ Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet:
 Index: the Schwartz-Smith step of pricing_kernels.index_step. Utilization U = logistic(Y),
 Y <- theta + (Y - theta) u_decay[i] + b1[i] Z1 + b2[i] Z2 + b3[i] Z3: (b1, b2, b3) is the
 last row of the exact 3x3 step covariance's Cholesky factor, so Y is correlated with the
-index shocks. Customer c defaults at an exponential time (hazard[c]) drawn once per path.
+index shocks. Customer u defaults at an exponential time (hazard[u]) drawn once per path;
+contract c belongs to customer[c].
 Income value per GPU at date i:
   sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sqrt(v) Z)]) - opex_pv[i]
 with m = theta + (Y - theta) d[i,j] + cov[i,j], v = var[i,j] (Gauss-Hermite nodes), floored
@@ -62,7 +63,8 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                 launch_cdf, launch_sched, launch_mean, launch_vol,
                 spike_cdf, spike_mean, spike_vol, kappa_dt,
                 theta, y0, u_decay, b1, b2, b3,
-                times, hours, fleet, opex, contracted_cash, share, start, end, hazard, prepay_cash,
+                times, hours, fleet, opex, contracted_cash, share, start, end, customer, hazard,
+                prepay_cash,
                 valuation, w, log_a, c, d, cov, sd, j0, gh_x, gh_w, opex_pv, floor,
                 residual_base, elasticity, book):
     """out[series, path, date] for paths first_path .. first_path + n_paths - 1."""
@@ -86,7 +88,7 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
         signs = np.empty(LANES)
         n_launch = np.empty(LANES)
         n_spike = np.empty(LANES)
-        tau = np.empty((max(n_contracts, 1), LANES))
+        tau = np.empty((max(hazard.size, 1), LANES))
         per_gpu = np.empty(LANES)
         level = np.empty(LANES)
         mean = np.empty(LANES)
@@ -97,10 +99,10 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
             chi[lane] = chi0
             xi[lane] = xi0
             y[lane] = y0
-        for ci in range(n_contracts):
-            fill_words(k0, k1, ids, DEFAULT_STREAM, ci, words)
+        for cu in range(hazard.size):
+            fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
             for lane in range(LANES):
-                tau[ci, lane] = -log_vec(uniform_open(words[0, lane])) / hazard[ci]
+                tau[cu, lane] = -log_vec(uniform_open(words[0, lane])) / hazard[cu]
         for i in range(n_dates):
             if i > 0:
                 s = i - 1
@@ -124,7 +126,7 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                               opex_pv, floor, level, mean, util_gh, per_gpu)
             elif valuation == RESIDUAL:
                 for lane in range(LANES):
-                    per_gpu[lane] = residual_base[i] * exp_vec(elasticity * (g_shift + chi[lane] + xi[lane]))
+                    per_gpu[lane] = residual_base[i] * exp_vec(elasticity * xi[lane])
             else:
                 for lane in range(LANES):
                     per_gpu[lane] = book[i]
@@ -140,10 +142,11 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                     contracted_share = 0.0
                     inflow = 0.0
                     for ci in range(n_contracts):
-                        on = start[ci] < i and i <= end[ci] and tau[ci, lane] > times[i]
+                        alive = tau[customer[ci], lane] > times[i]
+                        on = start[ci] < i and i <= end[ci] and alive
                         contract_rate += contracted_cash[ci] if on else 0.0
                         contracted_share += share[ci] if on else 0.0
-                        starts_now = start[ci] == i and tau[ci, lane] > times[i]
+                        starts_now = start[ci] == i and alive
                         inflow += prepay_cash[ci] if starts_now else 0.0
                     margin = contract_rate + (1.0 - contracted_share) * util * index - opex
                     cash = hours[i - 1] * fleet[i] * margin + inflow

@@ -6,7 +6,7 @@ operating cash accumulates, draws fund the loan, the LTV covenant is tested (at 
 dates, or continuously with a Brownian-bridge crossing probability of the collateral's log
 value). At payment k: DSCR = operating cash of the period / debt service due; the
 waterfall pays interest and scheduled principal from cash, then the reserve, tops the
-reserve up to `reserve_periods` x debt service, sweeps `sweep_share` of what is left into
+reserve (funded at closing with `reserve0`) up to `reserve_periods` x debt service, sweeps `sweep_share` of what is left into
 prepayment, and releases the rest to equity. At maturity the balloon is met from cash, the
 reserve and the collateral's sale or refinancing value x (1 - haircut).
 Default (shortfall after the reserve, DSCR below its trigger, LTV above its trigger, or an
@@ -50,7 +50,7 @@ def scheduled_principal(kind, k, n_pay, start, outstanding, period_rate, sculpte
 @njit(cache=True, parallel=True)
 def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, commitment, draws,
                pay_index, period_rate, amortization, amort_start, sculpted, sweep_share,
-               reserve_periods, ltv_trigger, ltv_test, continuous, bridge_var, dscr_trigger,
+               reserve_periods, reserve0, ltv_trigger, ltv_test, continuous, bridge_var, dscr_trigger,
                haircut, lag_index, lag_df, sponsor):
     n_paths = cash.shape[0]
     n_pay = pay_index.size
@@ -65,7 +65,7 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
         undrawn = commitment
         accrued = 0.0
         on_hand = 0.0        # operating cash of the current period
-        reserve = 0.0
+        reserve = reserve0
         receipts = 0.0
         pv_draws = 0.0
         k = 0

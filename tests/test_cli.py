@@ -107,3 +107,9 @@ def test_help_does_not_import_numba_or_quantlib():
             "assert 'numba' not in sys.modules and 'QuantLib' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
+
+
+def test_set_accepts_unquoted_dates(spec_file):
+    quoted = gpufin.price(spec_file, ['market.valuation_date="2026-11-26"', 'instrument.maturity="2027-11-26"'])
+    bare = gpufin.price(spec_file, ["market.valuation_date=2026-11-26", "instrument.maturity=2027-11-26"])
+    assert quoted == bare

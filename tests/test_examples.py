@@ -36,3 +36,13 @@ def test_fleet_example_simulates(path):
     sim = simulate(path, ["mc.paths=2000"])
     value = sim.quantiles[sim.quantiles["series"] == "collateral_value"]
     assert (value["q05"] > 0).all() and (value["q05"] <= value["q95"]).all()
+
+
+DEALS = sorted((Path(__file__).resolve().parents[1] / "data" / "deals").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", DEALS, ids=lambda p: p.stem)
+def test_deal_prices(path):
+    result = gpufin.price(path, ["mc.paths=2000"])
+    assert result["instrument"] == "loan" and 0.0 < result["price_pct"] < 150.0
+    assert 0.0 <= result["pd"] <= 1.0 and result["expected_loss"] >= 0.0

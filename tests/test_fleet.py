@@ -212,3 +212,35 @@ def test_simulate_command_writes_png_parquet_and_json(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: model.utilization.level")
     assert "Traceback" not in bad.stderr and not (tmp_path / "bad.parquet").exists()
+
+
+def test_residual_value_follows_the_curve_on_average_under_a_random_index():
+    """E[e^{e xi_t}] normalizes the residual approach: the mean per-GPU value is the curve."""
+    setup = setup_of({"valuation": "residual", "residual_elasticity": 1.5, "failure_rate": 0.0,
+                      "index": {"long_vol": 0.3, "launch_dates": [0.7]}}, horizon=3.0)
+    value = paths_of(setup, 40_000)[3] / 1000
+    times = setup.days / 365.0
+    curve = 50_000 * np.interp(times, [0, 1, 2, 3, 4, 5, 6], [1.0, 0.65, 0.45, 0.30, 0.20, 0.12, 0.08])
+    for i in (6, 12, 24, 36):
+        se = value[:, i].std(ddof=1) / math.sqrt(value.shape[0])
+        assert abs(value[:, i].mean() - curve[i]) < 4 * se
+
+
+def test_contracts_of_one_customer_default_together():
+    base = {"index": {"short_vol": 0.0, "long_vol": 0.0, "launch_intensity": 0.0, "spike_intensity": 0.0},
+            "utilization": {"vol": 0.0}}
+    two = [{"customer": "lab", "share": 0.4, "rate": 3.0, "end": 5, "default_hazard": 0.5},
+           {"customer": "lab", "share": 0.4, "rate": 3.0, "end": 5, "default_hazard": 0.5}]
+    cash = paths_of(setup_of(dict(base, contracts=two)), 2000)[2]
+    one = paths_of(setup_of(dict(base, contracts=[dict(two[0], share=0.8)])), 2000)[2]
+    np.testing.assert_allclose(cash, one, rtol=1e-12)
+    with pytest.raises(SpecError, match="two default hazards"):
+        setup_of(dict(base, contracts=[two[0], dict(two[1], default_hazard=0.1)]))
+
+
+def test_power_price_defaults_to_the_snapshot_and_past_launches_are_refused():
+    from gpufin.marketdata import load_market_data
+    opex = setup_of({}).model.opex
+    assert opex == pytest.approx(1.0 * 1.25 * load_market_data().snapshot["power_price_usd_per_kwh"] + 0.40)
+    with pytest.raises(SpecError, match="model.index.launch_dates"):
+        setup_of({"index": {"launch_dates": ["2026-01-01"]}})

@@ -152,5 +152,80 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
         click.echo(sim.quantiles.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
 
 
+def executor_options(command):
+    """--workers, --scheduler, --checkpoint, --market and --paths, shared by portfolio commands."""
+    for option in reversed([
+            click.option("--market", "market_file", type=click.Path(dir_okay=False),
+                         help="A TOML/JSON market table that replaces every position's market."),
+            click.option("--paths", type=int, help="Override mc.paths of every position."),
+            click.option("--workers", type=int, help="Start a local Dask cluster with N workers."),
+            click.option("--scheduler", help="Use the Dask cluster at this scheduler address."),
+            click.option("--checkpoint", type=click.Path(file_okay=False),
+                         help="Keep finished chunks here; a rerun computes only what is missing.")]):
+        command = option(command)
+    return command
+
+
+@main.group()
+def portfolio():
+    """Value, stress and VaR a book of positions (CSV or Parquet)."""
+
+
+@portfolio.command("value")
+@click.argument("book", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Results file (.csv or .parquet); the summary is written beside it.")
+@click.option("--no-greeks", is_flag=True, help="Values only.")
+@executor_options
+def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler, checkpoint):
+    """Value every position of BOOK with its Greeks; print the summary."""
+    from gpufin.portfolio import value_book
+    _, summary = value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint)
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
+
+
+@portfolio.command("stress")
+@click.argument("book", type=click.Path(dir_okay=False))
+@click.option("--scenarios", "scenarios_file", type=click.Path(dir_okay=False),
+              help="Scenario file (default: data/scenarios.toml).")
+@click.option("--out", type=click.Path(dir_okay=False), help="P&L per position (.csv or .parquet).")
+@executor_options
+def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint):
+    """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
+    from gpufin.portfolio import stress_book
+    table = stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint)
+    names = [c for c in table.columns if c not in ("id", "book", "counterparty", "sku", "quantity",
+                                                  "instrument", "model", "error")]
+    totals = table[names].sum(skipna=True)
+    click.echo(totals.to_frame("total P&L (USD)").to_string(float_format=lambda v: f"{v:,.0f}"))
+    failed = int(table["error"].notna().sum())
+    if failed:
+        click.echo(f"{failed} position(s) could not be valued; see the error column", err=True)
+
+
+@portfolio.command("var")
+@click.argument("book", type=click.Path(dir_okay=False))
+@click.option("--horizon", default="10D", show_default=True, help="Horizon as a tenor (D, W, M).")
+@click.option("--level", default=0.99, show_default=True, type=float, help="Confidence level.")
+@click.option("--scenarios", "n_scenarios", default=100, show_default=True, type=int,
+              help="Simulated risk-factor moves, each a full revaluation.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the moves.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="P&L histogram PNG.")
+@click.option("--out", type=click.Path(dir_okay=False), help="P&L per scenario (.csv or .parquet).")
+@executor_options
+def portfolio_var(book, horizon, level, n_scenarios, seed, plot, out, market_file, paths, workers,
+                  scheduler, checkpoint):
+    """Full-revaluation VaR and ES of BOOK."""
+    import datetime as dt
+
+    from gpufin.dates import add_tenor
+    from gpufin.portfolio import var_book
+    start = dt.date(2026, 1, 1)
+    days = (add_tenor(start, horizon, "--horizon") - start).days
+    result = var_book(book, days, level, n_scenarios, seed, out=out, market_file=market_file,
+                      paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot)
+    click.echo(render(result, "table"))
+
+
 if __name__ == "__main__":
     main()

@@ -114,3 +114,23 @@ def plot_fan(quantiles, path, title: str) -> Path:
     fig.suptitle(title)
     fig.tight_layout()
     return _save_atomic(fig, Path(path))
+
+
+def plot_pnl_histogram(pnl, var: float, es: float, level: float, horizon_days: int, path) -> Path:
+    """Histogram of simulated book P&L (USD) with the VaR and ES marked, as a PNG at `path`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.hist(pnl, bins=min(60, max(10, len(pnl) // 5)), color="tab:blue", alpha=0.75)
+    ax.axvline(-var, color="tab:red", linewidth=2, label=f"VaR {level:.0%}: {var:,.0f} USD")
+    ax.axvline(-es, color="black", linewidth=1.5, linestyle="--", label=f"ES {level:.0%}: {es:,.0f} USD")
+    ax.set_title(f"Book P&L over {horizon_days} days, {len(pnl)} full revaluations")
+    ax.set_xlabel("P&L (USD)")
+    ax.set_ylabel("scenarios")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save_atomic(fig, Path(path))

@@ -319,30 +319,40 @@ def read_document(path: str | Path) -> dict:
     return doc
 
 
-def parse_override(assignment: str) -> tuple[list[str], object]:
-    """`TABLE.KEY=VALUE` -> (path, value); VALUE is read as a TOML value, else as a string."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or "." not in key:
-        raise SpecError("--set", f"got {assignment!r}; expected TABLE.KEY=VALUE")
+def parse_value(raw: str):
+    """A value written as TOML (numbers, strings, lists, dates as ISO strings), else the text."""
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
-    value = json.loads(json.dumps(value, default=str))   # TOML dates become ISO strings, as in files
-    return key.strip().split("."), value
+    return json.loads(json.dumps(value, default=str))
 
 
-def apply_overrides(doc: dict, overrides: list[str]) -> dict:
-    """A copy of doc with each `TABLE.KEY=VALUE` assignment applied."""
+def parse_override(assignment: str) -> tuple[str, object]:
+    """`TABLE.KEY=VALUE` -> (TABLE.KEY, value)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or "." not in key:
+        raise SpecError("--set", f"got {assignment!r}; expected TABLE.KEY=VALUE")
+    return key.strip(), parse_value(raw)
+
+
+def set_key(doc: dict, dotted: str, value) -> None:
+    """doc[a][b]... = value for a dotted key, creating tables on the way."""
+    path = dotted.split(".")
+    node = doc
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SpecError(dotted, "cannot set a key inside a non-table value")
+    node[path[-1]] = value
+
+
+def apply_overrides(doc: dict, overrides) -> dict:
+    """A copy of doc with each `TABLE.KEY=VALUE` assignment (or (key, value) pair) applied."""
     doc = json.loads(json.dumps(doc, default=str))
-    for assignment in overrides:
-        path, value = parse_override(assignment)
-        node = doc
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise SpecError(".".join(path), "cannot set a key inside a non-table value")
-        node[path[-1]] = value
+    for item in overrides:
+        key, value = parse_override(item) if isinstance(item, str) else item
+        set_key(doc, key, value)
     return doc
 
 

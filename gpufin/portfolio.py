@@ -1,0 +1,316 @@
+"""Books valued, stressed and put through VaR by the same `price` code path as one trade.
+
+Work is split into chunks of positions; a chunk is a pure function of its positions and
+options, so in-process runs, local Dask clusters (`workers`) and existing clusters
+(`scheduler`) give identical rows. With `checkpoint`, each finished chunk is written to its
+own file (named by a digest of the book and options), and a restarted run recomputes only
+missing chunks. Outputs appear only when complete (a temporary file, then a rename).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gpufin.book import Position, load_book
+from gpufin.errors import SpecError
+from gpufin.spec import read_document
+
+GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
+GROUPS = ("book", "counterparty", "sku", "instrument")
+CHUNK = 8
+
+
+# ---- one position ------------------------------------------------------------------------------
+
+def _prepare(doc: dict, options: dict) -> dict:
+    doc = json.loads(json.dumps(doc, default=str))
+    if options.get("market") is not None:
+        doc["market"] = options["market"]
+    if options.get("paths") is not None:
+        doc.setdefault("mc", {})["paths"] = options["paths"]
+    return doc
+
+
+def _unit_price(doc: dict) -> dict:
+    from gpufin.pricing import price
+    return price(doc)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SpecError):
+        return str(exc)
+    return f"pricing failed: {type(exc).__name__}: {exc}"
+
+
+def _row(pos: Position) -> dict:
+    row = {"id": pos.id, **{t: pos.tags.get(t) for t in ("book", "counterparty", "sku")},
+           "quantity": pos.quantity}
+    doc = pos.doc or {}
+    row["instrument"] = doc.get("instrument", {}).get("kind")
+    row["model"] = doc.get("model", {}).get("kind")
+    if row["sku"] is None:
+        row["sku"] = doc.get("model", {}).get("sku") if row["model"] == "gpu-fleet" else None
+    return row
+
+
+def value_position(pos: Position, options: dict) -> dict:
+    """One result row: value and standard error (times quantity), Greeks, or the error."""
+    from gpufin.risk import greek_bumps, greeks
+    row = _row(pos)
+    row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
+               **{g: math.nan for g in GREEK_COLUMNS}, error=pos.error)
+    if pos.error:
+        return row
+    try:
+        doc = _prepare(pos.doc, options)
+        result = _unit_price(doc)
+        row.update(unit_value=result["value"], value=pos.quantity * result["value"],
+                   stderr=abs(pos.quantity) * result["stderr"], method=result["method"])
+        if options.get("greeks", True):
+            bumps = greek_bumps(doc)
+            spot = bumps.pop("spot")
+            values = {name: _unit_price(b)["value"] for name, b in bumps.items()}
+            row.update({k: pos.quantity * v for k, v in greeks(result["value"], values, spot).items()})
+    except Exception as exc:       # a row's failure never sinks the book
+        row["error"] = _describe(exc)
+    return row
+
+
+def value_chunk(positions: list, options: dict) -> list[dict]:
+    return [value_position(p, options) for p in positions]
+
+
+def scenario_chunk(positions: list, options: dict) -> list[dict]:
+    """Per position: base unit value and unit values under each scenario's shocks."""
+    from gpufin.risk import apply_scenario
+    rows = []
+    for pos in positions:
+        row = _row(pos)
+        row["error"] = pos.error
+        values = {}
+        if not pos.error:
+            try:
+                doc = _prepare(pos.doc, options)
+                values["base"] = _unit_price(doc)["value"]
+                for name, shocks in options["scenarios"].items():
+                    moved = apply_scenario(doc, _position_shocks(row, shocks))
+                    values[name] = _unit_price(moved)["value"]
+            except Exception as exc:
+                row["error"] = _describe(exc)
+                values = {}
+        row["unit_values"] = values
+        rows.append(row)
+    return rows
+
+
+def _position_shocks(row: dict, shocks: dict) -> dict:
+    """Per-SKU index factors (VaR moves) resolved to this position's SKU."""
+    factors = shocks.get("index_factor_by_sku")
+    if factors is None:
+        return shocks
+    out = {k: v for k, v in shocks.items() if k != "index_factor_by_sku"}
+    out["index_factor"] = factors.get(row["sku"] or "index", factors.get("index", 1.0))
+    return out
+
+
+# ---- running chunks ----------------------------------------------------------------------------
+
+def _digest(book_path, options: dict, kind: str) -> str:
+    h = hashlib.sha256(Path(book_path).read_bytes())
+    h.update(json.dumps({"kind": kind, **options}, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def run_chunks(fn, chunks: list, options: dict, workers=None, scheduler=None, checkpoint=None,
+               digest="", label="positions") -> list[dict]:
+    """fn(chunk, options) over every chunk, in order; checkpointed and distributed as asked."""
+    folder = Path(checkpoint) if checkpoint else None
+    done = {}
+    if folder:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(len(chunks)):
+            path = folder / f"{digest}-{i:05d}.json"
+            if path.exists():
+                done[i] = json.loads(path.read_text())
+    pending = [i for i in range(len(chunks)) if i not in done]
+    bar = _progress(len(chunks), len(done), label)
+
+    def finish(i, rows):
+        done[i] = rows
+        if folder:
+            _write_atomic(folder / f"{digest}-{i:05d}.json", json.dumps(rows, default=_jsonable))
+        bar.update(1)
+
+    try:
+        if workers or scheduler:
+            _run_dask(fn, chunks, options, pending, finish, workers, scheduler)
+        else:
+            for i in pending:
+                finish(i, fn(chunks[i], options))
+    finally:
+        bar.close()
+    return [row for i in range(len(chunks)) for row in done[i]]
+
+
+def _jsonable(value):
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _run_dask(fn, chunks, options, pending, finish, workers, scheduler):
+    from dask.distributed import Client, LocalCluster, as_completed
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+        client = Client(cluster)
+    try:
+        futures = {client.submit(fn, chunks[i], options, pure=False): i for i in pending}
+        for future in as_completed(futures):
+            finish(futures[future], future.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _progress(total: int, initial: int, label: str):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, unit="chunk", desc=label, file=sys.stderr,
+                disable=not sys.stderr.isatty(), leave=False)
+
+
+def _write_atomic(path: Path, text: str | None = None, frame: pd.DataFrame | None = None):
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if frame is None:
+            tmp.write_text(text)
+        elif path.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
+
+
+def _chunks(positions: list, size: int = CHUNK) -> list[list]:
+    return [positions[i:i + size] for i in range(0, len(positions), size)]
+
+
+def _options(market_file=None, paths=None, **extra) -> dict:
+    market = None
+    if market_file:
+        doc = read_document(market_file)
+        market = doc.get("market", doc)
+    return {"market": market, "paths": paths, **extra}
+
+
+def _check_output(path) -> Path:
+    out = Path(path)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise SpecError("--out", f"got {str(path)!r}; expected a .csv or .parquet file")
+    return out
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Sums of value and Greeks by book, counterparty, SKU and instrument kind."""
+    frames = []
+    for group in GROUPS:
+        keys = results[group].fillna("(none)")
+        agg = results.assign(key=keys).groupby("key", sort=True).agg(
+            positions=("id", "size"), errors=("error", lambda e: int(e.notna().sum())),
+            value=("value", lambda v: float(np.nansum(v))),
+            **{g: (g, lambda v: float(np.nansum(v))) for g in GREEK_COLUMNS})
+        frames.append(agg.reset_index().rename(columns={"key": "name"}).assign(by=group))
+    total = results.agg({"value": lambda v: float(np.nansum(v)),
+                         **{g: (lambda v: float(np.nansum(v))) for g in GREEK_COLUMNS}})
+    frames.append(pd.DataFrame([{"by": "total", "name": "all", "positions": len(results),
+                                 "errors": int(results["error"].notna().sum()), **total.to_dict()}]))
+    summary = pd.concat(frames, ignore_index=True)
+    return summary[["by", "name", "positions", "errors", "value", *GREEK_COLUMNS]]
+
+
+def value_book(book, out, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
+               checkpoint=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Value every position of `book`; write results and their summary beside them."""
+    out = _check_output(out)
+    positions = load_book(book)
+    options = _options(market_file, paths, greeks=greeks)
+    rows = run_chunks(value_chunk, _chunks(positions), options, workers, scheduler, checkpoint,
+                      _digest(book, options, "value"))
+    results = pd.DataFrame(rows)
+    summary = summarize(results)
+    _write_atomic(out, frame=results)
+    _write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)
+    return results, summary
+
+
+def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
+    positions = load_book(book)
+    rows = run_chunks(scenario_chunk, _chunks(positions), options, workers, scheduler, checkpoint,
+                      _digest(book, options, kind), label="scenarios")
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
+    for name in options["scenarios"]:
+        table[name] = [r["quantity"] * (r["unit_values"][name] - r["unit_values"]["base"])
+                       if r["unit_values"] else math.nan for r in rows]
+    return table
+
+
+def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=None, workers=None,
+                scheduler=None, checkpoint=None) -> pd.DataFrame:
+    """P&L (USD) of every position under each named scenario, full revaluation."""
+    from gpufin.marketdata import load_market_data
+    doc = read_document(scenarios_file) if scenarios_file else load_market_data().scenarios
+    scenarios = {name: {k: v for k, v in table.items() if k != "description"} for name, table in doc.items()}
+    table = _scenario_pnl(book, _options(market_file, paths, scenarios=scenarios), workers, scheduler,
+                          checkpoint, "stress")
+    if out:
+        _write_atomic(_check_output(out), frame=table)
+    return table
+
+
+def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int = 100, seed: int = 1,
+             vol: float = 0.5, correlation: float = 0.8, rate_vol: float = 0.01, out=None,
+             market_file=None, paths=None, workers=None, scheduler=None, checkpoint=None,
+             plot=None) -> dict:
+    """Full-revaluation VaR and ES of the book's P&L over `horizon_days` (calendar days):
+    each SKU's index moves by exp(vol sqrt(h) Z - vol^2 h / 2), Z standard normal with
+    `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years)."""
+    if not 0.5 < level < 1.0:
+        raise SpecError("--level", f"got {level}; expected a level between 0.5 and 1")
+    positions = load_book(book)
+    skus = sorted({_row(p)["sku"] or "index" for p in positions})
+    h = horizon_days / 365.0
+    rng = np.random.default_rng(seed)
+    corr = np.full((len(skus), len(skus)), correlation) + (1 - correlation) * np.eye(len(skus))
+    z = rng.standard_normal((scenarios, len(skus))) @ np.linalg.cholesky(corr).T
+    factors = np.exp(vol * math.sqrt(h) * z - 0.5 * vol ** 2 * h)
+    shifts = rate_vol * math.sqrt(h) * rng.standard_normal(scenarios)
+    moves = {f"s{k:04d}": {"index_factor_by_sku": dict(zip(skus, map(float, factors[k]))),
+                           "rate_shift": float(shifts[k])} for k in range(scenarios)}
+    table = _scenario_pnl(book, _options(market_file, paths, scenarios=moves), workers, scheduler,
+                          checkpoint, "var")
+    pnl = table[list(moves)].sum(axis=0, skipna=True).to_numpy()
+    var = -float(np.quantile(pnl, 1 - level))
+    tail = pnl[pnl <= -var]
+    result = {"var": var, "es": -float(tail.mean()), "level": level, "horizon_days": horizon_days,
+              "scenarios": scenarios, "seed": seed, "positions": len(table),
+              "errors": int(table["error"].notna().sum()), "mean_pnl": float(pnl.mean())}
+    if out:
+        _write_atomic(_check_output(out), frame=pd.DataFrame({"scenario": list(moves), "pnl": pnl}))
+    if plot:
+        from gpufin.plots import plot_pnl_histogram
+        plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)
+    return result

@@ -96,14 +96,14 @@ def best_of(run):
 def gpufin_rows(case: str, model_spec: dict, paths: int, control_variate: bool) -> list[Row]:
     market, model, plan = asian(model_spec, paths)
     grid = time_grid(plan, model, None)
-    kernel, args = kernel_call(model, grid, plan, market)
+    kernel, args = kernel_call(model, grid, [plan], market)
     cv_mean = geometric_strip_mean(model, market, plan) if control_variate else None
     simulate_sums(kernel, args, BLOCK, SEED, False)
     rows = []
     for threads in THREADS:
         numba.set_num_threads(threads)
         seconds, sums = best_of(lambda: simulate_sums(kernel, args, paths, SEED, False))
-        est = estimate(sums, cv_mean)
+        est = estimate(sums[0], cv_mean)
         rows.append(Row(case, threads, paths, grid.size - 1, seconds, est.value, est.stderr))
     return rows
 

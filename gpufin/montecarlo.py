@@ -94,11 +94,32 @@ def payoff_arrays(plan, grid_days: np.ndarray, market) -> dict:
                 flags=flags, levels=levels)
 
 
-def kernel_call(model, grid_days, plan, market):
-    """The kernel and its positional model and payoff arguments (after the run header)."""
+STACKED = ("fix_period", "fix_weight", "close_period", "monitor", "flags", "levels")
+PER_PERIOD = {"strike": 0.0, "omega": 1.0, "linear": 1, "pay_df": 0.0, "known_arith": 0.0,
+              "known_geo": 0.0}
+
+
+def stack_payoffs(arrays: list[dict]) -> dict:
+    """Payoff arrays of several plans on one grid, stacked along a leading payoff axis;
+    period arrays are padded (padding periods are never closed, so they pay nothing)."""
+    width = max(a["strike"].size for a in arrays)
+    out = {"step_df": arrays[0]["step_df"]}
+    for name in STACKED:
+        out[name] = np.stack([a[name] for a in arrays])
+    for name, fill in PER_PERIOD.items():
+        out[name] = np.stack([np.pad(a[name], (0, width - a[name].size), constant_values=fill)
+                              for a in arrays])
+    order = ("fix_period", "fix_weight", "close_period", "monitor", "step_df", "strike", "omega",
+             "linear", "pay_df", "known_arith", "known_geo", "flags", "levels")
+    return {name: out[name] for name in order}
+
+
+def kernel_call(model, grid_days, plans, market):
+    """The kernel and its positional model and payoff arguments (after the run header),
+    for one or several plans on the same grid."""
     times = grid_days / DAYS_PER_YEAR
     margs = model.kernel_arrays(times, market)
-    pargs = payoff_arrays(plan, grid_days, market)
+    pargs = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
     if isinstance(model, Lognormal):
         from pricing_kernels.lognormal import lognormal_stats as kernel
         names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
@@ -117,14 +138,15 @@ def _contiguous(v):
 
 def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
                   chunk_paths: int | None = None) -> np.ndarray:
-    """Sums (count, Y, Y^2, X, X^2, XY) over all paths, run in chunks of whole blocks."""
+    """sums[payoff] = (count, Y, Y^2, X, X^2, XY) over all paths, in chunks of whole blocks."""
     n_blocks = -(-n_paths // BLOCK)
     chunk_blocks = n_blocks if not chunk_paths else max(1, chunk_paths // BLOCK)
     key = np.uint64(seed % SEED_MOD)
     parts = [kernel(key, n_paths, first, min(chunk_blocks, n_blocks - first), antithetic, *args)
              for first in range(0, n_blocks, chunk_blocks)]
-    stats = np.concatenate(parts)
-    return np.array([math.fsum(stats[:, j]) for j in range(stats.shape[1])])
+    stats = np.concatenate(parts, axis=1)
+    return np.array([[math.fsum(stats[q, :, j]) for j in range(stats.shape[2])]
+                     for q in range(stats.shape[0])])
 
 
 def estimate(sums: np.ndarray, cv_mean: float | None) -> Estimate:

@@ -24,7 +24,7 @@ from gpufin.spec import read_document
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 GROUPS = ("book", "counterparty", "sku", "instrument")
-CHUNK = 8
+CHUNK = 32
 
 
 # ---- one position ------------------------------------------------------------------------------
@@ -36,11 +36,6 @@ def _prepare(doc: dict, options: dict) -> dict:
     if options.get("paths") is not None:
         doc.setdefault("mc", {})["paths"] = options["paths"]
     return doc
-
-
-def _unit_price(doc: dict) -> dict:
-    from gpufin.pricing import price
-    return price(doc)
 
 
 def _describe(exc: Exception) -> str:
@@ -60,53 +55,88 @@ def _row(pos: Position) -> dict:
     return row
 
 
-def value_position(pos: Position, options: dict) -> dict:
-    """One result row: value and standard error (times quantity), Greeks, or the error."""
-    from gpufin.risk import greek_bumps, greeks
-    row = _row(pos)
-    row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
-               **{g: math.nan for g in GREEK_COLUMNS}, error=pos.error)
-    if pos.error:
-        return row
-    try:
-        doc = _prepare(pos.doc, options)
-        result = _unit_price(doc)
-        row.update(unit_value=result["value"], value=pos.quantity * result["value"],
-                   stderr=abs(pos.quantity) * result["stderr"], method=result["method"])
-        if options.get("greeks", True):
-            bumps = greek_bumps(doc)
-            spot = bumps.pop("spot")
-            values = {name: _unit_price(b)["value"] for name, b in bumps.items()}
-            row.update({k: pos.quantity * v for k, v in greeks(result["value"], values, spot).items()})
-    except Exception as exc:       # a row's failure never sinks the book
-        row["error"] = _describe(exc)
-    return row
+def _failure(result) -> str | None:
+    return _describe(result) if isinstance(result, Exception) else None
 
 
 def value_chunk(positions: list, options: dict) -> list[dict]:
-    return [value_position(p, options) for p in positions]
+    """Result rows of a chunk: value and standard error (times quantity), Greeks, or the error.
+    Every position and bump of the chunk is priced in one price_many call, so trades on the
+    same underlying and dates share their simulated paths."""
+    from gpufin.pricing import price_many
+    from gpufin.risk import greek_bumps, greeks
+    rows, docs, plans = [], [], []
+    for pos in positions:
+        row = _row(pos)
+        row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
+                   **{g: math.nan for g in GREEK_COLUMNS}, error=pos.error)
+        rows.append(row)
+        if pos.error:
+            plans.append(None)
+            continue
+        try:
+            doc = _prepare(pos.doc, options)
+            bumps = greek_bumps(doc) if options.get("greeks", True) else {"spot": None}
+        except Exception as exc:
+            row["error"] = _describe(exc)
+            plans.append(None)
+            continue
+        spot = bumps.pop("spot")
+        plans.append((len(docs), spot, list(bumps)))
+        docs += [doc, *bumps.values()]
+    priced = price_many(docs)
+    for pos, row, plan in zip(positions, rows, plans):
+        if plan is None:
+            continue
+        start, spot, names = plan
+        base = priced[start]
+        row["error"] = _failure(base)
+        if row["error"]:
+            continue
+        row.update(unit_value=base["value"], value=pos.quantity * base["value"],
+                   stderr=abs(pos.quantity) * base["stderr"], method=base["method"])
+        bumped = dict(zip(names, priced[start + 1:start + 1 + len(names)]))
+        failed = next((r for r in bumped.values() if isinstance(r, Exception)), None)
+        if failed is not None:
+            row["error"] = f"Greeks: {_describe(failed)}"
+        elif names:
+            values = {k: r["value"] for k, r in bumped.items()}
+            row.update({k: pos.quantity * v for k, v in greeks(base["value"], values, spot).items()})
+    return rows
 
 
 def scenario_chunk(positions: list, options: dict) -> list[dict]:
     """Per position: base unit value and unit values under each scenario's shocks."""
+    from gpufin.pricing import price_many
     from gpufin.risk import apply_scenario
-    rows = []
+    names = list(options["scenarios"])
+    rows, docs, starts = [], [], []
     for pos in positions:
         row = _row(pos)
         row["error"] = pos.error
-        values = {}
-        if not pos.error:
-            try:
-                doc = _prepare(pos.doc, options)
-                values["base"] = _unit_price(doc)["value"]
-                for name, shocks in options["scenarios"].items():
-                    moved = apply_scenario(doc, _position_shocks(row, shocks))
-                    values[name] = _unit_price(moved)["value"]
-            except Exception as exc:
-                row["error"] = _describe(exc)
-                values = {}
-        row["unit_values"] = values
         rows.append(row)
+        starts.append(None)
+        if pos.error:
+            continue
+        try:
+            doc = _prepare(pos.doc, options)
+            moved = [apply_scenario(doc, _position_shocks(row, options["scenarios"][n])) for n in names]
+        except Exception as exc:
+            row["error"] = _describe(exc)
+            continue
+        starts[-1] = len(docs)
+        docs += [doc, *moved]
+    priced = price_many(docs)
+    for row, start in zip(rows, starts):
+        row["unit_values"] = {}
+        if start is None:
+            continue
+        results = priced[start:start + 1 + len(names)]
+        failed = next((r for r in results if isinstance(r, Exception)), None)
+        if failed is not None:
+            row["error"] = _describe(failed)
+            continue
+        row["unit_values"] = dict(zip(["base", *names], (r["value"] for r in results)))
     return rows
 
 
@@ -203,8 +233,23 @@ def _write_atomic(path: Path, text: str | None = None, frame: pd.DataFrame | Non
         raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
 
 
+def _by_underlying(positions: list) -> list:
+    """Positions ordered so that those on one model and market fall in the same chunks."""
+    def key(pos):
+        doc = pos.doc or {}
+        return json.dumps([doc.get("model"), doc.get("market"), doc.get("mc")], sort_keys=True, default=str)
+    return sorted(positions, key=key)
+
+
 def _chunks(positions: list, size: int = CHUNK) -> list[list]:
     return [positions[i:i + size] for i in range(0, len(positions), size)]
+
+
+def _in_book_order(rows: list[dict], positions: list) -> list[dict]:
+    by_id = {}
+    for row in rows:
+        by_id.setdefault(row["id"], []).append(row)
+    return [by_id[p.id].pop(0) for p in positions]
 
 
 def _options(market_file=None, paths=None, **extra) -> dict:
@@ -248,9 +293,9 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
     out = _check_output(out)
     positions = load_book(book)
     options = _options(market_file, paths, greeks=greeks)
-    rows = run_chunks(value_chunk, _chunks(positions), options, workers, scheduler, checkpoint,
-                      _digest(book, options, "value"))
-    results = pd.DataFrame(rows)
+    rows = run_chunks(value_chunk, _chunks(_by_underlying(positions)), options, workers, scheduler,
+                      checkpoint, _digest(book, options, "value"))
+    results = pd.DataFrame(_in_book_order(rows, positions))
     summary = summarize(results)
     _write_atomic(out, frame=results)
     _write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)
@@ -259,8 +304,9 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
 
 def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
     positions = load_book(book)
-    rows = run_chunks(scenario_chunk, _chunks(positions), options, workers, scheduler, checkpoint,
-                      _digest(book, options, kind), label="scenarios")
+    rows = _in_book_order(run_chunks(scenario_chunk, _chunks(_by_underlying(positions)), options,
+                                     workers, scheduler, checkpoint, _digest(book, options, kind),
+                                     label="scenarios"), positions)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
     for name in options["scenarios"]:
         table[name] = [r["quantity"] * (r["unit_values"][name] - r["unit_values"]["base"])

@@ -6,7 +6,10 @@ A result is a flat dict: `value` (present value, USD), `stderr` (0 for a closed 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from gpufin.analytic import closed_form, geometric_strip_mean
 from gpufin.dates import DAYS_PER_YEAR
@@ -23,6 +26,58 @@ Z95 = 1.959963984540054
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
     """Value a trade spec (a dict, a TOML/JSON path or a validated Spec)."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
+    (result,) = price_many([s])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+@dataclass(frozen=True)
+class _Simulated:
+    """A trade waiting for Monte Carlo, with what decides whether it can share paths."""
+    index: int
+    spec: Spec
+    plan: object
+    model: object
+    market: object
+    grid: np.ndarray
+
+    @property
+    def key(self):
+        mc = self.spec.mc
+        return (self.model, self.spec.market.model_dump_json(), mc.paths, mc.seed, mc.antithetic,
+                mc.chunk_paths, tuple(self.grid.tolist()))
+
+
+def price_many(specs: list) -> list:
+    """Price several specs: a result dict, or the exception, per spec, in order.
+    Trades on the same model, market, path count, seed and time grid are simulated together
+    (one kernel pass evaluates all their payoffs on the same paths), so each gets exactly the
+    numbers it would get alone."""
+    results: list = [None] * len(specs)
+    groups: dict = {}
+    for n, spec in enumerate(specs):
+        try:
+            s = spec if isinstance(spec, Spec) else load_spec(spec)
+            job = _price_or_defer(n, s)
+            if isinstance(job, _Simulated):
+                groups.setdefault(job.key, []).append(job)
+            else:
+                results[n] = job
+        except Exception as exc:       # one trade's failure never sinks the others
+            results[n] = exc
+    for jobs in groups.values():
+        try:
+            for job, result in zip(jobs, _monte_carlo(jobs)):
+                results[job.index] = result
+        except Exception as exc:
+            for job in jobs:
+                results[job.index] = exc
+    return results
+
+
+def _price_or_defer(n: int, s: Spec):
+    """A result when no simulation of the index is needed, else the deferred trade."""
     if s.instrument.kind == "loan":
         if s.mc.method == "analytic":
             raise NoClosedForm("mc.method", "loans are priced by Monte Carlo only; use \"auto\" or \"mc\"")
@@ -33,32 +88,37 @@ def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
     market = build_market(s.market, s.model.rate)
     model = with_forward_curve(build_model(s.model, market), s.market.forward_curve, market)
     plan = build_plan(s.instrument, s.model.spot, market.valuation_date)
-    method = s.mc.method
-    if method in ("auto", "analytic"):
+    if s.mc.method in ("auto", "analytic"):
         try:
             value = plan.notional * closed_form(model, market, plan)
             return _result(s, plan, model, market, value, 0.0, 0, None, "analytic", {})
         except NoClosedForm:
-            if method == "analytic":
+            if s.mc.method == "analytic":
                 raise
-    return _monte_carlo(s, plan, model, market)
+    if s.mc.antithetic and s.mc.paths % 2:
+        raise SpecError("mc.paths", f"got {s.mc.paths}; expected an even count with mc.antithetic = true")
+    return _Simulated(n, s, plan, model, market, time_grid(plan, model, s.mc.steps_per_year))
 
 
-def _monte_carlo(s: Spec, plan, model, market) -> dict:
-    mc = s.mc
-    if mc.antithetic and mc.paths % 2:
-        raise SpecError("mc.paths", f"got {mc.paths}; expected an even count with mc.antithetic = true")
-    grid = time_grid(plan, model, mc.steps_per_year)
-    kernel, args = kernel_call(model, grid, plan, market)
+def _monte_carlo(jobs: list) -> list[dict]:
+    """One kernel pass over the shared paths of `jobs`; a result per job."""
+    first = jobs[0]
+    mc, model, market, grid = first.spec.mc, first.model, first.market, first.grid
+    kernel, args = kernel_call(model, grid, [job.plan for job in jobs], market)
     sums = simulate_sums(kernel, args, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
-    cv_mean = geometric_strip_mean(model, market, plan) if _uses_control_variate(s, plan, model) else None
-    est = estimate(sums, cv_mean)
-    run = {"steps": int(grid.size - 1), "antithetic": mc.antithetic,
-           "control_variate": cv_mean is not None}
-    if est.beta is not None:
-        run["control_variate_beta"] = est.beta
-    n = plan.notional
-    return _result(s, plan, model, market, n * est.value, n * est.stderr, mc.paths, mc.seed, "mc", run)
+    results = []
+    for job, job_sums in zip(jobs, sums):
+        s, plan = job.spec, job.plan
+        cv_mean = geometric_strip_mean(model, market, plan) if _uses_control_variate(s, plan, model) else None
+        est = estimate(job_sums, cv_mean)
+        run = {"steps": int(grid.size - 1), "antithetic": mc.antithetic,
+               "control_variate": cv_mean is not None}
+        if est.beta is not None:
+            run["control_variate_beta"] = est.beta
+        n = plan.notional
+        results.append(_result(s, plan, model, market, n * est.value, n * est.stderr, mc.paths,
+                               mc.seed, "mc", run))
+    return results
 
 
 def _uses_control_variate(s: Spec, plan, model) -> bool:

@@ -11,9 +11,8 @@ RNG streams: 0 diffusion normals (four steps a draw), 2 uniforms (jump count, br
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels.payoff import (BLOCK, BRIDGE, BARRIER_DIR, LANES, LOG_BARRIER, N_ACC,
-                                    N_STATS, accumulate_stats, bridge_hit, lane_ids, observe,
-                                    reset, settle_barrier, HIT, HIT_DF)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
+                                    observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 
 
@@ -22,14 +21,15 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
                     drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
                     fix_period, fix_weight, close_period, monitor, step_df,
                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
-    """Per-block sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X."""
+    """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X,
+    for payoffs stacked along the first axis of the payoff arrays (pricing_kernels.payoff)."""
     k0, k1 = split_seed(seed)
     n_steps = drift.size
+    n_payoffs = flags.shape[0]
     kmax = pois_cdf.shape[1]
-    bridge = flags[BRIDGE] != 0
-    up = flags[BARRIER_DIR] > 0
+    bridge = flags[:, BRIDGE].max() != 0
     groups_per_block = BLOCK // LANES
-    stats = np.zeros((n_blocks, N_STATS))
+    stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
         x = np.empty(LANES)
         z = np.empty((4, LANES))
@@ -37,14 +37,14 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
-        acc = np.empty((N_ACC, LANES))
+        acc = np.empty((n_payoffs, N_ACC, LANES))
         for g in range(groups_per_block):
             group = (first_block + b) * groups_per_block + g
             first_path = group * LANES
             if first_path >= n_paths:
                 break
             lane_ids(group, antithetic, ids, signs)
-            reset(acc)
+            reset_all(acc)
             for lane in range(LANES):
                 x[lane] = log_spot
             for i in range(n_steps):
@@ -63,17 +63,15 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
                     for lane in range(LANES):
                         start = x[lane]
                         end = start + mu + sd * z[zrow, lane]
-                        if bridge and bridge_hit(acc, lane, start, end, levels[LOG_BARRIER], up,
-                                                 bridge_var[i], uniform_open(words[2, lane])):
-                            acc[HIT, lane] = 1.0
-                            acc[HIT_DF, lane] = step_df[i]
+                        if bridge:
+                            bridge_all(acc, lane, start, end, flags, levels, bridge_var[i],
+                                       uniform_open(words[2, lane]), step_df[i])
                         u = uniform_open(words[0, lane])
                         count = 0.0
                         for k in range(kmax):
                             count += 1.0 if u > pois_cdf[i, k] else 0.0
                         x[lane] = end + count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
-                observe(i, x, acc, fix_period, fix_weight, close_period, monitor, step_df,
-                        strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
-            settle_barrier(acc, flags, levels)
-            accumulate_stats(acc, first_path, n_paths, antithetic, stats[b])
+                observe_all(i, x, acc, fix_period, fix_weight, close_period, monitor, step_df,
+                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
+            settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats

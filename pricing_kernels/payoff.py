@@ -147,3 +147,38 @@ def lane_ids(group, antithetic, path_ids, signs):
         for lane in range(n):
             path_ids[lane] = np.uint64(group * n + lane)
             signs[lane] = 1.0
+
+
+# ---- several payoffs on the same paths (arrays stacked along a leading payoff axis) ----------
+
+@njit(inline="always")
+def reset_all(acc):
+    for q in range(acc.shape[0]):
+        reset(acc[q])
+
+
+@njit(inline="always")
+def observe_all(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
+                strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
+    for q in range(acc.shape[0]):
+        observe(i, logs, acc[q], fix_period[q], fix_weight[q], close_period[q], monitor[q], step_df,
+                strike[q], omega[q], linear[q], pay_df[q], known_arith[q], known_geo[q], flags[q],
+                levels[q])
+
+
+@njit(inline="always")
+def bridge_all(acc, lane, log_start, log_end, flags, levels, variance, u, df):
+    """Brownian-bridge crossings of every continuously monitored payoff, one uniform per step."""
+    for q in range(acc.shape[0]):
+        if flags[q, BRIDGE] != 0 and bridge_hit(acc[q], lane, log_start, log_end,
+                                               levels[q, LOG_BARRIER], flags[q, BARRIER_DIR] > 0,
+                                               variance, u):
+            acc[q, HIT, lane] = 1.0
+            acc[q, HIT_DF, lane] = df
+
+
+@njit(inline="always")
+def settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b):
+    for q in range(acc.shape[0]):
+        settle_barrier(acc[q], flags[q], levels[q])
+        accumulate_stats(acc[q], first_path, n_paths, antithetic, stats[q, b])

@@ -7,9 +7,8 @@ pricing_kernels.index_step. RNG streams: 0 Z1, 1 Z2 (four steps a draw), 2 unifo
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels.payoff import (BLOCK, BRIDGE, BARRIER_DIR, HIT, HIT_DF, LANES, LOG_BARRIER,
-                                    N_ACC, N_STATS, accumulate_stats, bridge_hit, lane_ids,
-                                    observe, reset, settle_barrier)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
+                                    observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.index_step import index_diffusion, index_jumps
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 
@@ -21,14 +20,14 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                      spike_cdf, spike_mean, spike_vol, kappa_dt, bridge_var,
                      fix_period, fix_weight, close_period, monitor, step_df,
                      strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
-    """Per-block sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X."""
+    """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats."""
     k0, k1 = split_seed(seed)
     n_steps = decay.size
+    n_payoffs = flags.shape[0]
     jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
-    bridge = flags[BRIDGE] != 0
-    up = flags[BARRIER_DIR] > 0
+    bridge = flags[:, BRIDGE].max() != 0
     groups_per_block = BLOCK // LANES
-    stats = np.zeros((n_blocks, N_STATS))
+    stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
         chi = np.empty(LANES)
         xi = np.empty(LANES)
@@ -40,7 +39,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
         spike_words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
-        acc = np.empty((N_ACC, LANES))
+        acc = np.empty((n_payoffs, N_ACC, LANES))
         n_launch = np.empty(LANES)
         n_spike_lane = np.empty(LANES)
         for g in range(groups_per_block):
@@ -49,7 +48,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
             if first_path >= n_paths:
                 break
             lane_ids(group, antithetic, ids, signs)
-            reset(acc)
+            reset_all(acc)
             for lane in range(LANES):
                 chi[lane] = chi0
                 xi[lane] = xi0
@@ -68,13 +67,11 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                                 spike_cdf, spike_mean, spike_vol, kappa_dt)
                 for lane in range(LANES):
                     end = shift[i] + chi[lane] + xi[lane]
-                    if bridge and bridge_hit(acc, lane, logs[lane], end, levels[LOG_BARRIER], up,
-                                             bridge_var[i], uniform_open(words[2, lane])):
-                        acc[HIT, lane] = 1.0
-                        acc[HIT_DF, lane] = step_df[i]
+                    if bridge:
+                        bridge_all(acc, lane, logs[lane], end, flags, levels, bridge_var[i],
+                                   uniform_open(words[2, lane]), step_df[i])
                     logs[lane] = end
-                observe(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
-                        strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
-            settle_barrier(acc, flags, levels)
-            accumulate_stats(acc, first_path, n_paths, antithetic, stats[b])
+                observe_all(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
+                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
+            settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats

@@ -77,3 +77,17 @@ def test_model_market_plan_and_results_pickle():
     assert restored[0] == s and restored[2] == objects[2] and restored[3] == objects[3]
     assert restored[1].discount(1.0) == pytest.approx(market.discount(1.0))
     assert gpufin.price(restored[0]) == gpufin.price(s)
+
+
+def test_trades_sharing_paths_get_exactly_their_solo_prices():
+    from gpufin.pricing import price_many
+    model = {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04}
+    base = {"kind": "asian", "maturity": 1.0, "fixings": 12}
+    specs = [spec(model, dict(base, option="call", strike=k), method="mc") for k in (2.0, 2.4, 2.8)]
+    specs.append(spec(model, dict(base, option="put", strike=2.4, averaging="geometric"), method="mc"))
+    specs.append(spec(model, {"kind": "european", "option": "call", "strike": 2.4, "maturity": 1.0},
+                      method="mc"))                       # another grid: simulated on its own
+    specs.append(spec(model, dict(base, option="straddle", strike=2.4)))   # a bad trade
+    shared = price_many(specs)
+    assert [gpufin.price(s) for s in specs[:5]] == shared[:5]
+    assert isinstance(shared[5], Exception) and "instrument.option" in str(shared[5])

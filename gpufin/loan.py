@@ -6,12 +6,13 @@ following, ACT/360 accrual) and the forward SOFR of each period from the discoun
 collateral is a gpu-fleet (operating cash and collateral value per path and date,
 gpufin.fleet) or an index model, whose simulated level is the collateral value and which
 has no operating cash: debt service then comes from the sponsor and only the covenants and
-the balloon can default (Merton 1974 for a zero-coupon bullet). The waterfall runs in
+the balloon can default (a zero-coupon bullet with no covenants, haircut or lag is Merton
+1974 debt; with a haircut and no lag it pays min(principal, V_T (1 - haircut))). The waterfall runs in
 pricing_kernels.loan; this module prepares its arrays and summarizes the paths.
 
 Value conventions (USD): `value` = PV of the lender's receipts (interest, fees, principal,
 recoveries) minus PV of the draws it funds after the valuation date; `price_pct` = 100 x
-PV receipts / PV of all draws (100 = par); `expected_loss` = E[DF(default) x claim - PV
+E[PV receipts] / E[PV of the draws funded] (no draw is funded after a default; 100 = par); `expected_loss` = E[DF(default) x claim - PV
 recovery]; `lgd` = expected loss / E[DF(default) x claim]; `wal` in years of expected
 principal repayments.
 """
@@ -211,20 +212,25 @@ def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None 
 
 
 def with_reserve(run: LoanRun) -> LoanRun:
-    """Fund the debt-service reserve at closing: reserve_periods x the first debt service."""
+    """Fund the debt-service reserve at closing: reserve_periods x the first debt service
+    (an SPV's account; none under a sponsor, i.e. index-model collateral)."""
     from pricing_kernels.loan import scheduled_principal
     a, terms = run.arrays, run.terms
     drawn = float(terms.draw_amounts[terms.draw_days == 0].sum())
     first = drawn * a["period_rate"][0] + scheduled_principal(
         a["amortization"], 0, a["pay_index"].size, a["amort_start"], drawn, a["period_rate"], a["sculpted"])
-    return replace(run, arrays=dict(a, reserve0=run.spec.instrument.reserve_periods * first))
+    reserve = run.spec.instrument.reserve_periods * first if run.collateral.fleet else 0.0
+    return replace(run, arrays=dict(a, reserve0=reserve))
 
 
 def _ltv_test_days(ins, market) -> np.ndarray:
-    if isinstance(ins.ltv_test, list):
-        return np.array([to_days(t, "instrument.ltv_test", market.valuation_date) for t in ins.ltv_test],
-                        dtype=np.int64)
-    return np.zeros(0, dtype=np.int64)
+    if not isinstance(ins.ltv_test, list):
+        return np.zeros(0, dtype=np.int64)
+    days = np.array([to_days(t, "instrument.ltv_test", market.valuation_date) for t in ins.ltv_test],
+                    dtype=np.int64)
+    if days.size and days.min() < 0:
+        raise SpecError("instrument.ltv_test", f"got {ins.ltv_test!r}; expected times on or after the valuation date")
+    return days
 
 
 def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
@@ -252,7 +258,8 @@ def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
     target = np.searchsorted(grid, grid + lag_days).clip(max=grid.size - 1)
     lag_df = market.discount((grid + lag_days) / DAYS_PER_YEAR)
     return dict(times=times, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
-                commitment=terms.commitment, draws=draws, pay_index=pay_index,
+                commitment=terms.commitment, draws=draws,
+                fee_until=int(np.searchsorted(grid, terms.draw_days.max())), pay_index=pay_index,
                 period_rate=terms.rates * sched.accrual,
                 amortization=AMORTIZATION[terms.amortization], amort_start=terms.amort_start,
                 sculpted=np.zeros(sched.pay_days.size), sweep_share=terms.sweep_share,
@@ -371,7 +378,7 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     default_time = np.where(defaulted, out[:, 3], np.inf)
     pd_by_year = [float(np.mean(default_time <= y + 1e-9)) for y in years]
     var99 = float(np.quantile(loss, 0.99))
-    tail = loss[loss >= var99]
+    tail = np.sort(loss)[-max(1, math.ceil(0.01 * n)):]       # the worst 1% of paths
     half = Z95 * value_se
     result = {"value": value, "stderr": value_se, "ci95": [value - half, value + half],
               "paths": n, "seed": s.mc.seed, "method": "mc", "instrument": "loan",

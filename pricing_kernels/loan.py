@@ -9,9 +9,12 @@ waterfall pays interest and scheduled principal from cash, then the reserve, top
 reserve (funded at closing with `reserve0`) up to `reserve_periods` x debt service, sweeps `sweep_share` of what is left into
 prepayment, and releases the rest to equity. At maturity the balloon is met from cash, the
 reserve and the collateral's sale or refinancing value x (1 - haircut).
-Default (shortfall after the reserve, DSCR below its trigger, LTV above its trigger, or an
-uncovered balloon) at grid date i: the lender recovers min(claim, value[i + lag] x (1 -
-haircut) + cash on hand) at the grid date nearest i + lag, claim = principal + accrued.
+The commitment fee accrues on the undrawn amount until the last draw date (`fee_until`).
+Default (debt service due and not covered by cash and the reserve, DSCR below its trigger,
+LTV above its trigger, or an uncovered balloon) at grid date i: the lender recovers
+min(claim, value at the first grid date on or after i + lag x (1 - haircut) + positive
+cash on hand + reserve), discounted from i + lag; claim = principal + accrued interest and
+fees. A loan repaid in full with no draw left ends there.
 With `sponsor` set (index collateral, no operating cash) debt service is paid by the
 sponsor and only the covenants and the balloon can default.
 out[path]: PV receipts, PV draws, defaulted, default time, PV loss, PV claim, sum t x
@@ -49,7 +52,7 @@ def scheduled_principal(kind, k, n_pay, start, outstanding, period_rate, sculpte
 
 @njit(cache=True, parallel=True)
 def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, commitment, draws,
-               pay_index, period_rate, amortization, amort_start, sculpted, sweep_share,
+               fee_until, pay_index, period_rate, amortization, amort_start, sculpted, sweep_share,
                reserve_periods, reserve0, ltv_trigger, ltv_test, continuous, bridge_var, dscr_trigger,
                haircut, lag_index, lag_df, sponsor):
     n_paths = cash.shape[0]
@@ -72,7 +75,8 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
         default_at = -1
         for i in range(last + 1):
             if i > 0:
-                accrued += (outstanding * rate[i] + undrawn * fee) * accrual[i]
+                committed = undrawn if i <= fee_until else 0.0
+                accrued += (outstanding * rate[i] + committed * fee) * accrual[i]
                 on_hand += cash[p, i]
                 if continuous and outstanding > 0.0:
                     barrier = outstanding / ltv_trigger
@@ -89,12 +93,13 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
                 outstanding += draws[i]
                 undrawn -= draws[i]
                 pv_draws += df[i] * draws[i]
+            if i == pay_index[k]:
+                ltv[p, k] = outstanding / value[p, i] if value[p, i] > 0.0 else np.inf
             if ltv_test[i] and outstanding > ltv_trigger * value[p, i]:
                 default_at = i
                 break
             if i != pay_index[k]:
                 continue
-            ltv[p, k] = outstanding / value[p, i] if value[p, i] > 0.0 else np.inf
             interest = accrued
             principal = scheduled_principal(amortization, k, n_pay, amort_start, outstanding,
                                             period_rate, sculpted)
@@ -118,7 +123,7 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
                     break
                 on_hand = 0.0
                 reserve = 0.0
-            elif not sponsor:
+            elif not sponsor and due > 0.0:
                 if on_hand >= due:
                     on_hand -= due
                 elif on_hand + reserve >= due:
@@ -139,11 +144,13 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
             outstanding -= principal
             accrued = 0.0
             k += 1
+            if outstanding <= 0.0 and i >= fee_until:
+                break                  # repaid, and no draw left: the loan is over
         if default_at >= 0:
             i = default_at
             claim = outstanding + accrued
             j = lag_index[i]
-            recovered = min(claim, value[p, j] * (1.0 - haircut) + on_hand + reserve)
+            recovered = min(claim, value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + reserve)
             receipts += lag_df[i] * recovered
             out[p, 2] = 1.0
             out[p, 3] = times[i]

@@ -221,3 +221,35 @@ def test_bad_loan_input_names_the_key(instrument, key):
     with pytest.raises(SpecError) as err:
         gpufin.price(loan_spec(ins, paths=64))
     assert str(err.value).startswith(key)
+
+
+def test_repaid_loan_cannot_default_and_fee_stops_after_the_last_draw():
+    # A fleet whose margin turns negative after year 2 (contract ends, index falls below opex):
+    # a loan repaid by then must not default.
+    fleet = {"kind": "gpu-fleet", "gpus": 1000, "failure_rate": 0.0,
+             "index": {"spot": 0.5, "short_vol": 0.0, "long_vol": 0.0, "launch_intensity": 0.0,
+                       "spike_intensity": 0.0, "long_drift": 0.0},
+             "utilization": {"vol": 0.0}, "contracts": [{"share": 1.0, "rate": 2.5, "end": 2.0}]}
+    res = gpufin.price(loan_spec({"principal": 5.0e6, "maturity": 4.0, "spread": 0.03,
+                                  "amortization": "sweep", "sweep_share": 1.0}, fleet, paths=64))
+    assert res["pd"] == 0.0
+    # commitment 200 against draws of 100 by year 1: the fee runs for a year only
+    base = {"draws": [{"time": 0.0, "amount": 50.0}, {"time": 1.0, "amount": 50.0}], "maturity": 3.0,
+            "coupon": 0.05, "commitment_fee": 0.01}
+    safe = dict(SAFE, rate=0.04)
+    with_fee = gpufin.price(loan_spec(dict(base, commitment=200.0), safe, paths=64))["value"]
+    drawn_only = gpufin.price(loan_spec(dict(base, commitment=100.0), safe, paths=64))["value"]
+    assert 0.0 < with_fee - drawn_only < 100.0 * 0.01 * 1.02 * 365 / 360
+
+
+def test_expected_shortfall_is_the_mean_of_the_worst_percent():
+    res = gpufin.price(loan_spec({"principal": 30.0, "maturity": 2.0, "coupon": 0.0,
+                                  "liquidation_haircut": 0.0, "liquidation_lag": 0.0}, paths=20_000))
+    assert res["pd"] < 0.01 and res["loss_var99"] == 0.0
+    assert res["loss_es99"] > 50 * res["expected_loss"]
+
+
+def test_negative_ltv_test_time_is_refused():
+    with pytest.raises(SpecError, match="instrument.ltv_test"):
+        gpufin.price(loan_spec({"principal": 50.0, "maturity": 2.0, "spread": 0.03, "ltv_trigger": 0.9,
+                                "ltv_test": [-0.5, 1.0]}, paths=64))

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import math
 import os
 import tempfile
 import time

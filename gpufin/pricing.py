@@ -45,7 +45,9 @@ class _Simulated:
     @property
     def key(self):
         mc = self.spec.mc
-        return (self.model, self.spec.market.model_dump_json(), mc.paths, mc.seed, mc.antithetic,
+        market = self.market       # as built: a flat model.rate becomes its curve
+        return (self.model, market.valuation_date, market.curve.model_dump_json(),
+                self.spec.market.model_dump_json(), mc.paths, mc.seed, mc.antithetic,
                 mc.chunk_paths, tuple(self.grid.tolist()))
 
 

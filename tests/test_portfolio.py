@@ -99,7 +99,10 @@ def test_same_results_in_process_on_dask_and_checkpointed(tmp_path):
 
 
 def test_killed_run_restarts_and_finishes_identically(tmp_path):
-    book = write_book(tmp_path / "book.csv", asian_rows(40))
+    # distinct maturities: no two positions share paths, so each chunk takes a while
+    rows = [dict(r, **{"instrument.maturity": 0.5 + i / 100, "mc.paths": 60_000})
+            for i, r in enumerate(asian_rows(160))]
+    book = write_book(tmp_path / "book.csv", rows)
     reference, _ = value_book(book, tmp_path / "ref.csv", greeks=False)
     ck = tmp_path / "ck"
     cmd = [sys.executable, str(ROOT / "cli.py"), "portfolio", "value", str(book), "--out",
@@ -112,10 +115,10 @@ def test_killed_run_restarts_and_finishes_identically(tmp_path):
     proc.wait()
     assert not (tmp_path / "out.csv").exists()            # nothing half-written
     finished = len(list(ck.glob("*.json")))
-    assert 2 <= finished < 5
+    assert 2 <= finished < 5                              # 160 positions make 5 chunks
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     result = pd.read_csv(tmp_path / "out.csv")
-    assert list(result["id"]) == [f"A{i}" for i in range(40)]
+    assert list(result["id"]) == [f"A{i}" for i in range(160)]
     np.testing.assert_array_equal(result["value"].to_numpy(), reference["value"].to_numpy())
 
 

@@ -88,6 +88,9 @@ def test_trades_sharing_paths_get_exactly_their_solo_prices():
     specs.append(spec(model, {"kind": "european", "option": "call", "strike": 2.4, "maturity": 1.0},
                       method="mc"))                       # another grid: simulated on its own
     specs.append(spec(model, dict(base, option="straddle", strike=2.4)))   # a bad trade
+    specs.append(spec(dict(model, rate=0.10), dict(base, option="call", strike=2.4), method="mc"))
     shared = price_many(specs)
-    assert [gpufin.price(s) for s in specs[:5]] == shared[:5]
+    solo = [gpufin.price(s) if n != 5 else None for n, s in enumerate(specs)]
+    assert solo[:5] == shared[:5] and solo[6] == shared[6]
+    assert shared[6]["value"] != shared[1]["value"]          # its own rate, not its neighbour's
     assert isinstance(shared[5], Exception) and "instrument.option" in str(shared[5])

@@ -205,16 +205,22 @@ def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, sch
 
 @portfolio.command("var")
 @click.argument("book", type=click.Path(dir_okay=False))
-@click.option("--horizon", default="10D", show_default=True, help="Horizon as a tenor (D, W, M).")
+@click.option("--horizon", default="10D", show_default=True, help="Horizon as a tenor (D, W, M, Y).")
 @click.option("--level", default=0.99, show_default=True, type=float, help="Confidence level.")
 @click.option("--scenarios", "n_scenarios", default=100, show_default=True, type=int,
               help="Simulated risk-factor moves, each a full revaluation.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the moves.")
+@click.option("--vol", default=0.5, show_default=True, type=float,
+              help="Annual volatility of each SKU's index moves (FACTS.md 8.1).")
+@click.option("--correlation", default=0.8, show_default=True, type=float,
+              help="Correlation of index moves between SKUs.")
+@click.option("--rate-vol", default=0.01, show_default=True, type=float,
+              help="Annual volatility of the parallel rate shift.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="P&L histogram PNG.")
 @click.option("--out", type=click.Path(dir_okay=False), help="P&L per scenario (.csv or .parquet).")
 @executor_options
-def portfolio_var(book, horizon, level, n_scenarios, seed, plot, out, market_file, paths, workers,
-                  scheduler, checkpoint):
+def portfolio_var(book, horizon, level, n_scenarios, seed, vol, correlation, rate_vol, plot, out,
+                  market_file, paths, workers, scheduler, checkpoint):
     """Full-revaluation VaR and ES of BOOK."""
     import datetime as dt
 
@@ -222,7 +228,8 @@ def portfolio_var(book, horizon, level, n_scenarios, seed, plot, out, market_fil
     from gpufin.portfolio import var_book
     start = dt.date(2026, 1, 1)
     days = (add_tenor(start, horizon, "--horizon") - start).days
-    result = var_book(book, days, level, n_scenarios, seed, out=out, market_file=market_file,
+    result = var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
+                      market_file=market_file,
                       paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot)
     click.echo(render(result, "table"))
 

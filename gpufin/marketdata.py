@@ -106,7 +106,8 @@ def _positive(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
 
 
-def _check_scenarios(path: Path, doc: dict):
+def check_scenarios(path: Path, doc: dict):
+    """Every scenario has a description and only known shocks with values in range."""
     rules = {"index_factor": _positive, "power_factor": _positive,
              "utilization": lambda x: _positive(x) and x < 1,
              "rate_shift": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
@@ -183,7 +184,7 @@ def load_market_data(data_dir: str | Path | None = None) -> MarketData:
     snapshot = _toml(d / "market.toml")
     _check_snapshot(d / "market.toml", snapshot)
     scenarios = _toml(d / "scenarios.toml")
-    _check_scenarios(d / "scenarios.toml", scenarios)
+    check_scenarios(d / "scenarios.toml", scenarios)
     return MarketData(gpus.set_index("sku"), used,
                       hist.sort_values("date", kind="stable").reset_index(drop=True),
                       snapshot, scenarios)

@@ -152,9 +152,13 @@ def _position_shocks(row: dict, shocks: dict) -> dict:
 
 # ---- running chunks ----------------------------------------------------------------------------
 
-def _digest(book_path, options: dict, kind: str) -> str:
+def _digest(book_path, positions: list, options: dict, kind: str) -> str:
+    """Names a run's checkpoints: the book, every position's resolved spec (so an edited spec
+    file counts), the options, the chunk size and the gpufin version."""
+    from gpufin import __version__
     h = hashlib.sha256(Path(book_path).read_bytes())
-    h.update(json.dumps({"kind": kind, **options}, sort_keys=True, default=str).encode())
+    h.update(json.dumps([kind, __version__, CHUNK, options, [p.doc for p in positions]],
+                        sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
@@ -271,16 +275,17 @@ def _check_output(path) -> Path:
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Sums of value and Greeks by book, counterparty, SKU and instrument kind."""
+    def total(values):            # NaN only when nothing in the group has the quantity
+        return float(values.sum(min_count=1))
+
     frames = []
     for group in GROUPS:
         keys = results[group].fillna("(none)")
         agg = results.assign(key=keys).groupby("key", sort=True).agg(
             positions=("id", "size"), errors=("error", lambda e: int(e.notna().sum())),
-            value=("value", lambda v: float(np.nansum(v))),
-            **{g: (g, lambda v: float(np.nansum(v))) for g in GREEK_COLUMNS})
+            value=("value", total), **{g: (g, total) for g in GREEK_COLUMNS})
         frames.append(agg.reset_index().rename(columns={"key": "name"}).assign(by=group))
-    total = results.agg({"value": lambda v: float(np.nansum(v)),
-                         **{g: (lambda v: float(np.nansum(v))) for g in GREEK_COLUMNS}})
+    total = results.agg({"value": total, **{g: total for g in GREEK_COLUMNS}})
     frames.append(pd.DataFrame([{"by": "total", "name": "all", "positions": len(results),
                                  "errors": int(results["error"].notna().sum()), **total.to_dict()}]))
     summary = pd.concat(frames, ignore_index=True)
@@ -294,7 +299,7 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
     positions = load_book(book)
     options = _options(market_file, paths, greeks=greeks)
     rows = run_chunks(value_chunk, _chunks(_by_underlying(positions)), options, workers, scheduler,
-                      checkpoint, _digest(book, options, "value"))
+                      checkpoint, _digest(book, positions, options, "value"))
     results = pd.DataFrame(_in_book_order(rows, positions))
     summary = summarize(results)
     _write_atomic(out, frame=results)
@@ -305,7 +310,7 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
 def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
     positions = load_book(book)
     rows = _in_book_order(run_chunks(scenario_chunk, _chunks(_by_underlying(positions)), options,
-                                     workers, scheduler, checkpoint, _digest(book, options, kind),
+                                     workers, scheduler, checkpoint, _digest(book, positions, options, kind),
                                      label="scenarios"), positions)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
     for name in options["scenarios"]:
@@ -317,13 +322,18 @@ def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.Dat
 def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=None, workers=None,
                 scheduler=None, checkpoint=None) -> pd.DataFrame:
     """P&L (USD) of every position under each named scenario, full revaluation."""
-    from gpufin.marketdata import load_market_data
-    doc = read_document(scenarios_file) if scenarios_file else load_market_data().scenarios
+    from gpufin.marketdata import check_scenarios, load_market_data
+    out = _check_output(out) if out else None
+    if scenarios_file:
+        doc = read_document(scenarios_file)
+        check_scenarios(Path(scenarios_file), doc)
+    else:
+        doc = load_market_data().scenarios
     scenarios = {name: {k: v for k, v in table.items() if k != "description"} for name, table in doc.items()}
     table = _scenario_pnl(book, _options(market_file, paths, scenarios=scenarios), workers, scheduler,
                           checkpoint, "stress")
     if out:
-        _write_atomic(_check_output(out), frame=table)
+        _write_atomic(out, frame=table)
     return table
 
 
@@ -336,6 +346,9 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
     `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years)."""
     if not 0.5 < level < 1.0:
         raise SpecError("--level", f"got {level}; expected a level between 0.5 and 1")
+    if not -1.0 < correlation <= 1.0 or vol < 0 or rate_vol < 0 or scenarios < 2:
+        raise SpecError("--correlation", "expected vol >= 0, rate vol >= 0, -1 < correlation <= 1, scenarios >= 2")
+    out = _check_output(out) if out else None
     positions = load_book(book)
     skus = sorted({_row(p)["sku"] or "index" for p in positions})
     h = horizon_days / 365.0
@@ -355,7 +368,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
               "scenarios": scenarios, "seed": seed, "positions": len(table),
               "errors": int(table["error"].notna().sum()), "mean_pnl": float(pnl.mean())}
     if out:
-        _write_atomic(_check_output(out), frame=pd.DataFrame({"scenario": list(moves), "pnl": pnl}))
+        _write_atomic(out, frame=pd.DataFrame({"scenario": list(moves), "pnl": pnl}))
     if plot:
         from gpufin.plots import plot_pnl_histogram
         plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)

@@ -136,3 +136,10 @@ def test_stress_and_var(tmp_path):
     assert result["es"] >= result["var"] > 0 and result["errors"] == 0
     assert (tmp_path / "pnl.png").read_bytes()[:4] == b"\x89PNG"
     assert len(pd.read_csv(tmp_path / "var.csv")) == 60
+
+
+def test_misspelt_scenario_file_is_refused(tmp_path):
+    book = write_book(tmp_path / "book.csv", [dict(id="call", quantity=1, **GBM, **CALL)])
+    (tmp_path / "s.toml").write_text('[drop]\ndescription = "rents fall"\nindex_facter = 0.6\n')
+    with pytest.raises(Exception, match="index_facter"):
+        stress_book(book, tmp_path / "s.toml")

@@ -17,7 +17,9 @@ import pandas as pd
 
 from gpufin.errors import SpecError
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+# An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
+_INSTALLED, _SOURCE = Path(__file__).resolve().parent / "data", Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = _INSTALLED if (_INSTALLED / "gpus.csv").exists() else _SOURCE
 BASES = ("spot", "on-demand", "contract-1y", "reserved-1y", "reserved-3y", "list", "index")
 SHOCKS = ("index_factor", "utilization", "power_factor", "rate_shift", "anchor_default")
 GPU_COLUMNS = ("sku", "launch_date", "power_kw", "capex_usd", "tdp_w",

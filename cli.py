@@ -166,6 +166,14 @@ def executor_options(command):
     return command
 
 
+@main.command()
+def warmup():
+    """Compile every kernel now (cached on disk), so that later runs start at once."""
+    from gpufin.warmup import warm_up
+    total = sum(seconds for _, seconds in warm_up(lambda name, s: click.echo(f"{s:7.2f} s  {name}")))
+    click.echo(f"{total:7.2f} s  in all")
+
+
 @main.group()
 def portfolio():
     """Value, stress and VaR a book of positions (CSV or Parquet)."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from gpufin.dates import DAYS_PER_YEAR
 from gpufin.errors import NoClosedForm
-from gpufin.models import Lognormal, TwoFactor
+from gpufin.models import Lognormal
 
 
 def _years(days) -> np.ndarray:

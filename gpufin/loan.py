@@ -25,7 +25,7 @@ import numpy as np
 
 from gpufin.dates import DAYS_PER_YEAR, to_days
 from gpufin.errors import SpecError
-from gpufin.spec import MarketSpec, Spec, load_spec
+from gpufin.spec import Spec, load_spec
 
 AMORTIZATION = {"bullet": 0, "linear": 1, "annuity": 2, "sculpted": 3, "sweep": 4}
 DEFAULT_SWEEP_SHARE = 0.5       # FACTS.md 8.5: 50% of excess cash (estimate)

@@ -19,6 +19,7 @@ same bits. RNG streams: 0-4+ index (pricing_kernels.index_step), 100 Z3, 200 def
 import numpy as np
 from numba import njit, prange
 
+from pricing_kernels import CACHE
 from pricing_kernels.index_step import index_diffusion, index_jumps
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
@@ -57,7 +58,7 @@ def income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w,
         out[lane] = max(out[lane] - opex_pv[i], floor)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=True, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                 shift, decay, a11, a21, a22, mu_dt,
                 launch_cdf, launch_sched, launch_mean, launch_vol,

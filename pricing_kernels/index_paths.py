@@ -8,6 +8,7 @@ gives the same numbers.
 import numpy as np
 from numba import njit, prange
 
+from pricing_kernels import CACHE
 from pricing_kernels.index_step import index_diffusion, index_jumps, poisson_count
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
@@ -24,7 +25,7 @@ def _lane_setup(first_path, g, ids, signs):
         signs[lane] = 1.0
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=True, error_model="numpy")
 def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, jump_mean, jump_vol):
     """GBM / Merton index levels on the grid; drift and vol per step as in lognormal_stats."""
     k0, k1 = split_seed(seed)
@@ -59,7 +60,7 @@ def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, j
     return out
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=True, error_model="numpy")
 def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, a11, a21, a22, mu_dt,
                      launch_cdf, launch_sched, launch_mean, launch_vol,
                      spike_cdf, spike_mean, spike_vol, kappa_dt):

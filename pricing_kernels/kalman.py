@@ -8,8 +8,10 @@ import math
 import numpy as np
 from numba import njit
 
+from pricing_kernels import CACHE
 
-@njit(cache=True)
+
+@njit(cache=CACHE)
 def kalman_filter(y, dt, kappa, sigma_chi, sigma_xi, rho, mu_xi, sigma_eps, chi, xi):
     """Log-likelihood of y[1:] given y[0]; writes the filtered chi and xi (means) per date."""
     v0 = sigma_chi * sigma_chi / (2.0 * kappa)

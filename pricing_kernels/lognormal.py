@@ -11,12 +11,13 @@ RNG streams: 0 diffusion normals (four steps a draw), 2 uniforms (jump count, br
 import numpy as np
 from numba import njit, prange
 
+from pricing_kernels import CACHE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=True, error_model="numpy")
 def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
                     drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
                     fix_period, fix_weight, close_period, monitor, step_df,

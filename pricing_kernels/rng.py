@@ -9,6 +9,7 @@ Counter words: c0 = counter (a step or a block of four steps), c1/c2 = path id
 import numpy as np
 from numba import njit
 
+from pricing_kernels import CACHE
 from pricing_kernels.vecmath import bits_f64, cos_small, log_vec, sin_small
 
 MASK32 = np.uint64(0xFFFFFFFF)
@@ -105,7 +106,7 @@ def fill_words(k0, k1, path_ids, stream, counter, out):
         out[3, lane] = r3
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def philox_block(seed, path_id, stream, counter):
     """The four output words of one draw (for tests and known-answer checks)."""
     k0, k1 = split_seed(seed)
@@ -113,14 +114,14 @@ def philox_block(seed, path_id, stream, counter):
                       np.uint64(path_id) >> SHIFT32, np.uint64(stream), k0, k1)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def philox_raw(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on explicit counter and key words (known-answer tests)."""
     return philox4x32(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3),
                       np.uint64(k0), np.uint64(k1))
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def normals(seed, path_ids, stream, n_counters):
     """Normals of each path id for counters 0..n_counters-1, shape (paths, 4 * n_counters)."""
     k0, k1 = split_seed(seed)

@@ -7,13 +7,14 @@ pricing_kernels.index_step. RNG streams: 0 Z1, 1 Z2 (four steps a draw), 2 unifo
 import numpy as np
 from numba import njit, prange
 
+from pricing_kernels import CACHE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.index_step import index_diffusion, index_jumps
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=True, error_model="numpy")
 def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0,
                      shift, decay, a11, a21, a22, mu_dt,
                      launch_cdf, launch_sched, launch_mean, launch_vol,
@@ -57,7 +58,6 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z1)
                     fill_normals4(k0, k1, ids, signs, 1, i // 4, z2)
-                r = i % 4
                 index_diffusion(i, i % 4, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
                 if jumps or bridge:
                     fill_words(k0, k1, ids, 2, i, words)

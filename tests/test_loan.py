@@ -2,7 +2,6 @@
 spread, monotonicity, covenant monitoring, and bad input."""
 import math
 
-import numpy as np
 import pytest
 import QuantLib as ql
 from scipy import stats

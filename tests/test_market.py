@@ -1,11 +1,10 @@
 """Market inputs: QuantLib curves (flat, zero, SOFR bootstrap), dates and tenors, and the
 Schwartz-Smith forward-curve fit."""
-import numpy as np
 import pytest
 import QuantLib as ql
 
 import gpufin
-from conftest import assert_close_se, price_both, spec
+from conftest import assert_close_se, spec
 from gpufin.errors import SpecError
 from gpufin.market import build_market
 from gpufin.spec import MarketSpec

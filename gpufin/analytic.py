@@ -139,7 +139,10 @@ def closed_form(model, market, plan) -> float:
     if all(_single_print(p) for p in plan.periods):
         return sum(european(model, market, p.pay_day, p.strike, p.omega) for p in plan.periods)
     if plan.geometric and gbm and len(plan.periods) == 1:
-        return geometric_asian(model, market, plan)
+        # QuantLib's engine uses one zero rate to expiry: exact on a flat curve only
+        if market.curve.kind == "flat":
+            return geometric_asian(model, market, plan)
+        return geometric_strip_mean(model, market, plan)
     raise NoClosedForm("instrument.kind", "no closed form for averages of several prints under this model; use mc.method = \"mc\"")
 
 

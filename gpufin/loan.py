@@ -60,6 +60,7 @@ def build_schedule(ins, market) -> Schedule:
     day0 = market.ql_date(0)
     dates = list(ql.Schedule(day0, market.ql_date(maturity), tenor, calendar, ql.ModifiedFollowing,
                              ql.ModifiedFollowing, ql.DateGeneration.Backward, False))
+    dates[0] = day0        # money lent on the valuation date accrues from it, holiday or not
     days = np.array([d - day0 for d in dates], dtype=np.int64)
     a360 = ql.Actual360()
     accrual = np.array([a360.yearFraction(a, b) for a, b in zip(dates[:-1], dates[1:])])

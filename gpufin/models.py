@@ -33,6 +33,8 @@ def poisson_cdf_table(rates_dt: np.ndarray) -> np.ndarray:
         return np.zeros((rates_dt.size, 0))
     kmax = 0
     lam = rates_dt.max()
+    if lam > 500.0:
+        raise SpecError("model", f"a jump intensity of {lam:g} per step; expected far fewer jumps per step")
     term = cdf = math.exp(-lam)
     while 1.0 - cdf > POISSON_TAIL:
         kmax += 1

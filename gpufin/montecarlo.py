@@ -59,9 +59,9 @@ def payoff_arrays(plan, grid_days: np.ndarray, market) -> dict:
     fix_weight = np.zeros(n_steps)
     close_period = np.full(n_steps, -1, dtype=np.int64)
     for p, period in enumerate(plan.periods):
-        for d in period.print_days:
+        for d in period.print_days:            # several prints on one day add up
             fix_period[index[float(d)]] = p
-            fix_weight[index[float(d)]] = 1.0 / period.total_prints
+            fix_weight[index[float(d)]] += 1.0 / period.total_prints
         last = period.print_days[-1] if period.print_days else None
         close_period[index[float(last)] if last is not None else 0] = p
     step_df = market.discount(grid_days[1:] / DAYS_PER_YEAR)

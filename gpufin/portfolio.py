@@ -31,8 +31,8 @@ CHUNK = 32
 
 def _prepare(doc: dict, options: dict) -> dict:
     doc = json.loads(json.dumps(doc, default=str))
-    if options.get("market") is not None:
-        doc["market"] = options["market"]
+    if options.get("market") is not None:     # its keys replace the trade's; a forward curve stays
+        doc["market"] = {**doc.get("market", {}), **options["market"]}
     if options.get("paths") is not None:
         doc.setdefault("mc", {})["paths"] = options["paths"]
     return doc

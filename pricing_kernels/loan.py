@@ -124,7 +124,7 @@ def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, com
                     break
                 on_hand = 0.0
                 reserve = 0.0
-            elif not sponsor and due > 0.0:
+            elif not sponsor:
                 if on_hand >= due:
                     on_hand -= due
                 elif on_hand + reserve >= due:

@@ -34,7 +34,7 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
     for b in prange(n_blocks):
         x = np.empty(LANES)
         z = np.empty((4, LANES))
-        zj = np.empty((4, LANES))
+        zj = np.zeros((4, LANES))       # read (times 0) on bridge steps without jumps
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)

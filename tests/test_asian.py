@@ -111,3 +111,22 @@ def test_fixing_at_time_zero_averages_todays_spot():
                                             past_average=2.4)))
     assert with_zero["value"] == pytest.approx(as_past["value"], rel=1e-14)
     assert with_zero["fixings"] == 3
+
+
+def test_fixings_on_the_same_day_all_count():
+    """[0.5, 0.5, 1.0] averages (2 S_0.5 + S_1) / 3: Monte Carlo agrees with the closed form."""
+    model = {"kind": "gbm", "spot": 2.0, "vol": 0.5, "rate": 0.04}
+    ins = {"kind": "asian", "option": "call", "strike": 2.0, "maturity": 1.0,
+           "fixing_times": [0.5, 0.5, 1.0], "averaging": "geometric"}
+    assert_close_se(gpufin.price(spec(model, ins, method="mc")),
+                    gpufin.price(spec(model, ins, method="analytic"))["value"])
+
+
+def test_geometric_closed_form_on_a_sloped_curve_matches_simulation():
+    doc = spec({"kind": "gbm", "spot": 2.0, "vol": 0.3},
+               {"kind": "asian", "option": "call", "strike": 2.0, "maturity": 2.0, "fixings": 8,
+                "averaging": "geometric"})
+    doc["market"] = {"curve": {"kind": "zero", "tenors": [0.25, 1.0, 2.0], "rates": [0.0, 0.10, 0.12]}}
+    exact = gpufin.price(doc)
+    assert exact["method"] == "analytic"
+    assert_close_se(gpufin.price(dict(doc, mc={"paths": 100_000, "seed": 4, "method": "mc"})), exact["value"])

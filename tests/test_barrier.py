@@ -67,3 +67,15 @@ def test_jump_diffusion_bridge_converges_with_the_grid():
     assert abs(coarse["value"] - fine["value"]) < 4 * math.hypot(coarse["stderr"], fine["stderr"]) + 0.002
     no_jumps = gpufin.price(spec(dict(model, jump_intensity=0.0), ins, steps_per_year=52, method="mc"))
     assert_close_se(no_jumps, gpufin.price(spec(dict(GBM, vol=0.4), ins, method="analytic"))["value"])
+
+
+def test_shared_paths_with_a_continuous_barrier_stay_finite():
+    from gpufin.pricing import price_many
+    model = dict(GBM, vol=0.5)
+    barrier = spec(model, {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0,
+                           "barrier": 3.2, "barrier_type": "up-and-out"}, method="mc")
+    european = spec(model, {"kind": "european", "option": "call", "strike": 2.4, "maturity": 1.0},
+                    method="mc")
+    shared = price_many([barrier, european])
+    assert all(math.isfinite(r["value"]) for r in shared)
+    assert shared == [gpufin.price(barrier), gpufin.price(european)]

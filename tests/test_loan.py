@@ -252,3 +252,19 @@ def test_negative_ltv_test_time_is_refused():
     with pytest.raises(SpecError, match="instrument.ltv_test"):
         gpufin.price(loan_spec({"principal": 50.0, "maturity": 2.0, "spread": 0.03, "ltv_trigger": 0.9,
                                 "ltv_test": [-0.5, 1.0]}, paths=64))
+
+
+def test_cash_of_a_period_with_nothing_due_goes_to_equity():
+    """A negligible fee (something due before the first draw) must not move the price."""
+    fleet = {"kind": "gpu-fleet", "gpus": 2000, "valuation": "residual"}
+    base = {"draws": [{"time": 0.5, "amount": 2.0e7}], "maturity": 3.0, "spread": 0.05,
+            "amortization": "linear", "dscr_trigger": 1.5}
+    prices = [gpufin.price(loan_spec(dict(base, commitment_fee=fee), fleet, paths=4000))["price_pct"]
+              for fee in (0.0, 1e-9)]
+    assert prices[0] == pytest.approx(prices[1], abs=1e-4)
+
+
+def test_riskless_floater_at_sofr_flat_is_par_on_a_holiday():
+    res = gpufin.price(loan_spec({"principal": 1e6, "maturity": "3Y", "spread": 0.0}, SAFE, paths=64,
+                                 market={"valuation_date": "2026-07-04", "curve": CURVE}))
+    assert res["price_pct"] == pytest.approx(100.0, abs=1e-9)

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE
-from pricing_kernels.index_step import index_diffusion, index_jumps
+from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec, log_vec
@@ -76,19 +76,9 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
     out = np.empty((4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
-        chi = np.empty(LANES)
-        xi = np.empty(LANES)
+        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
         y = np.empty(LANES)
-        z1 = np.empty((4, LANES))
-        z2 = np.empty((4, LANES))
         z3 = np.empty((4, LANES))
-        zj = np.empty((4, LANES))
-        words = np.empty((4, LANES), dtype=np.uint64)
-        spike_words = np.empty((4, LANES), dtype=np.uint64)
-        ids = np.empty(LANES, dtype=np.uint64)
-        signs = np.empty(LANES)
-        n_launch = np.empty(LANES)
-        n_spike = np.empty(LANES)
         tau = np.empty((max(hazard.size, 1), LANES))
         per_gpu = np.empty(LANES)
         level = np.empty(LANES)

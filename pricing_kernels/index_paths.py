@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE
-from pricing_kernels.index_step import index_diffusion, index_jumps, poisson_count
+from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch, poisson_count
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec
@@ -70,17 +70,9 @@ def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, a11, a2
     jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
     out = np.empty((n_paths, n_steps + 1))
     for g in prange(-(-n_paths // LANES)):
-        chi = np.full(LANES, chi0)
-        xi = np.full(LANES, xi0)
-        z1 = np.empty((4, LANES))
-        z2 = np.empty((4, LANES))
-        zj = np.empty((4, LANES))
-        words = np.empty((4, LANES), dtype=np.uint64)
-        spike_words = np.empty((4, LANES), dtype=np.uint64)
-        ids = np.empty(LANES, dtype=np.uint64)
-        signs = np.empty(LANES)
-        n_launch = np.empty(LANES)
-        n_spike = np.empty(LANES)
+        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
+        chi[:] = chi0
+        xi[:] = xi0
         levels = np.empty((n_steps + 1, LANES))
         _lane_setup(first_path, g, ids, signs)
         for lane in range(LANES):

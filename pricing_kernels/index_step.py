@@ -17,6 +17,16 @@ SPIKE_STREAM0 = 4
 
 
 @njit(inline="always")
+def index_scratch(lanes):
+    """Work arrays of a lane group: chi, xi, z1, z2, zj (normals), words and spike_words (raw
+    draws), ids (path ids), signs (antithetic), n_launch, n_spike (jump counts)."""
+    return (np.empty(lanes), np.empty(lanes), np.empty((4, lanes)), np.empty((4, lanes)),
+            np.zeros((4, lanes)), np.empty((4, lanes), dtype=np.uint64),
+            np.empty((4, lanes), dtype=np.uint64), np.empty(lanes, dtype=np.uint64),
+            np.empty(lanes), np.empty(lanes), np.empty(lanes))
+
+
+@njit(inline="always")
 def poisson_count(u, cdf_row):
     count = 0.0
     for k in range(cdf_row.size):

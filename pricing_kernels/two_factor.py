@@ -10,7 +10,7 @@ from numba import njit, prange
 from pricing_kernels import CACHE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
-from pricing_kernels.index_step import index_diffusion, index_jumps
+from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 
 
@@ -30,19 +30,9 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
     groups_per_block = BLOCK // LANES
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
-        chi = np.empty(LANES)
-        xi = np.empty(LANES)
+        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
         logs = np.empty(LANES)
-        z1 = np.empty((4, LANES))
-        z2 = np.empty((4, LANES))
-        zj = np.empty((4, LANES))
-        words = np.empty((4, LANES), dtype=np.uint64)
-        spike_words = np.empty((4, LANES), dtype=np.uint64)
-        ids = np.empty(LANES, dtype=np.uint64)
-        signs = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
-        n_launch = np.empty(LANES)
-        n_spike_lane = np.empty(LANES)
         for g in range(groups_per_block):
             group = (first_block + b) * groups_per_block + g
             first_path = group * LANES
@@ -63,7 +53,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                     fill_words(k0, k1, ids, 2, i, words)
                 if jumps:
                     index_jumps(i, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
-                                n_spike_lane, launch_cdf, launch_sched, launch_mean, launch_vol,
+                                n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
                                 spike_cdf, spike_mean, spike_vol, kappa_dt)
                 for lane in range(LANES):
                     end = shift[i] + chi[lane] + xi[lane]

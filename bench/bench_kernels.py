@@ -41,6 +41,7 @@ from gpufin.models import build_model
 from gpufin.montecarlo import estimate, kernel_call, simulate_sums, time_grid
 from gpufin.spec import load_spec
 from pricing_kernels.payoff import BLOCK
+from textable import format_table
 
 GBM = {"kind": "gbm", "spot": 100.0, "vol": 0.3, "rate": 0.05}
 SCHWARTZ_SMITH = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0,
@@ -165,11 +166,7 @@ def table(rows: list[Row]) -> str:
          f"{r.rate / 1e6:.1f}", f"{r.rate / ql_rate:.1f}", f"{r.rate / ql_rate / r.threads:.1f}",
          f"{r.rate / np_rate:.2f}", f"{r.rate / np_rate / r.threads:.2f}",
          f"{r.price:.4f}", f"{r.stderr:.4f}") for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return format_table(cells)
 
 
 def warm_price_seconds() -> float:

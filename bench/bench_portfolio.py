@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numba
 
 from gpufin.portfolio import value_book
+from textable import format_table
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "books" / "sample_book.csv"
 SIZES = [227, 1_000, 3_000, 10_000]
@@ -139,11 +140,7 @@ def table(rows: list[Row], base: float) -> str:
          f"{r.positions / r.seconds:.1f}" if r.rate else "-",
          f"{r.seconds / r.positions * 1000:.1f}" if r.rate else "-",
          f"{r.seconds / base:.2f}") for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return format_table(cells)
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ import bench_kernels as bk  # noqa: E402
 import bench_portfolio as bp  # noqa: E402
 
 import gpufin  # noqa: E402
+from textable import format_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"
@@ -165,10 +166,7 @@ def main() -> None:
           f"1-min load average {os.getloadavg()[0]:.2f}")
     header = ("target", "measured", "baseline (same run)", "ratio", "result")
     cells = [header] + rows
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "-" * max(len(line) for line in lines))
-    print("\n".join(lines))
+    print(format_table(cells))
 
 
 if __name__ == "__main__":

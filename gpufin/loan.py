@@ -278,7 +278,7 @@ def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
     principal = np.zeros(a["pay_index"].size)
     during = mean_cash[:a["pay_index"][-1] + 1]
     period_cash = np.add.reduceat(during, np.concatenate([[1], a["pay_index"][:-1] + 1]))
-    for k, idx in enumerate(a["pay_index"]):
+    for k in range(a["pay_index"].size):
         if k < terms.amort_start:
             continue
         interest = outstanding * a["period_rate"][k]

@@ -107,14 +107,6 @@ def fill_words(k0, k1, path_ids, stream, counter, out):
 
 
 @njit(cache=CACHE)
-def philox_block(seed, path_id, stream, counter):
-    """The four output words of one draw (for tests and known-answer checks)."""
-    k0, k1 = split_seed(seed)
-    return philox4x32(np.uint64(counter), np.uint64(path_id) & MASK32,
-                      np.uint64(path_id) >> SHIFT32, np.uint64(stream), k0, k1)
-
-
-@njit(cache=CACHE)
 def philox_raw(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on explicit counter and key words (known-answer tests)."""
     return philox4x32(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3),

@@ -153,7 +153,8 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
 
 
 def executor_options(command):
-    """--workers, --scheduler, --checkpoint, --market and --paths, shared by portfolio commands."""
+    """--market, --paths, --workers, --scheduler, --checkpoint and --chunk, shared by portfolio
+    commands."""
     for option in reversed([
             click.option("--market", "market_file", type=click.Path(dir_okay=False),
                          help="A TOML/JSON market table that replaces every position's market."),
@@ -161,7 +162,10 @@ def executor_options(command):
             click.option("--workers", type=int, help="Start a local Dask cluster with N workers."),
             click.option("--scheduler", help="Use the Dask cluster at this scheduler address."),
             click.option("--checkpoint", type=click.Path(file_okay=False),
-                         help="Keep finished chunks here; a rerun computes only what is missing.")]):
+                         help="Keep finished chunks here; a rerun computes only what is missing."),
+            click.option("--chunk", type=int,
+                         help="Positions per chunk, the unit of work, distribution and checkpoints "
+                              "(default 256).")]):
         command = option(command)
     return command
 
@@ -185,10 +189,11 @@ def portfolio():
               help="Results file (.csv or .parquet); the summary is written beside it.")
 @click.option("--no-greeks", is_flag=True, help="Values only.")
 @executor_options
-def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler, checkpoint):
+def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler, checkpoint, chunk):
     """Value every position of BOOK with its Greeks; print the summary."""
     from gpufin.portfolio import value_book
-    _, summary = value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint)
+    _, summary = value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint,
+                            chunk)
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
 
 
@@ -198,10 +203,12 @@ def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler
               help="Scenario file (default: data/scenarios.toml).")
 @click.option("--out", type=click.Path(dir_okay=False), help="P&L per position (.csv or .parquet).")
 @executor_options
-def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint):
+def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
+                     chunk):
     """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
     from gpufin.portfolio import stress_book
-    table = stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint)
+    table = stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
+                        chunk)
     names = [c for c in table.columns if c not in ("id", "book", "counterparty", "sku", "quantity",
                                                   "instrument", "model", "error")]
     totals = table[names].sum(skipna=True)
@@ -228,7 +235,7 @@ def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, sch
 @click.option("--out", type=click.Path(dir_okay=False), help="P&L per scenario (.csv or .parquet).")
 @executor_options
 def portfolio_var(book, horizon, level, n_scenarios, seed, vol, correlation, rate_vol, plot, out,
-                  market_file, paths, workers, scheduler, checkpoint):
+                  market_file, paths, workers, scheduler, checkpoint, chunk):
     """Full-revaluation VaR and ES of BOOK."""
     import datetime as dt
 
@@ -238,7 +245,8 @@ def portfolio_var(book, horizon, level, n_scenarios, seed, vol, correlation, rat
     days = (add_tenor(start, horizon, "--horizon") - start).days
     result = var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
                       market_file=market_file,
-                      paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot)
+                      paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot,
+                      chunk=chunk)
     click.echo(render(result, "table"))
 
 

@@ -29,11 +29,10 @@ def _option_type(ql, omega: float):
     return ql.Option.Call if omega > 0 else ql.Option.Put
 
 
-def black(market, omega, strike, forward, std_dev, discount) -> float:
+def black(ql, omega, strike, forward, std_dev, discount) -> float:
     """Black-76 price through QuantLib's blackFormula (intrinsic value when std_dev is 0)."""
     if std_dev <= 0.0:
         return discount * max(omega * (forward - strike), 0.0)
-    ql = market.ql
     return ql.blackFormula(_option_type(ql, omega), strike, forward, std_dev, discount)
 
 
@@ -41,13 +40,14 @@ def poisson_black_mixture(market, omega, strike, base_mean, base_var, jump_mean,
                           lam_t, discount) -> float:
     """sum_n P(N = n) Black(F_n, sqrt(v_n)) with ln S_T | N=n ~ N(base_mean + n m, base_var + n s^2)."""
     n_max = int(lam_t + 12.0 * math.sqrt(lam_t) + 25.0) if lam_t > 0.0 else 0
+    ql = market.ql
     total, weight = 0.0, math.exp(-lam_t)
     for n in range(n_max + 1):
         if n > 0:
             weight *= lam_t / n
         var = base_var + n * jump_var
         fwd = math.exp(base_mean + n * jump_mean + 0.5 * var)
-        total += weight * black(market, omega, strike, fwd, math.sqrt(var), discount)
+        total += weight * black(ql, omega, strike, fwd, math.sqrt(var), discount)
     return total
 
 
@@ -88,10 +88,13 @@ def european(model, market, day: int, strike: float, omega: float) -> float:
 
 def linear_strip(model, market, plan) -> float:
     """Futures, forwards and swaps: sum_p DF_p omega_p (E[A_p] - K_p)."""
+    periods = plan.periods
+    ends = np.cumsum([len(p.print_days) for p in periods])
+    means = np.split(model.mean(_years(np.concatenate([p.print_days for p in periods])), market), ends[:-1])
+    dfs = market.discount(_years([p.pay_day for p in periods])) if plan.discounted else np.ones(len(periods))
     total = 0.0
-    for p in plan.periods:
-        expected = p.known_sum + float(np.sum(model.mean(_years(p.print_days), market))) if p.print_days else p.known_sum
-        df = float(market.discount(_years(p.pay_day))[0]) if plan.discounted else 1.0
+    for p, mean, df in zip(periods, means, dfs.tolist()):
+        expected = p.known_sum + float(np.sum(mean)) if p.print_days else p.known_sum
         total += df * p.omega * (expected / p.total_prints - p.strike)
     return total
 
@@ -159,5 +162,5 @@ def geometric_strip_mean(model: Lognormal, market, plan) -> float:
         min_sum = float(np.sum(t * (2.0 * (n - np.arange(n)) - 1.0)))  # sum_ij min(t_i, t_j), t sorted
         var = model.vol ** 2 * min_sum / p.total_prints ** 2
         df = float(market.discount(_years(p.pay_day))[0]) if plan.discounted else 1.0
-        total += black(market, p.omega, p.strike, math.exp(mean + 0.5 * var), math.sqrt(var), df)
+        total += black(market.ql, p.omega, p.strike, math.exp(mean + 0.5 * var), math.sqrt(var), df)
     return total

@@ -70,7 +70,7 @@ def _cell(value):
 def _position(row: dict, line: int, base: Path, spec_columns: list) -> Position:
     pid = _cell(row.get("id"))
     pid = str(pid) if pid is not None else f"line {line}"
-    tags = {t: str(_cell(row.get(t))) for t in TAGS if _cell(row.get(t)) is not None}
+    tags = {t: str(v) for t in TAGS if (v := _cell(row.get(t))) is not None}
     try:
         quantity = _cell(row.get("quantity"))
         if not isinstance(quantity, (int, float)) or isinstance(quantity, bool) or not math.isfinite(quantity):

@@ -30,10 +30,10 @@ from gpufin.errors import SpecError
 from gpufin.models import TwoFactor
 
 HOURS_PER_DAY = 24.0
-GH_NODES = 10
+GH_NODES = 10                                      # even: the nodes pair up as +-x
 _GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
-GH_X = np.sqrt(2.0) * _GH_X                       # nodes for E[f(m + sd Z)], Z ~ N(0, 1)
-GH_W = _GH_W / math.sqrt(math.pi)
+GH_X = np.sqrt(2.0) * _GH_X[GH_NODES // 2:]        # positive nodes of E[f(m + sd Z)], Z ~ N(0, 1)
+GH_W = _GH_W[GH_NODES // 2:] / math.sqrt(math.pi)  # weight of each of the pair +-x
 VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
 
 
@@ -97,9 +97,7 @@ class FleetModel:
         times = days / DAYS_PER_YEAR
         ix = self.index.kernel_arrays(times, market)
         fleet = self.fleet_size(times)
-        args = {k: ix[k] for k in ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt",
-                                   "launch_cdf", "launch_sched", "launch_mean", "launch_vol",
-                                   "spike_cdf", "spike_mean", "spike_vol", "kappa_dt")}
+        args = {k: ix[k] for k in TwoFactor.STATE_ARGS}
         args.update(self._utilization_arrays(times, ix))
         args.update(self._cash_arrays(days, times, fleet))
         args.update(self._value_arrays(times, market))
@@ -187,8 +185,10 @@ class FleetModel:
         cov = (self.util_rho * su * ix.sigma_chi * (1.0 - np.exp(-(k + ku) * tau)) / (k + ku)
                + self.util_rho * ix.rho * su * ix.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
         j0 = np.array([int(np.argmax(row)) if row.any() else n_j for row in live], dtype=np.int64)
-        return dict(w=w, log_a=log_a, c=c, d=d, cov=cov, sd=np.sqrt(var), j0=j0, gh_x=GH_X,
-                    gh_w=GH_W, opex_pv=w.sum(axis=1) * self.opex,
+        sd = np.sqrt(var)
+        return dict(w=w, log_a=log_a, c=c, d=d, util_base=-(self.util_theta * (1.0 - d) + cov),
+                    pair_s=2.0 * np.cosh(sd[:, :, None] * GH_X), pair_w=GH_W, j0=j0,
+                    opex_pv=w.sum(axis=1) * self.opex,
                     floor=self.salvage_fraction * self.capex)
 
 

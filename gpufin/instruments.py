@@ -83,7 +83,7 @@ def _average_period(days, spot, past_fixings, past_average, strike, omega, linea
     days = np.asarray(days, dtype=np.int64)
     n_today = int(np.sum(days == 0))
     known, known_log = _known(spot, past_fixings, past_average, n_today, key)
-    future = tuple(int(d) for d in days[days > 0])
+    future = tuple(days[days > 0].tolist())
     return Period(future, past_fixings + len(days), known, known_log, strike, omega, linear, pay_day)
 
 

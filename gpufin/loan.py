@@ -149,16 +149,13 @@ class Collateral:
             yield first, np.zeros_like(value), value
 
     def _index_kernel(self, times):
-        from gpufin.models import Lognormal
+        from gpufin.models import Lognormal, TwoFactor
         from pricing_kernels import index_paths
         arrays = self.model.kernel_arrays(times, self.market)
         if isinstance(self.model, Lognormal):
             names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol")
             return index_paths.lognormal_paths, [_c(arrays[n]) for n in names]
-        names = ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt", "launch_cdf",
-                 "launch_sched", "launch_mean", "launch_vol", "spike_cdf", "spike_mean",
-                 "spike_vol", "kappa_dt")
-        return index_paths.two_factor_paths, [_c(arrays[n]) for n in names]
+        return index_paths.two_factor_paths, [_c(arrays[n]) for n in TwoFactor.INNOVATION_ARGS]
 
     def bridge_variance(self, grid_days) -> np.ndarray:
         """Variance of the log collateral value over each grid step (index models)."""

@@ -44,12 +44,20 @@ class Market:
     def ql(self):
         """QuantLib, with its global evaluation date set to this valuation date."""
         import QuantLib as ql
-        ql.Settings.instance().evaluationDate = self.ql_date(0)
+        today = self.ql_date(0)
+        settings = ql.Settings.instance()
+        if settings.evaluationDate != today:
+            settings.evaluationDate = today
         return ql
 
     def ql_date(self, days: int):
-        import QuantLib as ql
-        return ql.Date(self.anchor.day, self.anchor.month, self.anchor.year) + int(days)
+        """The QuantLib date `days` after the anchor (made once per day and market)."""
+        dates = self._cache.setdefault("ql_dates", {})
+        days = int(days)
+        if days not in dates:
+            import QuantLib as ql
+            dates[days] = ql.Date(self.anchor.day, self.anchor.month, self.anchor.year) + days
+        return dates[days]
 
     def curve_handle(self):
         """A QuantLib YieldTermStructureHandle of the discount curve (built once)."""
@@ -64,9 +72,15 @@ class Market:
             ql.FlatForward(self.ql_date(0), rate, ql.Actual365Fixed(), ql.Continuous))
 
     def discount(self, t_years) -> np.ndarray:
-        """Discount factors at times in years (ACT/365F)."""
+        """Discount factors at times in years (ACT/365F); each time is asked of QuantLib once."""
         curve = self.curve_handle()
-        return np.array([curve.discount(float(t), True) for t in np.atleast_1d(t_years)])
+        known = self._cache.setdefault("discount", {})
+        out = []
+        for t in np.atleast_1d(np.asarray(t_years, dtype=float)).tolist():
+            if t not in known:
+                known[t] = curve.discount(t, True)
+            out.append(known[t])
+        return np.array(out)
 
     def _build_curve(self):
         ql, c = self.ql, self.curve
@@ -119,12 +133,22 @@ def _quote(q: dict, key: str) -> float:
     return float(q["rate"])
 
 
+_BUILT: dict = {}
+BUILT_LIMIT = 256
+
+
 def build_market(spec: MarketSpec, model_rate: float | None) -> Market:
-    """The Market of a spec: `market.curve`, else a flat curve at `model.rate`."""
+    """The Market of a spec: `market.curve`, else a flat curve at `model.rate`. Trades on the
+    same date and curve get the same Market, so its QuantLib curve is built once."""
     date = parse_date(spec.valuation_date, "market.valuation_date") if spec.valuation_date else None
     curve = spec.curve
     if curve is None:
         if model_rate is None:
             raise SpecError("model.rate", "missing; give model.rate or a market.curve table")
         curve = CurveSpec(kind="flat", rate=model_rate)
-    return Market(date, curve)
+    key = (date, curve.model_dump_json())
+    if key not in _BUILT:
+        if len(_BUILT) >= BUILT_LIMIT:
+            _BUILT.clear()
+        _BUILT[key] = Market(date, curve)
+    return _BUILT[key]

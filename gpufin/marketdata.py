@@ -165,9 +165,26 @@ class MarketData:
         return dict(self.scenarios[name])
 
 
+DATA_FILES = ("gpus.csv", "used_prices.csv", "rental_history.csv", "market.toml", "scenarios.toml")
+_LOADED: dict = {}
+
+
 def load_market_data(data_dir: str | Path | None = None) -> MarketData:
-    """Read and check every file in `data_dir` (default: the `data/` folder beside gpufin)."""
+    """Read and check every file in `data_dir` (default: the `data/` folder beside gpufin).
+    A folder read before is served from memory (a copy) until one of its files changes."""
     d = Path(data_dir) if data_dir is not None else DATA_DIR
+    try:
+        stamp = tuple((f, (d / f).stat().st_mtime_ns, (d / f).stat().st_size) for f in DATA_FILES)
+    except OSError:
+        return _read_market_data(d)        # reports the missing file
+    key = (str(d.resolve()), stamp)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = _read_market_data(d)
+    return copy.deepcopy(_LOADED[key])
+
+
+def _read_market_data(d: Path) -> MarketData:
     gpus = _read_csv(d / "gpus.csv", GPU_COLUMNS, dates=("launch_date",),
                      positive=GPU_COLUMNS[2:6])
     gpus["sku"] = gpus["sku"].str.strip().str.upper()

@@ -50,6 +50,26 @@ def poisson_cdf_table(rates_dt: np.ndarray) -> np.ndarray:
     return table
 
 
+def innovations(decay, var_chi, var_xi, cov):
+    """Gains and innovation standard deviations of X = chi + xi observed every step without
+    noise: the Kalman filter of the state (chi, xi) from a known start, whose covariance P
+    follows a deterministic recursion. Step i: P- = A P A' + Q, F = h P- h', h = (1, 1);
+    innovation_sd = sqrt(F), gain = (P- h)_chi / sqrt(F); P = P- - P- h h' P- / F."""
+    gain = np.zeros(decay.size)
+    innovation_sd = np.zeros(decay.size)
+    p11 = p12 = p22 = 0.0                    # P, the state covariance given X so far
+    steps = zip(decay.tolist(), var_chi.tolist(), var_xi.tolist(), cov.tolist())
+    for i, (d, v_chi, v_xi, c) in enumerate(steps):
+        p11, p12, p22 = d * d * p11 + v_chi, d * p12 + c, p22 + v_xi
+        h1, h2 = p11 + p12, p12 + p22        # P- h
+        f = h1 + h2
+        if f > 0.0:
+            innovation_sd[i] = math.sqrt(f)
+            gain[i] = h1 / innovation_sd[i]
+            p11, p12, p22 = p11 - h1 * h1 / f, p12 - h1 * h2 / f, p22 - h2 * h2 / f
+    return gain, innovation_sd
+
+
 @dataclass(frozen=True)
 class Lognormal:
     """GBM (no jumps) or Merton jump-diffusion; rates from the market curve."""
@@ -111,12 +131,20 @@ class TwoFactor:
     forward_times: tuple = ()
     forward_prices: tuple = ()
 
+    # kernel_arrays keys, in the order of the kernels' arguments
+    JUMP_ARGS = ("event_clock", "event_rate", "launch_share", "launch_sched", "launch_mean",
+                 "launch_vol", "spike_mean", "spike_vol", "kappa")
+    INNOVATION_ARGS = ("chi0", "xi0", "shift", "decay", "gain", "innovation_sd", "mu_dt") + JUMP_ARGS
+    STATE_ARGS = ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt") + JUMP_ARGS
+
     @property
     def has_spikes(self) -> bool:
         return self.spike_intensity > 0.0
 
-    def _launches_by(self, t: np.ndarray) -> np.ndarray:
-        return np.array([sum(1 for s in self.launch_times if s <= ti + 1e-12) for ti in t], float)
+    def _launches_by(self, t) -> np.ndarray:
+        """Scheduled launches at or before each time in t."""
+        return np.searchsorted(np.sort(self.launch_times), np.asarray(t, float) + 1e-12,
+                               side="right").astype(float)
 
     def _diffusive(self, t: np.ndarray):
         """Mean and variance of chi_t + xi_t without jumps."""
@@ -127,21 +155,23 @@ class TwoFactor:
                + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - e1) / k)
         return mean, var
 
-    def _spike_log_mgf(self, t: float) -> float:
-        """log E[exp(sum of decayed spikes at t)] = lambda * int_0^t (M(e^{-kappa v}) - 1) dv."""
-        if not self.has_spikes or t <= 0.0:
-            return 0.0
-        v = 0.5 * t * (_GL_NODES + 1.0)
-        a = np.exp(-self.kappa * v)
+    def _spike_log_mgf(self, t) -> np.ndarray:
+        """log E[exp(sum of decayed spikes at t)] = lambda * int_0^t (M(e^{-kappa v}) - 1) dv,
+        per time in t (0 for t <= 0)."""
+        t = np.asarray(t, dtype=float)
+        if not self.has_spikes:
+            return np.zeros_like(t)
+        half = 0.5 * np.maximum(t, 0.0)[..., None]
+        a = np.exp(-self.kappa * half * (_GL_NODES + 1.0))
         m = np.exp(a * self.spike_mean + 0.5 * a * a * self.spike_vol ** 2) - 1.0
-        return self.spike_intensity * 0.5 * t * float(_GL_WEIGHTS @ m)
+        return self.spike_intensity * half[..., 0] * (m @ _GL_WEIGHTS)
 
     def _unshifted_log_mean(self, t: np.ndarray) -> np.ndarray:
         """ln E[exp(chi_t + xi_t)] including all jumps."""
         mean, var = self._diffusive(t)
         launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
         n_sched = self._launches_by(t)
-        spikes = np.array([self._spike_log_mgf(ti) for ti in t])
+        spikes = self._spike_log_mgf(t)
         return (mean + 0.5 * var + self.launch_intensity * t * launch_mgf
                 + n_sched * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
 
@@ -164,7 +194,7 @@ class TwoFactor:
                + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * tau)) / k)
         launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
         scheduled = self._launches_by(s) - self._launches_by(np.array([t]))[0]
-        spikes = np.array([self._spike_log_mgf(x) for x in tau])
+        spikes = self._spike_log_mgf(tau)
         return (self.shift(s) + self.mu_xi * tau + 0.5 * var + self.launch_intensity * tau * launch_mgf
                 + scheduled * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
 
@@ -192,24 +222,28 @@ class TwoFactor:
         return var
 
     def kernel_arrays(self, times: np.ndarray, market=None) -> dict:
-        """Exact per-step OU decay, Cholesky factors of the step covariance, jump tables."""
+        """Exact per-step OU decay; the step covariance as a Cholesky factor (state form) and
+        as innovation gains (pricing_kernels.index_step); the jump event tables."""
         dt = np.diff(times)
         k = self.kappa
-        var_chi = self.sigma_chi ** 2 * (1.0 - np.exp(-2.0 * k * dt)) / (2.0 * k)
+        decay = np.exp(-k * dt)
+        var_chi = self.sigma_chi ** 2 * (1.0 - decay ** 2) / (2.0 * k)
         var_xi = self.sigma_xi ** 2 * dt
-        cov = self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * dt)) / k
+        cov = self.rho * self.sigma_chi * self.sigma_xi * (1.0 - decay) / k
         a11 = np.sqrt(var_chi)
         a21 = np.divide(cov, a11, out=np.zeros_like(cov), where=a11 > 0.0)
         a22 = np.sqrt(np.maximum(var_xi - a21 ** 2, 0.0))
+        gain, innovation_sd = innovations(decay, var_chi, var_xi, cov)
         sched = np.array([sum(1 for s in self.launch_times if a < s <= b + 1e-12)
                           for a, b in zip(times[:-1], times[1:])], float)
+        rate = self.launch_intensity + self.spike_intensity
         return dict(chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
-                    shift=self.shift(times[1:]), decay=np.exp(-k * dt), a11=a11, a21=a21, a22=a22,
-                    mu_dt=self.mu_xi * dt,
-                    launch_cdf=poisson_cdf_table(self.launch_intensity * dt),
+                    shift=self.shift(times[1:]), decay=decay, a11=a11, a21=a21, a22=a22,
+                    gain=gain, innovation_sd=innovation_sd, mu_dt=self.mu_xi * dt,
+                    event_clock=rate * times[1:], event_rate=rate,
+                    launch_share=self.launch_intensity / rate if rate > 0.0 else 0.0,
                     launch_sched=sched, launch_mean=self.launch_mean, launch_vol=self.launch_vol,
-                    spike_cdf=poisson_cdf_table(self.spike_intensity * dt),
-                    spike_mean=self.spike_mean, spike_vol=self.spike_vol, kappa_dt=k * dt,
+                    spike_mean=self.spike_mean, spike_vol=self.spike_vol, kappa=k,
                     bridge_var=var_chi + var_xi + 2.0 * cov)
 
 

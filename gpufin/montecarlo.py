@@ -15,7 +15,7 @@ import numpy as np
 
 from gpufin.dates import DAYS_PER_YEAR
 from gpufin.models import Lognormal, TwoFactor
-from pricing_kernels.payoff import BLOCK
+from pricing_kernels.payoff import AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN, N_FLAGS
 
 SEED_MOD = 2 ** 64
 # Grid for continuous barriers when the bridge is approximate (jumps, two factors) or
@@ -59,27 +59,27 @@ def payoff_arrays(plan, grid_days: np.ndarray, market) -> dict:
     fix_weight = np.zeros(n_steps)
     close_period = np.full(n_steps, -1, dtype=np.int64)
     for p, period in enumerate(plan.periods):
-        for d in period.print_days:            # several prints on one day add up
-            fix_period[index[float(d)]] = p
-            fix_weight[index[float(d)]] += 1.0 / period.total_prints
+        steps = np.searchsorted(grid_days, period.print_days) - 1
+        fix_period[steps] = p
+        np.add.at(fix_weight, steps, 1.0 / period.total_prints)   # prints on one day add up
         last = period.print_days[-1] if period.print_days else None
         close_period[index[float(last)] if last is not None else 0] = p
     step_df = market.discount(grid_days[1:] / DAYS_PER_YEAR)
     pay_days = np.array([p.pay_day for p in plan.periods], dtype=float)
     pay_df = market.discount(pay_days / DAYS_PER_YEAR) if plan.discounted else np.ones(pay_days.size)
     monitor = np.zeros(n_steps, dtype=np.int64)
-    flags = np.zeros(4, dtype=np.int64)
+    flags = np.zeros(N_FLAGS, dtype=np.int64)
     levels = np.zeros(3)
-    flags[0] = int(plan.geometric)
+    flags[GEOMETRIC] = int(plan.geometric)
     knock = plan.barrier
     if knock is not None:
         if knock.monitor_days is None:
             monitor[:] = 1
-            flags[3] = 1
+            flags[BRIDGE] = 1
         else:
             monitor[[index[float(d)] for d in knock.monitor_days]] = 1
-        flags[1] = 1 if knock.up else -1
-        flags[2] = int(knock.knock_in)
+        flags[BARRIER_DIR] = 1 if knock.up else -1
+        flags[KNOCK_IN] = int(knock.knock_in)
         levels[:] = (math.log(knock.level), knock.rebate,
                      market.discount(plan.maturity_day / DAYS_PER_YEAR)[0])
     periods = plan.periods
@@ -101,17 +101,36 @@ PER_PERIOD = {"strike": 0.0, "omega": 1.0, "linear": 1, "pay_df": 0.0, "known_ar
 
 def stack_payoffs(arrays: list[dict]) -> dict:
     """Payoff arrays of several plans on one grid, stacked along a leading payoff axis;
-    period arrays are padded (padding periods are never closed, so they pay nothing)."""
+    period arrays are padded (padding periods are never closed, so they pay nothing).
+    flags[q, AVERAGER] is the first payoff with q's fixing schedule; the *_ptr / *_q
+    arrays list by step the payoffs that fix (leaders only), close and are monitored."""
     width = max(a["strike"].size for a in arrays)
     out = {"step_df": arrays[0]["step_df"]}
     for name in STACKED:
         out[name] = np.stack([a[name] for a in arrays])
+    schedules = {}      # payoffs fixed and closed on the same steps share running averages
+    for q, a in enumerate(arrays):
+        schedule = (a["fix_period"].tobytes(), a["fix_weight"].tobytes(), a["close_period"].tobytes())
+        out["flags"][q, AVERAGER] = schedules.setdefault(schedule, q)
+    leader = out["flags"][:, AVERAGER] == np.arange(len(arrays))
+    events = {"fix": (out["fix_period"] >= 0) & leader[:, None], "close": out["close_period"] >= 0,
+              "monitor": out["monitor"] != 0}
     for name, fill in PER_PERIOD.items():
         out[name] = np.stack([np.pad(a[name], (0, width - a[name].size), constant_values=fill)
                               for a in arrays])
-    order = ("fix_period", "fix_weight", "close_period", "monitor", "step_df", "strike", "omega",
-             "linear", "pay_df", "known_arith", "known_geo", "flags", "levels")
+    for name, mask in events.items():
+        out[f"{name}_ptr"], out[f"{name}_q"] = step_lists(mask)
+    order = ("fix_weight", "close_period", "step_df", "strike", "omega", "linear", "pay_df",
+             "known_arith", "known_geo", "flags", "levels", "fix_ptr", "fix_q", "close_ptr",
+             "close_q", "monitor_ptr", "monitor_q")
     return {name: out[name] for name in order}
+
+
+def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ptr, q) listing, for each step i, the payoffs q with mask[q, i] as q[ptr[i]:ptr[i+1]]."""
+    steps, payoffs = np.nonzero(mask.T)
+    ptr = np.searchsorted(steps, np.arange(mask.shape[1] + 1))
+    return ptr.astype(np.int64), payoffs.astype(np.int64)
 
 
 def kernel_call(model, grid_days, plans, market):
@@ -125,9 +144,7 @@ def kernel_call(model, grid_days, plans, market):
         names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
     else:
         from pricing_kernels.two_factor import two_factor_stats as kernel
-        names = ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt", "launch_cdf",
-                 "launch_sched", "launch_mean", "launch_vol", "spike_cdf", "spike_mean",
-                 "spike_vol", "kappa_dt", "bridge_var")
+        names = TwoFactor.INNOVATION_ARGS + ("bridge_var",)
     args = [_contiguous(margs[n]) for n in names] + [_contiguous(v) for v in pargs.values()]
     return kernel, args
 

@@ -24,7 +24,7 @@ from gpufin.spec import read_document
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 GROUPS = ("book", "counterparty", "sku", "instrument")
-CHUNK = 32
+CHUNK = 256          # positions per chunk (the default of --chunk)
 
 
 # ---- one position ------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _digest(book_path, positions: list, options: dict, kind: str) -> str:
     file counts), the options, the chunk size and the gpufin version."""
     from gpufin import __version__
     h = hashlib.sha256(Path(book_path).read_bytes())
-    h.update(json.dumps([kind, __version__, CHUNK, options, [p.doc for p in positions]],
+    h.update(json.dumps([kind, __version__, options, [p.doc for p in positions]],
                         sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
@@ -237,16 +237,25 @@ def _write_atomic(path: Path, text: str | None = None, frame: pd.DataFrame | Non
         raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
 
 
+# instrument keys that set what a trade pays but not when it is observed
+PAYOFF_TERMS = ("strike", "fixed_rate", "notional", "position", "option")
+
+
 def _by_underlying(positions: list) -> list:
-    """Positions ordered so that those on one model and market fall in the same chunks."""
+    """Positions ordered so that those on one model, market and observation schedule fall in
+    the same chunks (where they share simulated paths)."""
     def key(pos):
         doc = pos.doc or {}
-        return json.dumps([doc.get("model"), doc.get("market"), doc.get("mc")], sort_keys=True, default=str)
+        schedule = {k: v for k, v in (doc.get("instrument") or {}).items() if k not in PAYOFF_TERMS}
+        return json.dumps([doc.get("model"), doc.get("market"), doc.get("mc"), schedule],
+                          sort_keys=True, default=str)
     return sorted(positions, key=key)
 
 
-def _chunks(positions: list, size: int = CHUNK) -> list[list]:
-    return [positions[i:i + size] for i in range(0, len(positions), size)]
+def _chunks(positions: list, options: dict) -> list[list]:
+    """The positions, ordered by underlying, in chunks of options["chunk"]."""
+    ordered, size = _by_underlying(positions), options["chunk"]
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 def _in_book_order(rows: list[dict], positions: list) -> list[dict]:
@@ -256,12 +265,15 @@ def _in_book_order(rows: list[dict], positions: list) -> list[dict]:
     return [by_id[p.id].pop(0) for p in positions]
 
 
-def _options(market_file=None, paths=None, **extra) -> dict:
+def _options(market_file=None, paths=None, chunk=None, **extra) -> dict:
+    chunk = CHUNK if chunk is None else chunk
+    if not isinstance(chunk, int) or chunk < 1:
+        raise SpecError("--chunk", f"got {chunk!r}; expected a whole number of positions >= 1")
     market = None
     if market_file:
         doc = read_document(market_file)
         market = doc.get("market", doc)
-    return {"market": market, "paths": paths, **extra}
+    return {"market": market, "paths": paths, "chunk": chunk, **extra}
 
 
 def _check_output(path) -> Path:
@@ -293,12 +305,12 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def value_book(book, out, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
-               checkpoint=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               checkpoint=None, chunk=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Value every position of `book`; write results and their summary beside them."""
     out = _check_output(out)
     positions = load_book(book)
-    options = _options(market_file, paths, greeks=greeks)
-    rows = run_chunks(value_chunk, _chunks(_by_underlying(positions)), options, workers, scheduler,
+    options = _options(market_file, paths, chunk, greeks=greeks)
+    rows = run_chunks(value_chunk, _chunks(positions, options), options, workers, scheduler,
                       checkpoint, _digest(book, positions, options, "value"))
     results = pd.DataFrame(_in_book_order(rows, positions))
     summary = summarize(results)
@@ -309,7 +321,7 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
 
 def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
     positions = load_book(book)
-    rows = _in_book_order(run_chunks(scenario_chunk, _chunks(_by_underlying(positions)), options,
+    rows = _in_book_order(run_chunks(scenario_chunk, _chunks(positions, options), options,
                                      workers, scheduler, checkpoint, _digest(book, positions, options, kind),
                                      label="scenarios"), positions)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
@@ -320,7 +332,7 @@ def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.Dat
 
 
 def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=None, workers=None,
-                scheduler=None, checkpoint=None) -> pd.DataFrame:
+                scheduler=None, checkpoint=None, chunk=None) -> pd.DataFrame:
     """P&L (USD) of every position under each named scenario, full revaluation."""
     from gpufin.marketdata import check_scenarios, load_market_data
     out = _check_output(out) if out else None
@@ -330,7 +342,7 @@ def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=Non
     else:
         doc = load_market_data().scenarios
     scenarios = {name: {k: v for k, v in table.items() if k != "description"} for name, table in doc.items()}
-    table = _scenario_pnl(book, _options(market_file, paths, scenarios=scenarios), workers, scheduler,
+    table = _scenario_pnl(book, _options(market_file, paths, chunk, scenarios=scenarios), workers, scheduler,
                           checkpoint, "stress")
     if out:
         _write_atomic(out, frame=table)
@@ -340,7 +352,7 @@ def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=Non
 def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int = 100, seed: int = 1,
              vol: float = 0.5, correlation: float = 0.8, rate_vol: float = 0.01, out=None,
              market_file=None, paths=None, workers=None, scheduler=None, checkpoint=None,
-             plot=None) -> dict:
+             plot=None, chunk=None) -> dict:
     """Full-revaluation VaR and ES of the book's P&L over `horizon_days` (calendar days):
     each SKU's index moves by exp(vol sqrt(h) Z - vol^2 h / 2), Z standard normal with
     `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years)."""
@@ -359,7 +371,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
     shifts = rate_vol * math.sqrt(h) * rng.standard_normal(scenarios)
     moves = {f"s{k:04d}": {"index_factor_by_sku": dict(zip(skus, map(float, factors[k]))),
                            "rate_shift": float(shifts[k])} for k in range(scenarios)}
-    table = _scenario_pnl(book, _options(market_file, paths, scenarios=moves), workers, scheduler,
+    table = _scenario_pnl(book, _options(market_file, paths, chunk, scenarios=moves), workers, scheduler,
                           checkpoint, "var")
     pnl = table[list(moves)].sum(axis=0, skipna=True).to_numpy()
     var = -float(np.quantile(pnl, 1 - level))

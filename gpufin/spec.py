@@ -7,6 +7,7 @@ that name the key). Units and meanings of every key: docs/spec.md.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import tomllib
 from dataclasses import dataclass
@@ -321,11 +322,17 @@ def read_document(path: str | Path) -> dict:
 
 def parse_value(raw: str):
     """A value written as TOML (numbers, strings, lists, dates as ISO strings), else the text."""
+    return json.loads(_parsed_json(raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_json(raw: str) -> str:
+    """parse_value's result as JSON text (cached: a book repeats its cells)."""
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
-    return json.loads(json.dumps(value, default=str))
+    return json.dumps(value, default=str)
 
 
 def parse_override(assignment: str) -> tuple[str, object]:

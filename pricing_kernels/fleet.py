@@ -3,24 +3,26 @@
 Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet:
   out[0] index S (USD/GPU-hr), out[1] merchant utilization U, out[2] operating cash flow of
   the period ending at date i (USD), out[3] collateral value (USD).
-Index: the Schwartz-Smith step of pricing_kernels.index_step. Utilization U = logistic(Y),
+Index: the Schwartz-Smith step of pricing_kernels.index_step (state form: income
+values read chi and xi apart). Utilization U = logistic(Y),
 Y <- theta + (Y - theta) u_decay[i] + b1[i] Z1 + b2[i] Z2 + b3[i] Z3: (b1, b2, b3) is the
 last row of the exact 3x3 step covariance's Cholesky factor, so Y is correlated with the
 index shocks. Customer u defaults at an exponential time (hazard[u]) drawn once per path;
 contract c belongs to customer[c].
 Income value per GPU at date i:
-  sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sqrt(v) Z)]) - opex_pv[i]
-with m = theta + (Y - theta) d[i,j] + cov[i,j], v = var[i,j] (Gauss-Hermite nodes), floored
+  sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sd Z)]) - opex_pv[i]
+with m = theta + (Y - theta) d[i,j] + cov[i,j] = -(util_base[i,j] - d[i,j] Y) and the
+expectation by Gauss-Hermite quadrature in symmetric pairs (pair_s, pair_w), floored
 at `salvage`: the conditional expectation of discounted merchant margin (gpufin.fleet).
 Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end.
 Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
-same bits. RNG streams: 0-4+ index (pricing_kernels.index_step), 100 Z3, 200 default times.
+same bits. RNG streams: 0, 1 index shocks, jumps as in pricing_kernels.index_step, 100 Z3, 200 default times.
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE
-from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch
+from pricing_kernels.index_step import index_diffusion, index_jumps, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec, log_vec
@@ -28,6 +30,8 @@ from pricing_kernels.vecmath import exp_vec, log_vec
 UTIL_STREAM = 100
 DEFAULT_STREAM = 200
 INCOME, RESIDUAL, BOOK = 0, 1, 2
+E_LOG_MAX = 69.0
+GH_PAIRS = 5         # gpufin.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
 
 
 @njit(inline="always")
@@ -36,24 +40,26 @@ def logistic(y):
 
 
 @njit(inline="always")
-def income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w, opex_pv, floor,
-                  level, mean, util, out):
+def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
+                  out):
     """Per-GPU income-approach values at date i for a lane group (lanes innermost, so the
-    loops vectorize); level, mean and util are scratch arrays."""
+    loops vectorize). Gauss-Hermite nodes +-x_k pair
+    up: with E = e^{-m} and s_k = 2 cosh(sd x_k),
+    logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
+    one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite and
+    moves a utilization by under 1e-30)."""
     n = chi.size
     for lane in range(n):
         out[lane] = 0.0
     for j in range(j0[i], w.shape[1]):
         for lane in range(n):
-            level[lane] = w[i, j] * exp_vec(log_a[i, j] + c[i, j] * chi[lane] + xi[lane])
-            mean[lane] = theta + (y[lane] - theta) * d[i, j] + cov[i, j]
-            util[lane] = 0.0
-        for k in range(gh_x.size):
-            shift = sd[i, j] * gh_x[k]
-            for lane in range(n):
-                util[lane] += gh_w[k] * logistic(mean[lane] + shift)
-        for lane in range(n):
-            out[lane] += level[lane] * util[lane]
+            level = w[i, j] * exp_vec(log_a[i, j] + c[i, j] * chi[lane] + xi[lane])
+            e = exp_vec(min(max(util_base[i, j] - d[i, j] * y[lane], -E_LOG_MAX), E_LOG_MAX))
+            util = 0.0
+            for k in range(GH_PAIRS):
+                s = pair_s[i, j, k]
+                util += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
+            out[lane] += level * util
     for lane in range(n):
         out[lane] = max(out[lane] - opex_pv[i], floor)
 
@@ -61,35 +67,44 @@ def income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w,
 @njit(cache=CACHE, parallel=True, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                 shift, decay, a11, a21, a22, mu_dt,
-                launch_cdf, launch_sched, launch_mean, launch_vol,
-                spike_cdf, spike_mean, spike_vol, kappa_dt,
+                event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
+                spike_mean, spike_vol, kappa,
                 theta, y0, u_decay, b1, b2, b3,
                 times, hours, fleet, opex, contracted_cash, share, start, end, customer, hazard,
                 prepay_cash,
-                valuation, w, log_a, c, d, cov, sd, j0, gh_x, gh_w, opex_pv, floor,
+                valuation, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
                 residual_base, elasticity, book):
     """out[series, path, date] for paths first_path .. first_path + n_paths - 1."""
     k0, k1 = split_seed(seed)
+    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
+                   spike_mean, spike_vol, kappa)
     n_dates = shift.size + 1
     n_contracts = share.size
-    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
+    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
     out = np.empty((4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
-        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
+        scratch = jump_scratch(LANES)
+        next_event, seen, _, launch_add, spike_add = scratch
+        chi = np.empty(LANES)
+        xi = np.empty(LANES)
+        z1 = np.empty((4, LANES))
+        z2 = np.empty((4, LANES))
+        words = np.empty((4, LANES), dtype=np.uint64)
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
         y = np.empty(LANES)
         z3 = np.empty((4, LANES))
         tau = np.empty((max(hazard.size, 1), LANES))
         per_gpu = np.empty(LANES)
-        level = np.empty(LANES)
-        mean = np.empty(LANES)
-        util_gh = np.empty(LANES)
         for lane in range(LANES):
             ids[lane] = np.uint64(first_path + g * LANES + lane)
             signs[lane] = 1.0
             chi[lane] = chi0
             xi[lane] = xi0
             y[lane] = y0
+        if jumps:
+            jump_start(k0, k1, ids, next_event, seen)
         for cu in range(hazard.size):
             fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
             for lane in range(LANES):
@@ -103,18 +118,17 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                     fill_normals4(k0, k1, ids, signs, UTIL_STREAM, s // 4, z3)
                 r = s % 4
                 index_diffusion(s, r, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
-                if jumps:
-                    fill_words(k0, k1, ids, 2, s, words)
-                    index_jumps(s, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
-                                n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
-                                spike_cdf, spike_mean, spike_vol, kappa_dt)
+                if jumps and index_jumps(s, k0, k1, ids, signs, scratch, jump_params):
+                    for lane in range(LANES):
+                        chi[lane] += spike_add[lane]
+                        xi[lane] += launch_add[lane]
                 for lane in range(LANES):
                     y[lane] = (theta + (y[lane] - theta) * u_decay[s] + b1[s] * z1[r, lane]
                                + b2[s] * z2[r, lane] + b3[s] * z3[r, lane])
             g_shift = shift[i - 1] if i > 0 else 0.0
             if valuation == INCOME:
-                income_values(i, chi, xi, y, theta, w, log_a, c, d, cov, sd, j0, gh_x, gh_w,
-                              opex_pv, floor, level, mean, util_gh, per_gpu)
+                income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0,
+                              opex_pv, floor, per_gpu)
             elif valuation == RESIDUAL:
                 for lane in range(LANES):
                     per_gpu[lane] = residual_base[i] * exp_vec(elasticity * xi[lane])

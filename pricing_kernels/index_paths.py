@@ -2,16 +2,16 @@
 
 out[path, i] is S at date i (date 0 = the valuation date). Same random streams and steps
 as the pricing kernels: lognormal (GBM, Merton) as in pricing_kernels.lognormal, two-factor
-through pricing_kernels.index_step. Paths are numbered from first_path, so any chunking
+through the innovations form of pricing_kernels.index_step. Paths are numbered from first_path, so any chunking
 gives the same numbers.
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE
-from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch, poisson_count
+from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec
 
 JUMP_STREAM = 2
@@ -61,34 +61,41 @@ def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, j
 
 
 @njit(cache=CACHE, parallel=True, error_model="numpy")
-def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, a11, a21, a22, mu_dt,
-                     launch_cdf, launch_sched, launch_mean, launch_vol,
-                     spike_cdf, spike_mean, spike_vol, kappa_dt):
-    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid."""
+def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, innovation_sd,
+                     mu_dt, event_clock, event_rate, launch_share, launch_sched, launch_mean,
+                     launch_vol, spike_mean, spike_vol, kappa):
+    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid, in the
+    innovations form of pricing_kernels.index_step."""
     k0, k1 = split_seed(seed)
+    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
+                   spike_mean, spike_vol, kappa)
     n_steps = decay.size
-    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
+    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
     out = np.empty((n_paths, n_steps + 1))
     for g in prange(-(-n_paths // LANES)):
-        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
-        chi[:] = chi0
-        xi[:] = xi0
+        scratch = jump_scratch(LANES)
+        next_event, seen, _, launch_add, spike_add = scratch
+        c = np.full(LANES, chi0)
+        x = np.full(LANES, chi0 + xi0)
+        z = np.empty((4, LANES))
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
         levels = np.empty((n_steps + 1, LANES))
         _lane_setup(first_path, g, ids, signs)
+        if jumps:
+            jump_start(k0, k1, ids, next_event, seen)
         for lane in range(LANES):
             levels[0, lane] = exp_vec(chi0 + xi0)
         for i in range(n_steps):
             if i % 4 == 0:
-                fill_normals4(k0, k1, ids, signs, 0, i // 4, z1)
-                fill_normals4(k0, k1, ids, signs, 1, i // 4, z2)
-            index_diffusion(i, i % 4, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
-            if jumps:
-                fill_words(k0, k1, ids, JUMP_STREAM, i, words)
-                index_jumps(i, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
-                            n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
-                            spike_cdf, spike_mean, spike_vol, kappa_dt)
+                fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
+            index_innovation(i, i % 4, c, x, z, decay, gain, innovation_sd, mu_dt)
+            if jumps and index_jumps(i, k0, k1, ids, signs, scratch, jump_params):
+                for lane in range(LANES):
+                    c[lane] += spike_add[lane]
+                    x[lane] += spike_add[lane] + launch_add[lane]
             for lane in range(LANES):
-                levels[i + 1, lane] = exp_vec(shift[i] + chi[lane] + xi[lane])
+                levels[i + 1, lane] = exp_vec(shift[i] + x[lane])
         for lane in range(min(LANES, n_paths - g * LANES)):
             out[g * LANES + lane] = levels[:, lane]
     return out

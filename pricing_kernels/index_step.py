@@ -1,68 +1,111 @@
-"""One exact step of the Schwartz-Smith rental index over a lane group, shared by kernels.
+"""Exact steps of the Schwartz-Smith rental index over a lane group, shared by kernels.
 
-chi <- decay[i] chi + a11[i] Z1 + sum of spikes J_k e^{-kappa (t_end - tau_k)}
-xi  <- xi + mu_dt[i] + a21[i] Z1 + a22[i] Z2 + N_launch m + sqrt(N_launch) s Z3
-(a11, a21, a22): Cholesky factor of the exact step covariance; spike arrival times tau_k
-uniform within the step; Poisson counts by inverse transform of 32-bit uniforms against
-tables truncated where no uniform can reach (gpufin.models.poisson_cdf_table).
+Two forms of the Gaussian part:
+- state form (the fleet kernel, which needs chi and xi apart):
+  chi <- decay[i] chi + a11[i] Z1;  xi <- xi + mu_dt[i] + a21[i] Z1 + a22[i] Z2
+  with (a11, a21, a22) the Cholesky factor of the exact step covariance;
+- innovations form (kernels that only read X = chi + xi): the exact law of the X path from
+  ONE normal a step, by the prediction-error decomposition of the Gaussian state given the
+  X path so far. c is E[chi | X so far] (plus the decaying spikes); its covariance follows a
+  deterministic recursion, so gain[i] and innovation_sd[i] are computed once in Python
+  (gpufin.models.TwoFactor.kernel_arrays):
+  X <- X + mu_dt[i] + (decay[i] - 1) c + innovation_sd[i] Z;  c <- decay[i] c + gain[i] Z.
+Jumps: launches into xi (X), shortage spikes into chi (c and X). Both arrive as one Poisson
+process of events at event_rate (launch + spike intensity, per year), drawn by its
+exponential inter-arrival times on the clock event_rate x t (event_clock[i] at the end of
+step i), so a step without an event costs one comparison. Event k of a path (k = 1, 2, ...)
+takes one draw: a launch with probability launch_share, else a spike; its size normal; the
+gap to the next event. A spike arriving at tau decays by e^{-kappa (t_end - tau)} by the
+end of its step. Scheduled launches add their count of jumps at their step.
+RNG streams: EVENT_STREAM (counter 0: the first gap; counter k: event k), LAUNCH_STREAM
+(scheduled launches, counter = step).
 """
+
 import numpy as np
 from numba import njit
 
-from pricing_kernels.rng import fill_normals4, fill_words, normal_pair, uniform_open
-from pricing_kernels.vecmath import exp_vec
+from pricing_kernels.rng import fill_normals4, normal_pair, uniform_open, words_lane
+from pricing_kernels.vecmath import log_vec
 
+EVENT_STREAM = 2
 LAUNCH_STREAM = 3
-SPIKE_STREAM0 = 4
 
 
 @njit(inline="always")
-def index_scratch(lanes):
-    """Work arrays of a lane group: chi, xi, z1, z2, zj (normals), words and spike_words (raw
-    draws), ids (path ids), signs (antithetic), n_launch, n_spike (jump counts)."""
-    return (np.empty(lanes), np.empty(lanes), np.empty((4, lanes)), np.empty((4, lanes)),
-            np.zeros((4, lanes)), np.empty((4, lanes), dtype=np.uint64),
-            np.empty((4, lanes), dtype=np.uint64), np.empty(lanes, dtype=np.uint64),
-            np.empty(lanes), np.empty(lanes), np.empty(lanes))
+def jump_scratch(lanes):
+    """Work arrays of a lane group's jumps: next_event (on the event clock), seen (events
+    drawn), zl (scheduled launch normals), launch_add, spike_add."""
+    return (np.empty(lanes), np.empty(lanes, dtype=np.int64), np.empty((4, lanes)), np.empty(lanes),
+            np.empty(lanes))
 
 
 @njit(inline="always")
-def poisson_count(u, cdf_row):
-    count = 0.0
-    for k in range(cdf_row.size):
-        count += 1.0 if u > cdf_row[k] else 0.0
-    return count
+def jump_start(k0, k1, ids, next_event, seen):
+    """The first event time of each lane's path, on the event clock."""
+    for lane in range(ids.size):
+        w0, _, _, _ = words_lane(k0, k1, ids[lane], EVENT_STREAM, 0)
+        next_event[lane] = -log_vec(uniform_open(w0))
+        seen[lane] = 0
 
 
 @njit(inline="always")
 def index_diffusion(i, row, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt):
-    """The Gaussian part of step i, from normals z1[row], z2[row]."""
+    """State form: the Gaussian part of step i, from normals z1[row], z2[row]."""
     for lane in range(chi.size):
         chi[lane] = decay[i] * chi[lane] + a11[i] * z1[row, lane]
         xi[lane] += mu_dt[i] + a21[i] * z1[row, lane] + a22[i] * z2[row, lane]
 
 
 @njit(inline="always")
-def index_jumps(i, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch, n_spike,
-                launch_cdf, launch_sched, launch_mean, launch_vol, spike_cdf, spike_mean,
-                spike_vol, kappa_dt):
-    """Launch jumps into xi and decayed spikes into chi; words[0:2] hold the count uniforms.
-    Counts come first; sizes are drawn only when some lane of the group jumps."""
-    most_launches = 0.0
-    most_spikes = 0.0
-    for lane in range(chi.size):
-        n_launch[lane] = poisson_count(uniform_open(words[0, lane]), launch_cdf[i]) + launch_sched[i]
-        n_spike[lane] = poisson_count(uniform_open(words[1, lane]), spike_cdf[i])
-        most_launches = max(most_launches, n_launch[lane])
-        most_spikes = max(most_spikes, n_spike[lane])
-    if most_launches > 0.0:
-        fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zj)
-        for lane in range(chi.size):
-            xi[lane] += n_launch[lane] * launch_mean + np.sqrt(n_launch[lane]) * launch_vol * zj[0, lane]
-    for k in range(int(most_spikes)):
-        fill_words(k0, k1, ids, SPIKE_STREAM0 + k, i, spike_words)
-        for lane in range(chi.size):
-            za, _ = normal_pair(spike_words[0, lane], spike_words[1, lane])
-            age = uniform_open(spike_words[2, lane])
-            size = (spike_mean + spike_vol * signs[lane] * za) * exp_vec(-kappa_dt[i] * age)
-            chi[lane] += size if n_spike[lane] > k else 0.0
+def index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt):
+    """Innovations form: the Gaussian part of step i, from normals z[row]."""
+    for lane in range(c.size):
+        x[lane] += mu_dt[i] + (decay[i] - 1.0) * c[lane] + innovation_sd[i] * z[row, lane]
+        c[lane] = decay[i] * c[lane] + gain[i] * z[row, lane]
+
+
+@njit(inline="always")
+def index_jumps(i, k0, k1, ids, signs, scratch, params):
+    """launch_add / spike_add of `scratch` (jump_scratch) = step i's launch jumps and decayed
+    spikes; returns False (arrays untouched) when no lane jumps. params: (event_clock,
+    event_rate, launch_share, launch_sched, launch_mean, launch_vol, spike_mean, spike_vol,
+    kappa) as in gpufin.models.TwoFactor.JUMP_ARGS."""
+    next_event = scratch[0]
+    event_clock, launch_sched = params[0], params[3]
+    some = 0
+    for lane in range(ids.size):
+        some |= 1 if next_event[lane] <= event_clock[i] else 0
+    if some == 0 and launch_sched[i] == 0.0:
+        return False
+    draw_jumps(i, k0, k1, ids, signs, scratch, params)
+    return True
+
+
+@njit
+def draw_jumps(i, k0, k1, ids, signs, scratch, params):
+    """The rare part of index_jumps, kept out of line: events are drawn lane by lane, only
+    where they happen."""
+    next_event, seen, zl, launch_add, spike_add = scratch
+    (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol, spike_mean,
+     spike_vol, kappa) = params
+    n = ids.size
+    sched = launch_sched[i]
+    for lane in range(n):
+        launch_add[lane] = 0.0
+        spike_add[lane] = 0.0
+    if sched > 0.0:
+        fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zl)
+        for lane in range(n):
+            launch_add[lane] = sched * launch_mean + np.sqrt(sched) * launch_vol * zl[0, lane]
+    for lane in range(n):
+        while next_event[lane] <= event_clock[i]:
+            seen[lane] += 1
+            w0, w1, w2, w3 = words_lane(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
+            za, _ = normal_pair(w0, w1)
+            z = signs[lane] * za
+            if uniform_open(w3) < launch_share:
+                launch_add[lane] += launch_mean + launch_vol * z
+            else:
+                age = (event_clock[i] - next_event[lane]) / event_rate
+                spike_add[lane] += (spike_mean + spike_vol * z) * np.exp(-kappa * age)
+            next_event[lane] -= log_vec(uniform_open(w2))

@@ -14,14 +14,15 @@ from numba import njit, prange
 from pricing_kernels import CACHE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
-from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 
 
 @njit(cache=CACHE, parallel=True, error_model="numpy")
 def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
                     drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
-                    fix_period, fix_weight, close_period, monitor, step_df,
-                    strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
+                    fix_weight, close_period, step_df,
+                    strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                    fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
     """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X,
     for payoffs stacked along the first axis of the payoff arrays (pricing_kernels.payoff)."""
     k0, k1 = split_seed(seed)
@@ -38,6 +39,7 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
+        spots = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
         for g in range(groups_per_block):
             group = (first_block + b) * groups_per_block + g
@@ -67,12 +69,10 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
                         if bridge:
                             bridge_all(acc, lane, start, end, flags, levels, bridge_var[i],
                                        uniform_open(words[2, lane]), step_df[i])
-                        u = uniform_open(words[0, lane])
-                        count = 0.0
-                        for k in range(kmax):
-                            count += 1.0 if u > pois_cdf[i, k] else 0.0
+                        count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
                         x[lane] = end + count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
-                observe_all(i, x, acc, fix_period, fix_weight, close_period, monitor, step_df,
-                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
+                observe_all(i, x, spots, acc, fix_weight, close_period, step_df,
+                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                            fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)
             settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats

@@ -2,20 +2,23 @@
 
 A payoff is a strip of averaging periods (one period for a European or an Asian, one
 per month for a swap, cap or floor), optionally knocked in or out by a barrier. The
-Python side (gpufin.plan) turns an instrument into these arrays once:
+Python side (gpufin.montecarlo.payoff_arrays) turns an instrument into these arrays once:
 
 step arrays (length n_steps, event at the end of step i):
-    fix_period[i]   period fixed at the end of step i, or -1
-    fix_weight[i]   weight of that fixing in its period average (1 / total fixings)
+    fix_weight[i]   weight of the fixing at step i in its period average (1 / total fixings)
     close_period[i] period whose average is complete at the end of step i, or -1
-    monitor[i]      1 when the barrier is checked at the end of step i
     step_df[i]      discount factor at the end of step i (rebates paid at the hit)
 period arrays (length n_periods):
     strike, omega (+1 call, -1 put), linear (1: pays omega*(A-K), no max),
     pay_df (discount factor of the payment), known_arith / known_geo (the part of the
     arithmetic average / of the mean log already fixed: past and time-0 fixings)
 scalars in `flags`: GEOMETRIC (payoff on the geometric average), BARRIER_DIR (+1 up,
-    -1 down, 0 none), KNOCK_IN, and in `levels`: LOG_BARRIER, REBATE, REBATE_DF_EXPIRY.
+    -1 down, 0 none), KNOCK_IN, BRIDGE (continuous barrier), AVERAGER (the payoff whose
+    running averages this one reads: itself, or an earlier one with the same fixing
+    schedule), and in `levels`: LOG_BARRIER, REBATE, REBATE_DF_EXPIRY.
+Several payoffs are stacked along a leading axis; per step, (ptr, q) lists name the
+payoffs with a fixing (averagers only), a period close or a barrier check at that step
+(gpufin.montecarlo.stack_payoffs).
 The control variate of each path is the same strip paid on geometric averages.
 """
 import numpy as np
@@ -31,7 +34,8 @@ N_STATS = 6         # per block: count, sum Y, sum Y^2, sum X, sum X^2, sum XY
 ARITH, GEO, TOTAL, CV, HIT, HIT_DF = 0, 1, 2, 3, 4, 5
 N_ACC = 6
 # flags
-GEOMETRIC, BARRIER_DIR, KNOCK_IN, BRIDGE = 0, 1, 2, 3
+GEOMETRIC, BARRIER_DIR, KNOCK_IN, BRIDGE, AVERAGER = 0, 1, 2, 3, 4
+N_FLAGS = 5
 # levels
 LOG_BARRIER, REBATE, REBATE_DF_EXPIRY = 0, 1, 2
 
@@ -44,41 +48,48 @@ def reset(acc):
 
 
 @njit(inline="always")
-def observe(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
-            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
-    """Record the fixings, barrier checks and period closes at the end of step i."""
-    n = logs.size
-    if monitor[i] != 0:
-        b = levels[LOG_BARRIER]
-        up = flags[BARRIER_DIR] > 0
-        df = step_df[i]
-        for lane in range(n):
-            crossed = logs[lane] >= b if up else logs[lane] <= b
-            first = crossed and acc[HIT, lane] == 0.0
-            acc[HIT_DF, lane] = df if first else acc[HIT_DF, lane]
-            acc[HIT, lane] = 1.0 if crossed else acc[HIT, lane]
-    p = fix_period[i]
-    if p >= 0:
-        w = fix_weight[i]
-        for lane in range(n):
-            acc[ARITH, lane] += w * exp_vec(logs[lane])
-            acc[GEO, lane] += w * logs[lane]
-    p = close_period[i]
-    if p >= 0:
-        k = strike[p]
-        om = omega[p]
-        df = pay_df[p]
-        lin = linear[p] != 0
-        geometric = flags[GEOMETRIC] != 0
-        for lane in range(n):
-            a = known_arith[p] + acc[ARITH, lane]
-            g = exp_vec(known_geo[p] + acc[GEO, lane])
-            avg = g if geometric else a
-            intrinsic = om * (avg - k)
-            acc[TOTAL, lane] += df * (intrinsic if lin else max(intrinsic, 0.0))
-            acc[CV, lane] += df * max(om * (g - k), 0.0)
-            acc[ARITH, lane] = 0.0
-            acc[GEO, lane] = 0.0
+def observe_barrier(i, q, logs, acc, step_df, flags, levels):
+    """Payoff q's barrier check at the end of step i."""
+    b = levels[q, LOG_BARRIER]
+    up = flags[q, BARRIER_DIR] > 0
+    df = step_df[i]
+    for lane in range(logs.size):
+        crossed = logs[lane] >= b if up else logs[lane] <= b
+        first = crossed and acc[q, HIT, lane] == 0.0
+        acc[q, HIT_DF, lane] = df if first else acc[q, HIT_DF, lane]
+        acc[q, HIT, lane] = 1.0 if crossed else acc[q, HIT, lane]
+
+
+@njit(inline="always")
+def observe_fixing(i, q, logs, spots, acc, fix_weight):
+    """Add the fixing at the end of step i to payoff q's running averages."""
+    w = fix_weight[q, i]
+    for lane in range(logs.size):
+        acc[q, ARITH, lane] += w * spots[lane]
+        acc[q, GEO, lane] += w * logs[lane]
+
+
+@njit(inline="always")
+def observe_close(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
+                  flags):
+    """Pay payoff q's period closing at the end of step i, from the running averages of
+    payoff flags[q, AVERAGER]."""
+    p = close_period[q, i]
+    if p < 0:
+        return
+    r = flags[q, AVERAGER]
+    k = strike[q, p]
+    om = omega[q, p]
+    df = pay_df[q, p]
+    lin = linear[q, p] != 0
+    geometric = flags[q, GEOMETRIC] != 0
+    for lane in range(acc.shape[2]):
+        a = known_arith[q, p] + acc[r, ARITH, lane]
+        g = exp_vec(known_geo[q, p] + acc[r, GEO, lane])
+        avg = g if geometric else a
+        intrinsic = om * (avg - k)
+        acc[q, TOTAL, lane] += df * (intrinsic if lin else max(intrinsic, 0.0))
+        acc[q, CV, lane] += df * max(om * (g - k), 0.0)
 
 
 @njit(inline="always")
@@ -158,12 +169,29 @@ def reset_all(acc):
 
 
 @njit(inline="always")
-def observe_all(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
-                strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
-    for q in range(acc.shape[0]):
-        observe(i, logs, acc[q], fix_period[q], fix_weight[q], close_period[q], monitor[q], step_df,
-                strike[q], omega[q], linear[q], pay_df[q], known_arith[q], known_geo[q], flags[q],
-                levels[q])
+def observe_all(i, logs, spots, acc, fix_weight, close_period, step_df, strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+    """Record the barrier checks, fixings and period closes of every payoff at the end of
+    step i. The payoffs with an event at step i are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]),
+    so a step costs nothing for payoffs without one. Payoffs with the same fixing schedule
+    share the running averages of the first of them (flags[q, AVERAGER], the only one listed
+    in fix_q); the index level is computed once for all (spots is scratch)."""
+    for n in range(monitor_ptr[i], monitor_ptr[i + 1]):
+        observe_barrier(i, monitor_q[n], logs, acc, step_df, flags, levels)
+    if fix_ptr[i + 1] > fix_ptr[i]:
+        for lane in range(logs.size):
+            spots[lane] = exp_vec(logs[lane])
+        for n in range(fix_ptr[i], fix_ptr[i + 1]):
+            observe_fixing(i, fix_q[n], logs, spots, acc, fix_weight)
+    for n in range(close_ptr[i], close_ptr[i + 1]):
+        observe_close(i, close_q[n], acc, close_period, strike, omega, linear, pay_df, known_arith,
+                      known_geo, flags)
+    for n in range(close_ptr[i], close_ptr[i + 1]):
+        q = close_q[n]
+        if flags[q, AVERAGER] == q:
+            for lane in range(logs.size):
+                acc[q, ARITH, lane] = 0.0
+                acc[q, GEO, lane] = 0.0
 
 
 @njit(inline="always")

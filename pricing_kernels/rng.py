@@ -94,16 +94,30 @@ def fill_normals4(k0, k1, path_ids, signs, stream, counter, out):
 
 
 @njit(inline="always")
+def words_lane(k0, k1, path_id, stream, counter):
+    """The four raw 32-bit words of one lane's draw."""
+    return philox4x32(np.uint64(counter), path_id & MASK32, path_id >> SHIFT32, np.uint64(stream),
+                      k0, k1)
+
+
+@njit(inline="always")
 def fill_words(k0, k1, path_ids, stream, counter, out):
     """out[j, lane] = the four raw 32-bit words of each lane's draw (for uniforms)."""
     for lane in range(path_ids.size):
-        pid = path_ids[lane]
-        r0, r1, r2, r3 = philox4x32(np.uint64(counter), pid & MASK32, pid >> SHIFT32,
-                                    np.uint64(stream), k0, k1)
+        r0, r1, r2, r3 = words_lane(k0, k1, path_ids[lane], stream, counter)
         out[0, lane] = r0
         out[1, lane] = r1
         out[2, lane] = r2
         out[3, lane] = r3
+
+
+@njit(inline="always")
+def poisson_count(u, cdf_row):
+    """N with P(N <= k) = cdf_row[k] by inverse transform of the uniform u."""
+    count = 0.0
+    for k in range(cdf_row.size):
+        count += 1.0 if u > cdf_row[k] else 0.0
+    return count
 
 
 @njit(cache=CACHE)

@@ -1,8 +1,8 @@
 """Schwartz-Smith two-factor paths with launch jumps and shortage spikes, exact on any grid.
 
-ln S = shift[i] + chi + xi at the end of step i; the step itself is
-pricing_kernels.index_step. RNG streams: 0 Z1, 1 Z2 (four steps a draw), 2 uniforms
-(launch count, spike count, bridge), 3 launch-size normals, 4 + k spike k.
+ln S = shift[i] + X at the end of step i, X advanced in the innovations form of
+pricing_kernels.index_step (one normal a step). RNG streams: 0 the innovations (four steps
+a draw), 4 bridge uniforms (four steps a draw), and the jump streams of index_step.
 """
 import numpy as np
 from numba import njit, prange
@@ -10,28 +10,41 @@ from numba import njit, prange
 from pricing_kernels import CACHE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
-from pricing_kernels.index_step import index_diffusion, index_jumps, index_scratch
+from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+
+BRIDGE_STREAM = 4
 
 
 @njit(cache=CACHE, parallel=True, error_model="numpy")
 def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0,
-                     shift, decay, a11, a21, a22, mu_dt,
-                     launch_cdf, launch_sched, launch_mean, launch_vol,
-                     spike_cdf, spike_mean, spike_vol, kappa_dt, bridge_var,
-                     fix_period, fix_weight, close_period, monitor, step_df,
-                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels):
+                     shift, decay, gain, innovation_sd, mu_dt,
+                     event_clock, event_rate, launch_share, launch_sched, launch_mean,
+                     launch_vol, spike_mean, spike_vol, kappa, bridge_var,
+                     fix_weight, close_period, step_df,
+                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                     fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
     """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats."""
     k0, k1 = split_seed(seed)
+    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
+                   spike_mean, spike_vol, kappa)
     n_steps = decay.size
     n_payoffs = flags.shape[0]
-    jumps = launch_cdf.shape[1] > 0 or spike_cdf.shape[1] > 0 or launch_sched.max() > 0.0
+    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
     bridge = flags[:, BRIDGE].max() != 0
     groups_per_block = BLOCK // LANES
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
-        chi, xi, z1, z2, zj, words, spike_words, ids, signs, n_launch, n_spike = index_scratch(LANES)
+        scratch = jump_scratch(LANES)
+        next_event, seen, _, launch_add, spike_add = scratch
+        c = np.empty(LANES)
+        x = np.empty(LANES)
+        z = np.empty((4, LANES))
+        bridge_words = np.empty((4, LANES), dtype=np.uint64)
+        ids = np.empty(LANES, dtype=np.uint64)
+        signs = np.empty(LANES)
         logs = np.empty(LANES)
+        spots = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
         for g in range(groups_per_block):
             group = (first_block + b) * groups_per_block + g
@@ -40,28 +53,31 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                 break
             lane_ids(group, antithetic, ids, signs)
             reset_all(acc)
+            if jumps:
+                jump_start(k0, k1, ids, next_event, seen)
             for lane in range(LANES):
-                chi[lane] = chi0
-                xi[lane] = xi0
+                c[lane] = chi0
+                x[lane] = chi0 + xi0
                 logs[lane] = chi0 + xi0
             for i in range(n_steps):
-                if i % 4 == 0:
-                    fill_normals4(k0, k1, ids, signs, 0, i // 4, z1)
-                    fill_normals4(k0, k1, ids, signs, 1, i // 4, z2)
-                index_diffusion(i, i % 4, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
-                if jumps or bridge:
-                    fill_words(k0, k1, ids, 2, i, words)
-                if jumps:
-                    index_jumps(i, k0, k1, ids, signs, chi, xi, words, zj, spike_words, n_launch,
-                                n_spike, launch_cdf, launch_sched, launch_mean, launch_vol,
-                                spike_cdf, spike_mean, spike_vol, kappa_dt)
+                row = i % 4
+                if row == 0:
+                    fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
+                    if bridge:
+                        fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, bridge_words)
+                index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
+                if jumps and index_jumps(i, k0, k1, ids, signs, scratch, jump_params):
+                    for lane in range(LANES):
+                        c[lane] += spike_add[lane]
+                        x[lane] += spike_add[lane] + launch_add[lane]
                 for lane in range(LANES):
-                    end = shift[i] + chi[lane] + xi[lane]
+                    end = shift[i] + x[lane]
                     if bridge:
                         bridge_all(acc, lane, logs[lane], end, flags, levels, bridge_var[i],
-                                   uniform_open(words[2, lane]), step_df[i])
+                                   uniform_open(bridge_words[row, lane]), step_df[i])
                     logs[lane] = end
-                observe_all(i, logs, acc, fix_period, fix_weight, close_period, monitor, step_df,
-                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels)
+                observe_all(i, logs, spots, acc, fix_weight, close_period, step_df,
+                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                            fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)
             settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 import gpufin
+from gpufin.errors import SpecError
 from gpufin.portfolio import stress_book, value_book, var_book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,14 +89,17 @@ def test_bad_rows_are_named_and_good_rows_valued(tmp_path):
 
 
 def test_same_results_in_process_on_dask_and_checkpointed(tmp_path):
+    """Whatever the executor and the chunk size (so whichever trades share paths)."""
     book = write_book(tmp_path / "book.csv", asian_rows(6) + [dict(id="c", quantity=1, **GBM, **CALL)])
     plain, _ = value_book(book, tmp_path / "a.csv", greeks=False)
-    dask, _ = value_book(book, tmp_path / "b.csv", greeks=False, workers=2)
-    chunked, _ = value_book(book, tmp_path / "c.csv", greeks=False, checkpoint=tmp_path / "ck")
-    again, _ = value_book(book, tmp_path / "d.csv", greeks=False, checkpoint=tmp_path / "ck")
+    dask, _ = value_book(book, tmp_path / "b.csv", greeks=False, workers=2, chunk=2)
+    chunked, _ = value_book(book, tmp_path / "c.csv", greeks=False, checkpoint=tmp_path / "ck", chunk=3)
+    again, _ = value_book(book, tmp_path / "d.csv", greeks=False, checkpoint=tmp_path / "ck", chunk=3)
     pd.testing.assert_frame_equal(plain, dask)
     pd.testing.assert_frame_equal(plain, chunked)
     pd.testing.assert_frame_equal(plain, again)
+    with pytest.raises(SpecError, match="--chunk"):
+        value_book(book, tmp_path / "e.csv", chunk=0)
 
 
 def test_killed_run_restarts_and_finishes_identically(tmp_path):
@@ -106,7 +110,7 @@ def test_killed_run_restarts_and_finishes_identically(tmp_path):
     reference, _ = value_book(book, tmp_path / "ref.csv", greeks=False)
     ck = tmp_path / "ck"
     cmd = [sys.executable, str(ROOT / "cli.py"), "portfolio", "value", str(book), "--out",
-           str(tmp_path / "out.csv"), "--no-greeks", "--checkpoint", str(ck)]
+           str(tmp_path / "out.csv"), "--no-greeks", "--checkpoint", str(ck), "--chunk", "32"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(ck.glob("*.json"))) < 2:

@@ -94,3 +94,15 @@ def test_trades_sharing_paths_get_exactly_their_solo_prices():
     assert solo[:5] == shared[:5] and solo[6] == shared[6]
     assert shared[6]["value"] != shared[1]["value"]          # its own rate, not its neighbour's
     assert isinstance(shared[5], Exception) and "instrument.option" in str(shared[5])
+
+
+def test_strips_sharing_running_averages_get_exactly_their_solo_prices():
+    """Floors, a cap and a swap on one monthly schedule share one set of running averages."""
+    from gpufin.pricing import price_many
+    strip = {"maturity": 1.0, "period_months": 1}
+    specs = [spec(SS, dict(strip, kind="floor", strike=k), method="mc", paths=4000) for k in (2.0, 2.4)]
+    specs.append(spec(SS, dict(strip, kind="cap", strike=2.6), method="mc", paths=4000))
+    specs.append(spec(SS, dict(strip, kind="swap", fixed_rate=2.3), method="mc", paths=4000))
+    specs.append(spec(SS, dict(strip, kind="floor", strike=2.2, prints="end"), method="mc",
+                      paths=4000))                       # month-end prints: its own grid
+    assert price_many(specs) == [gpufin.price(s) for s in specs]

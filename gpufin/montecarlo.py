@@ -140,7 +140,9 @@ def kernel_call(model, grid_days, plans, market):
     margs = model.kernel_arrays(times, market)
     pargs = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
     if isinstance(model, Lognormal):
-        from pricing_kernels.lognormal import lognormal_stats as kernel
+        from pricing_kernels import lognormal
+        events = margs["pois_cdf"].shape[1] > 0 or pargs["flags"][:, BRIDGE].any()
+        kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
         names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
     else:
         from pricing_kernels.two_factor import two_factor_stats as kernel

@@ -21,7 +21,7 @@ same bits. RNG streams: 0, 1 index shocks, jumps as in pricing_kernels.index_ste
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels import CACHE
+from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.index_step import index_diffusion, index_jumps, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
@@ -64,7 +64,7 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
         out[lane] = max(out[lane] - opex_pv[i], floor)
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                 shift, decay, a11, a21, a22, mu_dt,
                 event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,

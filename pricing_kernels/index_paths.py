@@ -8,7 +8,7 @@ gives the same numbers.
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels import CACHE
+from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
@@ -25,7 +25,7 @@ def _lane_setup(first_path, g, ids, signs):
         signs[lane] = 1.0
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, jump_mean, jump_vol):
     """GBM / Merton index levels on the grid; drift and vol per step as in lognormal_stats."""
     k0, k1 = split_seed(seed)
@@ -60,7 +60,7 @@ def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, j
     return out
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, innovation_sd,
                      mu_dt, event_clock, event_rate, launch_share, launch_sched, launch_mean,
                      launch_vol, spike_mean, spike_vol, kappa):

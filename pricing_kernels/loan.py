@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels import CACHE
+from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.rng import philox4x32, split_seed, uniform_open
 
 BULLET, LINEAR, ANNUITY, SCULPTED, SWEEP = 0, 1, 2, 3, 4
@@ -51,7 +51,7 @@ def scheduled_principal(kind, k, n_pay, start, outstanding, period_rate, sculpte
     return 0.0
 
 
-@njit(cache=CACHE, parallel=True)
+@njit(cache=CACHE, parallel=PRANGE)
 def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, commitment, draws,
                fee_until, pay_index, period_rate, amortization, amort_start, sculpted, sweep_share,
                reserve_periods, reserve0, ltv_trigger, ltv_test, continuous, bridge_var, dscr_trigger,

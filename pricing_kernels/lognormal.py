@@ -11,29 +11,51 @@ RNG streams: 0 diffusion normals (four steps a draw), 2 uniforms (jump count, br
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels import CACHE
+from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
-def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
-                    drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
-                    fix_weight, close_period, step_df,
-                    strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                    fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
-    """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X,
-    for payoffs stacked along the first axis of the payoff arrays (pricing_kernels.payoff)."""
+@njit
+def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf,
+                     jump_mean, jump_vol, acc, flags, levels, bridge_var, step_df):
+    """Step i with Merton jumps and/or Brownian-bridge barrier checks (out of line, and only
+    in lognormal_event_stats); z[zrow] holds this step's diffusion normals."""
+    fill_words(k0, k1, ids, 2, i, words)
+    if pois_cdf.shape[1] > 0:
+        fill_normals4(k0, k1, ids, signs, 3, i, zj)
+    for lane in range(x.size):
+        ends[lane] = x[lane] + mu + sd * z[zrow, lane]
+    if flags[:, BRIDGE].max() != 0:
+        bridge_all(acc, x, ends, flags, levels, bridge_var[i], words[2], step_df[i])
+    for lane in range(x.size):
+        count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
+        x[lane] = ends[lane] + count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
+
+
+@njit(inline="always")
+def gbm_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf, jump_mean,
+             jump_vol, acc, flags, levels, bridge_var, step_df):
+    """Step i of plain GBM (the arguments of jump_bridge_step, most unused)."""
+    for lane in range(x.size):
+        x[lane] += mu + sd * z[zrow, lane]
+
+
+@njit(inline="always")
+def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
+                     pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period, step_df,
+                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                     fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+    """The body of both kernels, with `step` advancing the paths one grid step."""
     k0, k1 = split_seed(seed)
     n_steps = drift.size
     n_payoffs = flags.shape[0]
-    kmax = pois_cdf.shape[1]
-    bridge = flags[:, BRIDGE].max() != 0
     groups_per_block = BLOCK // LANES
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
         x = np.empty(LANES)
+        ends = np.empty(LANES)
         z = np.empty((4, LANES))
         zj = np.zeros((4, LANES))       # read (times 0) on bridge steps without jumps
         words = np.empty((4, LANES), dtype=np.uint64)
@@ -53,26 +75,38 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot,
             for i in range(n_steps):
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-                zrow = i % 4
-                mu = drift[i]
-                sd = vol[i]
-                if kmax == 0 and not bridge:
-                    for lane in range(LANES):
-                        x[lane] += mu + sd * z[zrow, lane]
-                else:
-                    fill_words(k0, k1, ids, 2, i, words)
-                    if kmax > 0:
-                        fill_normals4(k0, k1, ids, signs, 3, i, zj)
-                    for lane in range(LANES):
-                        start = x[lane]
-                        end = start + mu + sd * z[zrow, lane]
-                        if bridge:
-                            bridge_all(acc, lane, start, end, flags, levels, bridge_var[i],
-                                       uniform_open(words[2, lane]), step_df[i])
-                        count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
-                        x[lane] = end + count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
+                step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj,
+                     pois_cdf, jump_mean, jump_vol, acc, flags, levels, bridge_var, step_df)
                 observe_all(i, x, spots, acc, fix_weight, close_period, step_df,
                             strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
                             fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)
             settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats
+
+
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
+                    pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period, step_df,
+                    strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
+                    fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+    """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X,
+    for payoffs stacked along the first axis of the payoff arrays (pricing_kernels.payoff):
+    GBM without continuously monitored barriers."""
+    return lognormal_kernel(gbm_step, seed, n_paths, first_block, n_blocks, antithetic, log_spot,
+                            drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight,
+                            close_period, step_df, strike, omega, linear, pay_df, known_arith,
+                            known_geo, flags, levels, fix_ptr, fix_q, close_ptr, close_q,
+                            monitor_ptr, monitor_q)
+
+
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+def lognormal_event_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
+                          pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period,
+                          step_df, strike, omega, linear, pay_df, known_arith, known_geo, flags,
+                          levels, fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+    """lognormal_stats with Merton jumps or Brownian-bridge barrier checks."""
+    return lognormal_kernel(jump_bridge_step, seed, n_paths, first_block, n_blocks, antithetic,
+                            log_spot, drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
+                            fix_weight, close_period, step_df, strike, omega, linear, pay_df,
+                            known_arith, known_geo, flags, levels, fix_ptr, fix_q, close_ptr,
+                            close_q, monitor_ptr, monitor_q)

@@ -24,6 +24,7 @@ The control variate of each path is the same strip paid on geometric averages.
 import numpy as np
 from numba import njit
 
+from pricing_kernels.rng import uniform_open
 from pricing_kernels.vecmath import exp_vec
 
 LANES = 16          # paths advanced together; loops over lanes vectorize
@@ -40,7 +41,7 @@ N_FLAGS = 5
 LOG_BARRIER, REBATE, REBATE_DF_EXPIRY = 0, 1, 2
 
 
-@njit(inline="always")
+@njit
 def reset(acc):
     for r in range(N_ACC):
         for lane in range(acc.shape[1]):
@@ -69,7 +70,7 @@ def observe_fixing(i, q, logs, spots, acc, fix_weight):
         acc[q, GEO, lane] += w * logs[lane]
 
 
-@njit(inline="always")
+@njit
 def observe_close(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
                   flags):
     """Pay payoff q's period closing at the end of step i, from the running averages of
@@ -102,7 +103,7 @@ def bridge_hit(acc, lane, log_start, log_end, log_barrier, up, variance, u):
     return u < prob and acc[HIT, lane] == 0.0
 
 
-@njit(inline="always")
+@njit
 def settle_barrier(acc, flags, levels):
     """Replace knocked-out (or never knocked-in) payoffs by the rebate."""
     if flags[BARRIER_DIR] == 0:
@@ -118,7 +119,7 @@ def settle_barrier(acc, flags, levels):
         acc[TOTAL, lane] = paid
 
 
-@njit(inline="always")
+@njit
 def accumulate_stats(acc, first_path, n_paths, antithetic, stats):
     """Add this lane group's samples to its block's sums (antithetic pairs count as one)."""
     n = acc.shape[1]
@@ -145,7 +146,7 @@ def _add(stats, y, x):
     stats[5] += x * y
 
 
-@njit(inline="always")
+@njit
 def lane_ids(group, antithetic, path_ids, signs):
     """Random-stream path ids of one lane group; antithetic partners reuse ids with sign -1."""
     n = path_ids.size
@@ -162,7 +163,7 @@ def lane_ids(group, antithetic, path_ids, signs):
 
 # ---- several payoffs on the same paths (arrays stacked along a leading payoff axis) ----------
 
-@njit(inline="always")
+@njit
 def reset_all(acc):
     for q in range(acc.shape[0]):
         reset(acc[q])
@@ -194,18 +195,21 @@ def observe_all(i, logs, spots, acc, fix_weight, close_period, step_df, strike, 
                 acc[q, GEO, lane] = 0.0
 
 
-@njit(inline="always")
-def bridge_all(acc, lane, log_start, log_end, flags, levels, variance, u, df):
-    """Brownian-bridge crossings of every continuously monitored payoff, one uniform per step."""
+@njit
+def bridge_all(acc, log_starts, log_ends, flags, levels, variance, words, df):
+    """Brownian-bridge crossings of every continuously monitored payoff over one step, one
+    uniform per path (from words[lane])."""
     for q in range(acc.shape[0]):
-        if flags[q, BRIDGE] != 0 and bridge_hit(acc[q], lane, log_start, log_end,
-                                               levels[q, LOG_BARRIER], flags[q, BARRIER_DIR] > 0,
-                                               variance, u):
-            acc[q, HIT, lane] = 1.0
-            acc[q, HIT_DF, lane] = df
+        if flags[q, BRIDGE] == 0:
+            continue
+        for lane in range(log_starts.size):
+            if bridge_hit(acc[q], lane, log_starts[lane], log_ends[lane], levels[q, LOG_BARRIER],
+                          flags[q, BARRIER_DIR] > 0, variance, uniform_open(words[lane])):
+                acc[q, HIT, lane] = 1.0
+                acc[q, HIT_DF, lane] = df
 
 
-@njit(inline="always")
+@njit
 def settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b):
     for q in range(acc.shape[0]):
         settle_barrier(acc[q], flags[q], levels[q])

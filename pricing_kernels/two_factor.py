@@ -7,16 +7,16 @@ a draw), 4 bridge uniforms (four steps a draw), and the jump streams of index_st
 import numpy as np
 from numba import njit, prange
 
-from pricing_kernels import CACHE
+from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
                                     observe_all, reset_all, settle_accumulate_all)
 from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
-from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.rng import fill_normals4, fill_words, split_seed
 
 BRIDGE_STREAM = 4
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0,
                      shift, decay, gain, innovation_sd, mu_dt,
                      event_clock, event_rate, launch_share, launch_sched, launch_mean,
@@ -44,6 +44,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
         logs = np.empty(LANES)
+        ends = np.empty(LANES)
         spots = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
         for g in range(groups_per_block):
@@ -71,11 +72,12 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                         c[lane] += spike_add[lane]
                         x[lane] += spike_add[lane] + launch_add[lane]
                 for lane in range(LANES):
-                    end = shift[i] + x[lane]
-                    if bridge:
-                        bridge_all(acc, lane, logs[lane], end, flags, levels, bridge_var[i],
-                                   uniform_open(bridge_words[row, lane]), step_df[i])
-                    logs[lane] = end
+                    ends[lane] = shift[i] + x[lane]
+                if bridge:
+                    bridge_all(acc, logs, ends, flags, levels, bridge_var[i], bridge_words[row],
+                               step_df[i])
+                for lane in range(LANES):
+                    logs[lane] = ends[lane]
                 observe_all(i, logs, spots, acc, fix_weight, close_period, step_df,
                             strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
                             fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)

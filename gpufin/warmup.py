@@ -23,8 +23,11 @@ def _jobs():
     from gpufin.simulate import simulate
     barrier = {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0, "barrier": 2.0,
                "barrier_type": "down-and-out"}
+    asian = {"kind": "asian", "option": "call", "strike": 2.4, "maturity": 1.0, "fixings": 4}
     return [
-        ("lognormal paths (GBM, Merton)",
+        ("GBM paths",
+         lambda: price({"model": GBM, "instrument": asian, "mc": MC})),
+        ("GBM and Merton paths with jumps or barriers",
          lambda: price({"model": JUMPS, "instrument": barrier, "mc": MC})),
         ("Schwartz-Smith paths",
          lambda: price({"model": SS, "instrument": {"kind": "cap", "strike": 2.4, "maturity": 0.25}, "mc": MC})),

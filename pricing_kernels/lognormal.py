@@ -7,6 +7,9 @@ Poisson counts come from `pois_cdf[i, k] = P(N <= k)`, truncated where the tail 
 the resolution of a 32-bit uniform, so the inverse transform is exact.
 RNG streams: 0 diffusion normals (four steps a draw), 2 uniforms (jump count, bridge),
 3 jump-size normals.
+Two kernels share one body: lognormal_stats for plain GBM, and lognormal_event_stats,
+whose steps also draw jumps and bridge crossings. Kept apart, the first compiles without
+the second's code (a first run waits seconds less).
 """
 import numpy as np
 from numba import njit, prange

@@ -60,9 +60,12 @@ class Market:
         return dates[days]
 
     def curve_handle(self):
-        """A QuantLib YieldTermStructureHandle of the discount curve (built once)."""
+        """A QuantLib YieldTermStructureHandle of the discount curve (built once). QuantLib's
+        global evaluation date is set to this market's first: Markets are shared between
+        trades, and a bootstrapped curve's rate helpers date themselves from it."""
+        ql = self.ql
         if "handle" not in self._cache:
-            self._cache["handle"] = self.ql.YieldTermStructureHandle(self._build_curve())
+            self._cache["handle"] = ql.YieldTermStructureHandle(self._build_curve())
         return self._cache["handle"]
 
     def flat_handle(self, rate: float):

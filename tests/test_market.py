@@ -98,3 +98,19 @@ def test_forward_curve_rejected_for_lognormal_models():
     doc["market"] = {"forward_curve": FORWARDS}
     with pytest.raises(SpecError, match="market.forward_curve"):
         gpufin.price(doc)
+
+
+def test_shared_sofr_market_is_unmoved_by_other_valuation_dates():
+    """Markets are shared between trades; QuantLib's global evaluation date, which another
+    market moves, must not re-date a bootstrapped curve already built."""
+    import gpufin.market
+
+    def swap(date, maturity):
+        return {"model": {"kind": "gbm", "spot": 2.4, "vol": 0.5},
+                "market": {"valuation_date": date, "curve": SOFR},
+                "instrument": {"kind": "swap", "fixed_rate": 2.3, "maturity": maturity}}
+    gpufin.price(swap("2026-07-01", 2.0))
+    gpufin.price(swap("2026-09-15", 2.0))
+    after_switch = gpufin.price(swap("2026-07-01", 3.0))["value"]
+    gpufin.market._BUILT.clear()
+    assert gpufin.price(swap("2026-07-01", 3.0))["value"] == after_switch

@@ -241,28 +241,30 @@ def _write_atomic(path: Path, text: str | None = None, frame: pd.DataFrame | Non
 PAYOFF_TERMS = ("strike", "fixed_rate", "notional", "position", "option")
 
 
-def _by_underlying(positions: list) -> list:
-    """Positions ordered so that those on one model, market and observation schedule fall in
-    the same chunks (where they share simulated paths)."""
-    def key(pos):
-        doc = pos.doc or {}
+def _underlying_order(positions: list) -> list[int]:
+    """Indices of the positions, ordered (stably) so that those on one model, market and
+    observation schedule fall in the same chunks, where they share simulated paths."""
+    def key(i):
+        doc = positions[i].doc or {}
         schedule = {k: v for k, v in (doc.get("instrument") or {}).items() if k not in PAYOFF_TERMS}
         return json.dumps([doc.get("model"), doc.get("market"), doc.get("mc"), schedule],
                           sort_keys=True, default=str)
-    return sorted(positions, key=key)
+    return sorted(range(len(positions)), key=key)
 
 
 def _chunks(positions: list, options: dict) -> list[list]:
-    """The positions, ordered by underlying, in chunks of options["chunk"]."""
-    ordered, size = _by_underlying(positions), options["chunk"]
+    """The positions, in underlying order, in chunks of options["chunk"]."""
+    ordered, size = [positions[i] for i in _underlying_order(positions)], options["chunk"]
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 def _in_book_order(rows: list[dict], positions: list) -> list[dict]:
-    by_id = {}
-    for row in rows:
-        by_id.setdefault(row["id"], []).append(row)
-    return [by_id[p.id].pop(0) for p in positions]
+    """Rows computed in underlying order, put back in book order (by position, not by id:
+    ids may repeat)."""
+    out = [None] * len(positions)
+    for i, row in zip(_underlying_order(positions), rows):
+        out[i] = row
+    return out
 
 
 def _options(market_file=None, paths=None, chunk=None, **extra) -> dict:

@@ -46,8 +46,8 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
     loops vectorize). Gauss-Hermite nodes +-x_k pair
     up: with E = e^{-m} and s_k = 2 cosh(sd x_k),
     logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
-    one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite and
-    moves a utilization by under 1e-30)."""
+    one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite; it
+    changes only utilizations below about 1e-14)."""
     n = chi.size
     for lane in range(n):
         out[lane] = 0.0

@@ -29,7 +29,7 @@ def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj,
     if pois_cdf.shape[1] > 0:
         fill_normals4(k0, k1, ids, signs, 3, i, zj)
     for lane in range(x.size):
-        ends[lane] = x[lane] + mu + sd * z[zrow, lane]
+        ends[lane] = x[lane] + (mu + sd * z[zrow, lane])     # rounded as in gbm_step
     if flags[:, BRIDGE].max() != 0:
         bridge_all(acc, x, ends, flags, levels, bridge_var[i], words[2], step_df[i])
     for lane in range(x.size):

@@ -147,3 +147,13 @@ def test_misspelt_scenario_file_is_refused(tmp_path):
     (tmp_path / "s.toml").write_text('[drop]\ndescription = "rents fall"\nindex_facter = 0.6\n')
     with pytest.raises(Exception, match="index_facter"):
         stress_book(book, tmp_path / "s.toml")
+
+
+def test_repeated_ids_keep_their_own_rows(tmp_path):
+    """Rows go back to book order by position, not by id: two positions may share an id."""
+    rows = [dict(id="X", quantity=1, **GBM, **dict(CALL, **{"instrument.maturity": m})) for m in (2.0, 1.0)]
+    results, _ = value_book(write_book(tmp_path / "book.csv", rows), tmp_path / "out.csv", greeks=False)
+    alone = [gpufin.price({"model": {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04},
+                           "instrument": {"kind": "european", "option": "call", "strike": 2.5,
+                                          "maturity": m}})["value"] for m in (2.0, 1.0)]
+    assert results["value"].tolist() == alone

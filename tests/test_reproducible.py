@@ -89,9 +89,17 @@ def test_trades_sharing_paths_get_exactly_their_solo_prices():
                       method="mc"))                       # another grid: simulated on its own
     specs.append(spec(model, dict(base, option="straddle", strike=2.4)))   # a bad trade
     specs.append(spec(dict(model, rate=0.10), dict(base, option="call", strike=2.4), method="mc"))
+    knock = {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0, "barrier": 2.0,
+             "barrier_type": "down-and-out"}
+    specs.append(spec(model, knock, method="mc"))
+    daily = {"method": "mc", "steps_per_year": 252}     # a European on a barrier's daily grid
+    specs.append(spec(model, dict(knock, rebate=0.1), **daily))
+    specs.append(spec(model, {"kind": "european", "option": "call", "strike": 2.4, "maturity": 1.0},
+                      **daily))
     shared = price_many(specs)
     solo = [gpufin.price(s) if n != 5 else None for n, s in enumerate(specs)]
-    assert solo[:5] == shared[:5] and solo[6] == shared[6]
+    assert solo[:5] == shared[:5] and solo[6:] == shared[6:]    # Europeans that share a
+    # barrier's kernel (Brownian-bridge checks) round as they do alone
     assert shared[6]["value"] != shared[1]["value"]          # its own rate, not its neighbour's
     assert isinstance(shared[5], Exception) and "instrument.option" in str(shared[5])
 

@@ -25,15 +25,12 @@ import numpy as np
 
 from gpufin.dates import DAYS_PER_YEAR, to_days
 from gpufin.errors import SpecError
+from gpufin.montecarlo import PATH_CHUNK, QUANTILES, Z95, contiguous, seed_key
 from gpufin.spec import Spec, load_spec
 
 AMORTIZATION = {"bullet": 0, "linear": 1, "annuity": 2, "sculpted": 3, "sweep": 4}
 DEFAULT_SWEEP_SHARE = 0.5       # FACTS.md 8.5: 50% of excess cash (estimate)
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
-DEFAULT_CHUNK = 16_384
-SEED_MOD = 2 ** 64
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -133,12 +130,12 @@ class Collateral:
 
     def paths(self, grid_days, n_paths, seed, chunk_paths):
         """Yield (first_path, cash[paths, dates], value[paths, dates])."""
-        key = np.uint64(seed % SEED_MOD)
-        step = chunk_paths or DEFAULT_CHUNK
+        key = seed_key(seed)
+        step = chunk_paths or PATH_CHUNK
         times = grid_days / DAYS_PER_YEAR
         if self.fleet:
             from pricing_kernels.fleet import fleet_paths
-            args = [_c(v) for v in self.model.kernel_arrays(grid_days, self.market).values()]
+            args = [contiguous(v) for v in self.model.kernel_arrays(grid_days, self.market).values()]
             for first in range(0, n_paths, step):
                 out = fleet_paths(key, first, min(step, n_paths - first), *args)
                 yield first, out[2], out[3]
@@ -154,8 +151,8 @@ class Collateral:
         arrays = self.model.kernel_arrays(times, self.market)
         if isinstance(self.model, Lognormal):
             names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol")
-            return index_paths.lognormal_paths, [_c(arrays[n]) for n in names]
-        return index_paths.two_factor_paths, [_c(arrays[n]) for n in TwoFactor.INNOVATION_ARGS]
+            return index_paths.lognormal_paths, [contiguous(arrays[n]) for n in names]
+        return index_paths.two_factor_paths, [contiguous(arrays[n]) for n in TwoFactor.INNOVATION_ARGS]
 
     def bridge_variance(self, grid_days) -> np.ndarray:
         """Variance of the log collateral value over each grid step (index models)."""
@@ -163,10 +160,6 @@ class Collateral:
             raise SpecError("instrument.ltv_test", "continuous LTV monitoring needs an index model; use \"monthly\"")
         var = self.model.kernel_arrays(grid_days / DAYS_PER_YEAR, self.market)["bridge_var"]
         return np.concatenate([[0.0], var])
-
-
-def _c(v):
-    return np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
 
 
 def build_collateral(s: Spec) -> Collateral:
@@ -307,8 +300,8 @@ def waterfall(run: LoanRun, cache: PathCache):
     """(out, ltv, dscr) over all paths, chunk by chunk."""
     from pricing_kernels.loan import loan_paths
     a = run.arrays
-    key = np.uint64(cache.seed % SEED_MOD)
-    parts = [loan_paths(key, first, cash, value, *(_c(v) for v in a.values()))
+    key = seed_key(cache.seed)
+    parts = [loan_paths(key, first, cash, value, *(contiguous(v) for v in a.values()))
              for first, cash, value in cache]
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
 

@@ -234,8 +234,7 @@ class TwoFactor:
         a21 = np.divide(cov, a11, out=np.zeros_like(cov), where=a11 > 0.0)
         a22 = np.sqrt(np.maximum(var_xi - a21 ** 2, 0.0))
         gain, innovation_sd = innovations(decay, var_chi, var_xi, cov)
-        sched = np.array([sum(1 for s in self.launch_times if a < s <= b + 1e-12)
-                          for a, b in zip(times[:-1], times[1:])], float)
+        sched = np.diff(self._launches_by(times))          # scheduled launches per step
         rate = self.launch_intensity + self.spike_intensity
         return dict(chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
                     shift=self.shift(times[1:]), decay=decay, a11=a11, a21=a21, a22=a22,

@@ -18,6 +18,9 @@ from gpufin.models import Lognormal, TwoFactor
 from pricing_kernels.payoff import AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN, N_FLAGS
 
 SEED_MOD = 2 ** 64
+Z95 = 1.959963984540054        # two-sided 95% normal quantile, for confidence intervals
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)   # quantiles reported by date (loans, fleets)
+PATH_CHUNK = 16_384       # paths per call of the path-array kernels (fleet, index, loan)
 # Grid for continuous barriers when the bridge is approximate (jumps, two factors) or
 # when a knock-out rebate is paid at the hit, discounted from the end of the step it falls in.
 DEFAULT_BARRIER_STEPS = 252
@@ -147,12 +150,18 @@ def kernel_call(model, grid_days, plans, market):
     else:
         from pricing_kernels.two_factor import two_factor_stats as kernel
         names = TwoFactor.INNOVATION_ARGS + ("bridge_var",)
-    args = [_contiguous(margs[n]) for n in names] + [_contiguous(v) for v in pargs.values()]
+    args = [contiguous(margs[n]) for n in names] + [contiguous(v) for v in pargs.values()]
     return kernel, args
 
 
-def _contiguous(v):
-    return np.ascontiguousarray(v) if isinstance(v, np.ndarray) else float(v)
+def seed_key(seed: int) -> np.uint64:
+    """The Philox key of a seed: the seed reduced mod 2**64."""
+    return np.uint64(seed % SEED_MOD)
+
+
+def contiguous(v):
+    """A kernel argument: arrays made C-contiguous, other values as they are."""
+    return np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
 
 
 def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
@@ -160,7 +169,7 @@ def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
     """sums[payoff] = (count, Y, Y^2, X, X^2, XY) over all paths, in chunks of whole blocks."""
     n_blocks = -(-n_paths // BLOCK)
     chunk_blocks = n_blocks if not chunk_paths else max(1, chunk_paths // BLOCK)
-    key = np.uint64(seed % SEED_MOD)
+    key = seed_key(seed)
     parts = [kernel(key, n_paths, first, min(chunk_blocks, n_blocks - first), antithetic, *args)
              for first in range(0, n_blocks, chunk_blocks)]
     stats = np.concatenate(parts, axis=1)

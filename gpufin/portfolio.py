@@ -252,17 +252,17 @@ def _underlying_order(positions: list) -> list[int]:
     return sorted(range(len(positions)), key=key)
 
 
-def _chunks(positions: list, options: dict) -> list[list]:
-    """The positions, in underlying order, in chunks of options["chunk"]."""
-    ordered, size = [positions[i] for i in _underlying_order(positions)], options["chunk"]
+def _chunks(positions: list, order: list[int], size: int) -> list[list]:
+    """The positions, in `order`, in chunks of `size`."""
+    ordered = [positions[i] for i in order]
     return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
-def _in_book_order(rows: list[dict], positions: list) -> list[dict]:
-    """Rows computed in underlying order, put back in book order (by position, not by id:
-    ids may repeat)."""
-    out = [None] * len(positions)
-    for i, row in zip(_underlying_order(positions), rows):
+def _in_book_order(rows: list[dict], order: list[int]) -> list[dict]:
+    """Rows computed in `order`, put back in book order (by position, not by id: ids may
+    repeat)."""
+    out = [None] * len(rows)
+    for i, row in zip(order, rows):
         out[i] = row
     return out
 
@@ -312,9 +312,10 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
     out = _check_output(out)
     positions = load_book(book)
     options = _options(market_file, paths, chunk, greeks=greeks)
-    rows = run_chunks(value_chunk, _chunks(positions, options), options, workers, scheduler,
-                      checkpoint, _digest(book, positions, options, "value"))
-    results = pd.DataFrame(_in_book_order(rows, positions))
+    order = _underlying_order(positions)
+    rows = run_chunks(value_chunk, _chunks(positions, order, options["chunk"]), options, workers,
+                      scheduler, checkpoint, _digest(book, positions, options, "value"))
+    results = pd.DataFrame(_in_book_order(rows, order))
     summary = summarize(results)
     _write_atomic(out, frame=results)
     _write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)
@@ -323,9 +324,11 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
 
 def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
     positions = load_book(book)
-    rows = _in_book_order(run_chunks(scenario_chunk, _chunks(positions, options), options,
-                                     workers, scheduler, checkpoint, _digest(book, positions, options, kind),
-                                     label="scenarios"), positions)
+    order = _underlying_order(positions)
+    rows = _in_book_order(run_chunks(scenario_chunk, _chunks(positions, order, options["chunk"]),
+                                     options, workers, scheduler, checkpoint,
+                                     _digest(book, positions, options, kind), label="scenarios"),
+                          order)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
     for name in options["scenarios"]:
         table[name] = [r["quantity"] * (r["unit_values"][name] - r["unit_values"]["base"])

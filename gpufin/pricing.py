@@ -17,10 +17,8 @@ from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments import build_plan
 from gpufin.market import build_market
 from gpufin.models import Lognormal, build_model, with_forward_curve
-from gpufin.montecarlo import estimate, kernel_call, simulate_sums, time_grid
+from gpufin.montecarlo import Z95, estimate, kernel_call, simulate_sums, time_grid
 from gpufin.spec import Spec, load_spec
-
-Z95 = 1.959963984540054
 
 
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:

@@ -17,14 +17,12 @@ import pandas as pd
 
 from gpufin.dates import DAYS_PER_YEAR
 from gpufin.errors import SpecError
+from gpufin.montecarlo import PATH_CHUNK, QUANTILES, contiguous, seed_key
 from gpufin.spec import MarketSpec, Spec, load_spec
 
 SERIES = ("index", "utilization", "cash_flow", "collateral_value")
 UNITS = {"index": "USD/GPU-hr", "utilization": "fraction", "cash_flow": "USD per month",
          "collateral_value": "USD"}
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-DEFAULT_CHUNK = 16_384
-SEED_MOD = 2 ** 64
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,9 @@ def fleet_chunks(setup: FleetSetup, n_paths: int, seed: int, chunk_paths: int | 
     """Yield (first_path, out[series, path, date]) chunk by chunk."""
     from pricing_kernels.fleet import fleet_paths
     args = setup.model.kernel_arrays(setup.days, setup.market)
-    values = [np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for v in args.values()]
-    key = np.uint64(seed % SEED_MOD)
-    step = chunk_paths or DEFAULT_CHUNK
+    values = [contiguous(v) for v in args.values()]
+    key = seed_key(seed)
+    step = chunk_paths or PATH_CHUNK
     for first in range(0, n_paths, step):
         yield first, fleet_paths(key, first, min(step, n_paths - first), *values)
 

@@ -22,7 +22,8 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.index_step import index_diffusion, index_jumps, jump_scratch, jump_start
+from pricing_kernels.index_step import (has_jumps, index_diffusion, index_jumps, jump_scratch,
+                                        jump_start)
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec, log_vec
@@ -80,12 +81,11 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                    spike_mean, spike_vol, kappa)
     n_dates = shift.size + 1
     n_contracts = share.size
-    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
+    jumps = has_jumps(jump_params)
     out = np.empty((4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
-        next_event, seen, _, launch_add, spike_add = scratch
         chi = np.empty(LANES)
         xi = np.empty(LANES)
         z1 = np.empty((4, LANES))
@@ -104,7 +104,7 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
             xi[lane] = xi0
             y[lane] = y0
         if jumps:
-            jump_start(k0, k1, ids, next_event, seen)
+            jump_start(k0, k1, ids, scratch)
         for cu in range(hazard.size):
             fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
             for lane in range(LANES):
@@ -118,10 +118,8 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                     fill_normals4(k0, k1, ids, signs, UTIL_STREAM, s // 4, z3)
                 r = s % 4
                 index_diffusion(s, r, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
-                if jumps and index_jumps(s, k0, k1, ids, signs, scratch, jump_params):
-                    for lane in range(LANES):
-                        chi[lane] += spike_add[lane]
-                        xi[lane] += launch_add[lane]
+                if jumps:
+                    index_jumps(s, k0, k1, ids, signs, scratch, jump_params, chi, xi, False)
                 for lane in range(LANES):
                     y[lane] = (theta + (y[lane] - theta) * u_decay[s] + b1[s] * z1[r, lane]
                                + b2[s] * z2[r, lane] + b3[s] * z3[r, lane])

@@ -2,14 +2,15 @@
 
 out[path, i] is S at date i (date 0 = the valuation date). Same random streams and steps
 as the pricing kernels: lognormal (GBM, Merton) as in pricing_kernels.lognormal, two-factor
-through the innovations form of pricing_kernels.index_step. Paths are numbered from first_path, so any chunking
-gives the same numbers.
+through the innovations form of pricing_kernels.index_step. Paths are numbered from
+first_path, so any chunking gives the same numbers.
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
+from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
+                                        jump_start)
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec
@@ -70,11 +71,10 @@ def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, i
     jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
                    spike_mean, spike_vol, kappa)
     n_steps = decay.size
-    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
+    jumps = has_jumps(jump_params)
     out = np.empty((n_paths, n_steps + 1))
     for g in prange(-(-n_paths // LANES)):
         scratch = jump_scratch(LANES)
-        next_event, seen, _, launch_add, spike_add = scratch
         c = np.full(LANES, chi0)
         x = np.full(LANES, chi0 + xi0)
         z = np.empty((4, LANES))
@@ -83,17 +83,15 @@ def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, i
         levels = np.empty((n_steps + 1, LANES))
         _lane_setup(first_path, g, ids, signs)
         if jumps:
-            jump_start(k0, k1, ids, next_event, seen)
+            jump_start(k0, k1, ids, scratch)
         for lane in range(LANES):
             levels[0, lane] = exp_vec(chi0 + xi0)
         for i in range(n_steps):
             if i % 4 == 0:
                 fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
             index_innovation(i, i % 4, c, x, z, decay, gain, innovation_sd, mu_dt)
-            if jumps and index_jumps(i, k0, k1, ids, signs, scratch, jump_params):
-                for lane in range(LANES):
-                    c[lane] += spike_add[lane]
-                    x[lane] += spike_add[lane] + launch_add[lane]
+            if jumps:
+                index_jumps(i, k0, k1, ids, signs, scratch, jump_params, c, x, True)
             for lane in range(LANES):
                 levels[i + 1, lane] = exp_vec(shift[i] + x[lane])
         for lane in range(min(LANES, n_paths - g * LANES)):

@@ -34,14 +34,20 @@ LAUNCH_STREAM = 3
 @njit(inline="always")
 def jump_scratch(lanes):
     """Work arrays of a lane group's jumps: next_event (on the event clock), seen (events
-    drawn), zl (scheduled launch normals), launch_add, spike_add."""
-    return (np.empty(lanes), np.empty(lanes, dtype=np.int64), np.empty((4, lanes)), np.empty(lanes),
-            np.empty(lanes))
+    drawn), zl (scheduled launch normals)."""
+    return np.empty(lanes), np.empty(lanes, dtype=np.int64), np.empty((4, lanes))
 
 
 @njit(inline="always")
-def jump_start(k0, k1, ids, next_event, seen):
+def has_jumps(params):
+    """Whether the jump parameters (index_jumps) can make any jump."""
+    return params[1] > 0.0 or params[3].max() > 0.0
+
+
+@njit(inline="always")
+def jump_start(k0, k1, ids, scratch):
     """The first event time of each lane's path, on the event clock."""
+    next_event, seen, _ = scratch
     for lane in range(ids.size):
         w0, _, _, _ = words_lane(k0, k1, ids[lane], EVENT_STREAM, 0)
         next_event[lane] = -log_vec(uniform_open(w0))
@@ -65,47 +71,43 @@ def index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt):
 
 
 @njit(inline="always")
-def index_jumps(i, k0, k1, ids, signs, scratch, params):
-    """launch_add / spike_add of `scratch` (jump_scratch) = step i's launch jumps and decayed
-    spikes; returns False (arrays untouched) when no lane jumps. params: (event_clock,
-    event_rate, launch_share, launch_sched, launch_mean, launch_vol, spike_mean, spike_vol,
-    kappa) as in gpufin.models.TwoFactor.JUMP_ARGS."""
+def index_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations):
+    """Add step i's jumps: decayed spikes to `short` (chi, or c), launches to `long` (xi), and
+    with `innovations` (long is then X = chi + xi) the spikes to `long` too. params:
+    (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
+    spike_mean, spike_vol, kappa) as in gpufin.models.TwoFactor.JUMP_ARGS."""
     next_event = scratch[0]
     event_clock, launch_sched = params[0], params[3]
     some = 0
     for lane in range(ids.size):
         some |= 1 if next_event[lane] <= event_clock[i] else 0
-    if some == 0 and launch_sched[i] == 0.0:
-        return False
-    draw_jumps(i, k0, k1, ids, signs, scratch, params)
-    return True
+    if some != 0 or launch_sched[i] != 0.0:
+        draw_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations)
 
 
 @njit
-def draw_jumps(i, k0, k1, ids, signs, scratch, params):
+def draw_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations):
     """The rare part of index_jumps, kept out of line: events are drawn lane by lane, only
-    where they happen."""
-    next_event, seen, zl, launch_add, spike_add = scratch
+    where they happen, and summed per lane before they are added."""
+    next_event, seen, zl = scratch
     (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol, spike_mean,
      spike_vol, kappa) = params
-    n = ids.size
     sched = launch_sched[i]
-    for lane in range(n):
-        launch_add[lane] = 0.0
-        spike_add[lane] = 0.0
     if sched > 0.0:
         fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zl)
-        for lane in range(n):
-            launch_add[lane] = sched * launch_mean + np.sqrt(sched) * launch_vol * zl[0, lane]
-    for lane in range(n):
+    for lane in range(ids.size):
+        launches = sched * launch_mean + np.sqrt(sched) * launch_vol * zl[0, lane] if sched > 0.0 else 0.0
+        spikes = 0.0
         while next_event[lane] <= event_clock[i]:
             seen[lane] += 1
             w0, w1, w2, w3 = words_lane(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
             za, _ = normal_pair(w0, w1)
             z = signs[lane] * za
             if uniform_open(w3) < launch_share:
-                launch_add[lane] += launch_mean + launch_vol * z
+                launches += launch_mean + launch_vol * z
             else:
                 age = (event_clock[i] - next_event[lane]) / event_rate
-                spike_add[lane] += (spike_mean + spike_vol * z) * np.exp(-kappa * age)
+                spikes += (spike_mean + spike_vol * z) * np.exp(-kappa * age)
             next_event[lane] -= log_vec(uniform_open(w2))
+        short[lane] += spikes
+        long[lane] += spikes + launches if innovations else launches

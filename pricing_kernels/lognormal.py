@@ -15,14 +15,14 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
-                                    observe_all, reset_all, settle_accumulate_all)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, observe_all,
+                                    settle_accumulate_all, start_group)
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 
 
 @njit
 def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf,
-                     jump_mean, jump_vol, acc, flags, levels, bridge_var, step_df):
+                     jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
     """Step i with Merton jumps and/or Brownian-bridge barrier checks (out of line, and only
     in lognormal_event_stats); z[zrow] holds this step's diffusion normals."""
     fill_words(k0, k1, ids, 2, i, words)
@@ -30,7 +30,7 @@ def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj,
         fill_normals4(k0, k1, ids, signs, 3, i, zj)
     for lane in range(x.size):
         ends[lane] = x[lane] + (mu + sd * z[zrow, lane])     # rounded as in gbm_step
-    if flags[:, BRIDGE].max() != 0:
+    if bridge:
         bridge_all(acc, x, ends, flags, levels, bridge_var[i], words[2], step_df[i])
     for lane in range(x.size):
         count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
@@ -39,7 +39,7 @@ def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj,
 
 @njit(inline="always")
 def gbm_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf, jump_mean,
-             jump_vol, acc, flags, levels, bridge_var, step_df):
+             jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
     """Step i of plain GBM (the arguments of jump_bridge_step, most unused)."""
     for lane in range(x.size):
         x[lane] += mu + sd * z[zrow, lane]
@@ -54,7 +54,7 @@ def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, log
     k0, k1 = split_seed(seed)
     n_steps = drift.size
     n_payoffs = flags.shape[0]
-    groups_per_block = BLOCK // LANES
+    bridge = flags[:, BRIDGE].max() != 0
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
         x = np.empty(LANES)
@@ -66,20 +66,17 @@ def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, log
         signs = np.empty(LANES)
         spots = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
-        for g in range(groups_per_block):
-            group = (first_block + b) * groups_per_block + g
-            first_path = group * LANES
-            if first_path >= n_paths:
+        for g in range(BLOCK // LANES):
+            first_path = start_group(first_block + b, g, n_paths, antithetic, ids, signs, acc)
+            if first_path < 0:
                 break
-            lane_ids(group, antithetic, ids, signs)
-            reset_all(acc)
             for lane in range(LANES):
                 x[lane] = log_spot
             for i in range(n_steps):
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
                 step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj,
-                     pois_cdf, jump_mean, jump_vol, acc, flags, levels, bridge_var, step_df)
+                     pois_cdf, jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df)
                 observe_all(i, x, spots, acc, fix_weight, close_period, step_df,
                             strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
                             fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)

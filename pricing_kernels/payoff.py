@@ -41,13 +41,6 @@ N_FLAGS = 5
 LOG_BARRIER, REBATE, REBATE_DF_EXPIRY = 0, 1, 2
 
 
-@njit
-def reset(acc):
-    for r in range(N_ACC):
-        for lane in range(acc.shape[1]):
-            acc[r, lane] = 0.0
-
-
 @njit(inline="always")
 def observe_barrier(i, q, logs, acc, step_df, flags, levels):
     """Payoff q's barrier check at the end of step i."""
@@ -163,15 +156,29 @@ def lane_ids(group, antithetic, path_ids, signs):
 
 # ---- several payoffs on the same paths (arrays stacked along a leading payoff axis) ----------
 
+@njit(inline="always")
+def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
+    """First path of lane group g of `block` with its path ids and signs set and its payoff
+    sums cleared, or -1 when the group starts past the last path."""
+    group = block * (BLOCK // LANES) + g
+    first_path = group * LANES
+    if first_path >= n_paths:
+        return -1
+    lane_ids(group, antithetic, path_ids, signs)
+    reset_all(acc)
+    return first_path
+
+
 @njit
 def reset_all(acc):
-    for q in range(acc.shape[0]):
-        reset(acc[q])
+    """Clear the sums of every payoff of a lane group."""
+    acc[:] = 0.0
 
 
 @njit(inline="always")
-def observe_all(i, logs, spots, acc, fix_weight, close_period, step_df, strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+def observe_all(i, logs, spots, acc, fix_weight, close_period, step_df, strike, omega, linear,
+                pay_df, known_arith, known_geo, flags, levels, fix_ptr, fix_q, close_ptr, close_q,
+                monitor_ptr, monitor_q):
     """Record the barrier checks, fixings and period closes of every payoff at the end of
     step i. The payoffs with an event at step i are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]),
     so a step costs nothing for payoffs without one. Payoffs with the same fixing schedule

@@ -8,9 +8,10 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, lane_ids,
-                                    observe_all, reset_all, settle_accumulate_all)
-from pricing_kernels.index_step import index_innovation, index_jumps, jump_scratch, jump_start
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, observe_all,
+                                    settle_accumulate_all, start_group)
+from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
+                                        jump_start)
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed
 
 BRIDGE_STREAM = 4
@@ -30,13 +31,11 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                    spike_mean, spike_vol, kappa)
     n_steps = decay.size
     n_payoffs = flags.shape[0]
-    jumps = event_rate > 0.0 or launch_sched.max() > 0.0
+    jumps = has_jumps(jump_params)
     bridge = flags[:, BRIDGE].max() != 0
-    groups_per_block = BLOCK // LANES
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
         scratch = jump_scratch(LANES)
-        next_event, seen, _, launch_add, spike_add = scratch
         c = np.empty(LANES)
         x = np.empty(LANES)
         z = np.empty((4, LANES))
@@ -47,15 +46,12 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
         ends = np.empty(LANES)
         spots = np.empty(LANES)
         acc = np.empty((n_payoffs, N_ACC, LANES))
-        for g in range(groups_per_block):
-            group = (first_block + b) * groups_per_block + g
-            first_path = group * LANES
-            if first_path >= n_paths:
+        for g in range(BLOCK // LANES):
+            first_path = start_group(first_block + b, g, n_paths, antithetic, ids, signs, acc)
+            if first_path < 0:
                 break
-            lane_ids(group, antithetic, ids, signs)
-            reset_all(acc)
             if jumps:
-                jump_start(k0, k1, ids, next_event, seen)
+                jump_start(k0, k1, ids, scratch)
             for lane in range(LANES):
                 c[lane] = chi0
                 x[lane] = chi0 + xi0
@@ -67,10 +63,8 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                     if bridge:
                         fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, bridge_words)
                 index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
-                if jumps and index_jumps(i, k0, k1, ids, signs, scratch, jump_params):
-                    for lane in range(LANES):
-                        c[lane] += spike_add[lane]
-                        x[lane] += spike_add[lane] + launch_add[lane]
+                if jumps:
+                    index_jumps(i, k0, k1, ids, signs, scratch, jump_params, c, x, True)
                 for lane in range(LANES):
                     ends[lane] = shift[i] + x[lane]
                 if bridge:

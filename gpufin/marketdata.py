@@ -174,7 +174,7 @@ def load_market_data(data_dir: str | Path | None = None) -> MarketData:
     A folder read before is served from memory (a copy) until one of its files changes."""
     d = Path(data_dir) if data_dir is not None else DATA_DIR
     try:
-        stamp = tuple((f, (d / f).stat().st_mtime_ns, (d / f).stat().st_size) for f in DATA_FILES)
+        stamp = tuple((st.st_mtime_ns, st.st_size) for st in ((d / f).stat() for f in DATA_FILES))
     except OSError:
         return _read_market_data(d)        # reports the missing file
     key = (str(d.resolve()), stamp)

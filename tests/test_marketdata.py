@@ -146,3 +146,14 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_changed_file_is_read_again_and_callers_get_copies(tmp_path):
+    folder = shutil.copytree(DATA_DIR, tmp_path / "data")
+    first = load_market_data(folder)
+    first.snapshot["power_price_usd_per_kwh"] = -1.0              # a caller's copy only
+    assert load_market_data(folder).snapshot["power_price_usd_per_kwh"] == 0.08
+    toml = folder / "market.toml"
+    toml.write_text(toml.read_text().replace("power_price_usd_per_kwh = 0.08",
+                                             "power_price_usd_per_kwh = 0.09"))
+    assert load_market_data(folder).snapshot["power_price_usd_per_kwh"] == 0.09

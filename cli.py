@@ -1,19 +1,19 @@
 """The `gpufin` command. It only parses, calls gpufin's Python API and formats.
 
-Heavy modules (numba, QuantLib) are imported inside the commands, so `gpufin --help`
-stays fast. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2.
+gpufin itself (and with it numba, QuantLib, pandas) is imported inside the commands, so
+`gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its top. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2.
 """
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
 import sys
+from pathlib import Path
 
 import click
-
-from gpufin.errors import SpecError
 
 FORMATS = ("table", "json", "csv")
 
@@ -60,7 +60,10 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except SpecError as exc:
+        except Exception as exc:
+            errors = sys.modules.get("gpufin.errors")     # loaded by any command that ran
+            if errors is None or not isinstance(exc, errors.SpecError):
+                raise
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
 
@@ -94,10 +97,8 @@ def main():
               help="Solve a loan's spread over SOFR for a price of par.")
 def price(spec, fmt, paths, seed, overrides, solve):
     """Value the trade described by SPEC (a TOML or JSON file)."""
-    if solve:
-        from gpufin.loan import solve_spread as price_spec
-    else:
-        from gpufin.pricing import price as price_spec
+    import gpufin
+    price_spec = gpufin.solve_spread if solve else gpufin.price
     click.echo(render(price_spec(spec, spec_overrides(overrides, paths, seed)), fmt))
 
 
@@ -117,14 +118,12 @@ def price(spec, fmt, paths, seed, overrides, solve):
 def calibrate(history, sku, basis, fixes, out, plot, fmt):
     """Fit the Schwartz-Smith model to a price HISTORY (CSV: date, level_usd_per_gpu_hour)
     by maximum likelihood with a Kalman filter; print estimates and standard errors."""
-    from pathlib import Path
-
-    from gpufin.calibration import calibrate_file, parse_fix, write_model
+    from gpufin.models.calibration import calibrate_file, parse_fix, write_model
+    from gpufin.output.plots import plot_calibration
     cal = calibrate_file(history, sku=sku, basis=basis, fixed=parse_fix(fixes))
     if out:
         write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
     if plot:
-        from gpufin.plots import plot_calibration
         plot_calibration(cal, plot, label=sku or Path(history).name)
     click.echo(render(cal.report(), "json") if fmt == "json" else cal.table())
 
@@ -139,10 +138,10 @@ def calibrate(history, sku, basis, fixes, out, plot, fmt):
 def simulate(spec, fmt, paths, seed, overrides, plot, out):
     """Simulate the gpu-fleet in SPEC: quantiles by date of the index, utilization,
     operating cash flow and collateral value."""
-    from gpufin.simulate import simulate as run
-    sim = run(spec, spec_overrides(overrides, paths, seed), out_path=out)
+    import gpufin
+    from gpufin.output.plots import plot_fan
+    sim = gpufin.simulate(spec, spec_overrides(overrides, paths, seed), out_path=out)
     if plot:
-        from gpufin.plots import plot_fan
         plot_fan(sim.quantiles, plot, f"{spec}: {sim.paths:,} paths, seed {sim.seed}")
     if fmt == "json":
         click.echo(render(sim.to_dict(), "json"))
@@ -173,8 +172,8 @@ def executor_options(command):
 @main.command()
 def warmup():
     """Compile every kernel now (cached on disk), so that later runs start at once."""
-    from gpufin.warmup import warm_up
-    total = sum(seconds for _, seconds in warm_up(lambda name, s: click.echo(f"{s:7.2f} s  {name}")))
+    import gpufin
+    total = sum(seconds for _, seconds in gpufin.warm_up(lambda name, s: click.echo(f"{s:7.2f} s  {name}")))
     click.echo(f"{total:7.2f} s  in all")
 
 
@@ -191,8 +190,8 @@ def portfolio():
 @executor_options
 def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler, checkpoint, chunk):
     """Value every position of BOOK with its Greeks; print the summary."""
-    from gpufin.portfolio import value_book
-    _, summary = value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint,
+    import gpufin
+    _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint,
                             chunk)
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
 
@@ -206,8 +205,8 @@ def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler
 def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
                      chunk):
     """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
-    from gpufin.portfolio import stress_book
-    table = stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
+    import gpufin
+    table = gpufin.stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
                         chunk)
     names = [c for c in table.columns if c not in ("id", "book", "counterparty", "sku", "quantity",
                                                   "instrument", "model", "error")]
@@ -237,13 +236,11 @@ def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, sch
 def portfolio_var(book, horizon, level, n_scenarios, seed, vol, correlation, rate_vol, plot, out,
                   market_file, paths, workers, scheduler, checkpoint, chunk):
     """Full-revaluation VaR and ES of BOOK."""
-    import datetime as dt
-
-    from gpufin.dates import add_tenor
-    from gpufin.portfolio import var_book
+    import gpufin
+    from gpufin.spec.times import add_tenor
     start = dt.date(2026, 1, 1)
     days = (add_tenor(start, horizon, "--horizon") - start).days
-    result = var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
+    result = gpufin.var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
                       market_file=market_file,
                       paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot,
                       chunk=chunk)

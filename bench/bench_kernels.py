@@ -31,17 +31,17 @@ from typing import NamedTuple
 import numba
 import numpy as np
 import QuantLib as ql
+from textable import format_table
 
 import gpufin
-from gpufin.analytic import gbm_process, geometric_strip_mean
-from gpufin.dates import DAYS_PER_YEAR
-from gpufin.instruments import build_plan
-from gpufin.market import build_market
-from gpufin.models import build_model
-from gpufin.montecarlo import estimate, kernel_call, simulate_sums, time_grid
-from gpufin.spec import load_spec
+from gpufin.engines.analytic import gbm_process, geometric_strip_mean
+from gpufin.engines.montecarlo import estimate, kernel_call, simulate_sums, time_grid
+from gpufin.instruments.payoffs import build_plan
+from gpufin.market.curve import build_market
+from gpufin.models.index import build_model
+from gpufin.spec.reader import load_spec
+from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels.payoff import BLOCK
-from textable import format_table
 
 GBM = {"kind": "gbm", "spot": 100.0, "vol": 0.3, "rate": 0.05}
 SCHWARTZ_SMITH = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0,

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numba
-
-from gpufin.portfolio import value_book
 from textable import format_table
+
+from gpufin.portfolio.value import value_book
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "books" / "sample_book.csv"
 SIZES = [227, 1_000, 3_000, 10_000]

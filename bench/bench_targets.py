@@ -36,9 +36,9 @@ import numba
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_kernels as bk  # noqa: E402
 import bench_portfolio as bp  # noqa: E402
+from textable import format_table  # noqa: E402
 
 import gpufin  # noqa: E402
-from textable import format_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"

@@ -1,9 +1,19 @@
-"""gpufin: Monte Carlo pricing of GPU-collateralized debt and compute derivatives."""
+"""gpufin: Monte Carlo pricing of GPU-collateralized debt and compute derivatives.
 
-__version__ = "0.1.0"
+The public API; each function is documented in docs/api.md. The packages below it, by
+concern (docs/architecture.md): spec, market, models, instruments, engines, credit, risk,
+portfolio, output and workflows.
+"""
 
+from gpufin.credit.spread import solve_spread
+from gpufin.engines.pricing import price, price_many
+from gpufin.errors import NoClosedForm, SpecError
+from gpufin.models.calibration import calibrate
+from gpufin.portfolio.scenarios import stress_book, var_book
+from gpufin.portfolio.value import value_book
+from gpufin.version import __version__
+from gpufin.workflows.simulate import simulate
+from gpufin.workflows.warmup import warm_up
 
-def price(spec, overrides=()):
-    """Value a trade spec (dict or TOML/JSON path); see gpufin.pricing.price."""
-    from gpufin.pricing import price as _price
-    return _price(spec, overrides)
+__all__ = ["price", "price_many", "solve_spread", "simulate", "calibrate", "value_book",
+           "stress_book", "var_book", "warm_up", "SpecError", "NoClosedForm", "__version__"]

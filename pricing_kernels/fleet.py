@@ -13,7 +13,7 @@ Income value per GPU at date i:
   sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sd Z)]) - opex_pv[i]
 with m = theta + (Y - theta) d[i,j] + cov[i,j] = -(util_base[i,j] - d[i,j] Y) and the
 expectation by Gauss-Hermite quadrature in symmetric pairs (pair_s, pair_w), floored
-at `salvage`: the conditional expectation of discounted merchant margin (gpufin.fleet).
+at `salvage`: the conditional expectation of discounted merchant margin (gpufin.models.fleet).
 Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end.
 Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
 same bits. RNG streams: 0, 1 index shocks, jumps as in pricing_kernels.index_step, 100 Z3, 200 default times.
@@ -32,7 +32,7 @@ UTIL_STREAM = 100
 DEFAULT_STREAM = 200
 INCOME, RESIDUAL, BOOK = 0, 1, 2
 E_LOG_MAX = 69.0
-GH_PAIRS = 5         # gpufin.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
+GH_PAIRS = 5         # gpufin.models.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
 
 
 @njit(inline="always")

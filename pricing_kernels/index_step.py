@@ -8,7 +8,7 @@ Two forms of the Gaussian part:
   ONE normal a step, by the prediction-error decomposition of the Gaussian state given the
   X path so far. c is E[chi | X so far] (plus the decaying spikes); its covariance follows a
   deterministic recursion, so gain[i] and innovation_sd[i] are computed once in Python
-  (gpufin.models.TwoFactor.kernel_arrays):
+  (gpufin.models.index.TwoFactor.kernel_arrays):
   X <- X + mu_dt[i] + (decay[i] - 1) c + innovation_sd[i] Z;  c <- decay[i] c + gain[i] Z.
 Jumps: launches into xi (X), shortage spikes into chi (c and X). Both arrive as one Poisson
 process of events at event_rate (launch + spike intensity, per year), drawn by its
@@ -75,7 +75,7 @@ def index_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations
     """Add step i's jumps: decayed spikes to `short` (chi, or c), launches to `long` (xi), and
     with `innovations` (long is then X = chi + xi) the spikes to `long` too. params:
     (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-    spike_mean, spike_vol, kappa) as in gpufin.models.TwoFactor.JUMP_ARGS."""
+    spike_mean, spike_vol, kappa) as in gpufin.models.index.TwoFactor.JUMP_ARGS."""
     next_event = scratch[0]
     event_clock, launch_sched = params[0], params[3]
     some = 0

@@ -1,7 +1,7 @@
-"""Kalman filter of the Schwartz-Smith model on irregular dates (gpufin.calibration).
+"""Kalman filter of the Schwartz-Smith model on irregular dates (gpufin.models.calibration).
 
 y_t = chi_t + xi_t + eps_t with the exact state transition between observation dates;
-the first observation starts a diffuse long-term factor (see gpufin.calibration).
+the first observation starts a diffuse long-term factor (see gpufin.models.calibration).
 """
 import math
 

@@ -1,4 +1,4 @@
-"""The waterfall of a GPU-backed loan on collateral paths (gpufin.loan prepares the arrays).
+"""The waterfall of a GPU-backed loan on collateral paths (gpufin.engines.loan prepares the arrays).
 
 Per path, along the grid i = 0..last (the valuation date, every month, every payment and
 draw date): interest (ACT/360, all-in rate of the period) and the commitment fee accrue,

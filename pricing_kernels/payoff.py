@@ -2,7 +2,7 @@
 
 A payoff is a strip of averaging periods (one period for a European or an Asian, one
 per month for a swap, cap or floor), optionally knocked in or out by a barrier. The
-Python side (gpufin.montecarlo.payoff_arrays) turns an instrument into these arrays once:
+Python side (gpufin.engines.montecarlo.payoff_arrays) turns an instrument into these arrays once:
 
 step arrays (length n_steps, event at the end of step i):
     fix_weight[i]   weight of the fixing at step i in its period average (1 / total fixings)
@@ -18,7 +18,7 @@ scalars in `flags`: GEOMETRIC (payoff on the geometric average), BARRIER_DIR (+1
     schedule), and in `levels`: LOG_BARRIER, REBATE, REBATE_DF_EXPIRY.
 Several payoffs are stacked along a leading axis; per step, (ptr, q) lists name the
 payoffs with a fixing (averagers only), a period close or a barrier check at that step
-(gpufin.montecarlo.stack_payoffs).
+(gpufin.engines.montecarlo.stack_payoffs).
 The control variate of each path is the same strip paid on geometric averages.
 """
 import numpy as np

@@ -3,9 +3,9 @@ AnalyticBarrierEngine; in-out parity; discrete monitoring converging to continuo
 import math
 
 import pytest
+from conftest import assert_close_se, price_both, spec
 
 import gpufin
-from conftest import assert_close_se, price_both, spec
 
 GBM = {"kind": "gbm", "spot": 2.4, "rate": 0.04}
 CASES = [  # vol, barrier type, barrier, strike, rebate, maturity, option
@@ -70,7 +70,7 @@ def test_jump_diffusion_bridge_converges_with_the_grid():
 
 
 def test_shared_paths_with_a_continuous_barrier_stay_finite():
-    from gpufin.pricing import price_many
+    from gpufin.engines.pricing import price_many
     model = dict(GBM, vol=0.5)
     barrier = spec(model, {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0,
                            "barrier": 3.2, "barrier_type": "up-and-out"}, method="mc")

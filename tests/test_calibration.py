@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import gpufin
-from gpufin.calibration import calibrate, log_likelihood, select_history
 from gpufin.errors import SpecError
-from gpufin.spec import load_spec
+from gpufin.models.calibration import calibrate, log_likelihood, select_history
+from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 

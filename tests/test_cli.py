@@ -113,3 +113,23 @@ def test_set_accepts_unquoted_dates(spec_file):
     quoted = gpufin.price(spec_file, ['market.valuation_date="2026-11-26"', 'instrument.maturity="2027-11-26"'])
     bare = gpufin.price(spec_file, ["market.valuation_date=2026-11-26", "instrument.maturity=2027-11-26"])
     assert quoted == bare
+
+
+HEAVY = ("gpufin", "numba", "QuantLib", "pandas", "matplotlib", "dask")
+
+
+@pytest.mark.parametrize("command", [[], ["price"], ["simulate"], ["portfolio"], ["portfolio", "var"]],
+                         ids=lambda c: " ".join(c) or "gpufin")
+def test_help_imports_nothing_heavy(command):
+    """`--help` must not load gpufin (and with it numba, QuantLib, pandas): the CLI imports
+    gpufin inside its commands only."""
+    code = ("import sys, cli\n"
+            "try:\n"
+            f"    cli.main({command + ['--help']!r})\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True)
+    assert "Usage:" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"

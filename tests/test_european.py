@@ -3,10 +3,10 @@
 import math
 
 import pytest
+from conftest import assert_close_se, price_both, spec
 from scipy import stats
 
 import gpufin
-from conftest import assert_close_se, price_both, spec
 
 GBM_CASES = [  # spot, vol, rate, dividend, strike, maturity, option
     (2.4, 0.50, 0.04, 0.00, 2.5, 1.0, "call"),

@@ -3,10 +3,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import assert_close_se
 
 import gpufin
 from gpufin.errors import NoClosedForm
-from conftest import assert_close_se
 
 ALL = sorted((Path(__file__).resolve().parents[1] / "data" / "examples").glob("*.toml"))
 EXAMPLES = [p for p in ALL if "instrument" in tomllib.loads(p.read_text())]
@@ -32,7 +32,7 @@ def test_example_prices_and_matches_its_closed_form(path):
 
 @pytest.mark.parametrize("path", FLEETS, ids=lambda p: p.stem)
 def test_fleet_example_simulates(path):
-    from gpufin.simulate import simulate
+    from gpufin.workflows.simulate import simulate
     sim = simulate(path, ["mc.paths=2000"])
     value = sim.quantiles[sim.quantiles["series"] == "collateral_value"]
     assert (value["q05"] > 0).all() and (value["q05"] <= value["q95"]).all()

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gpufin.engines.collateral import fleet_chunks
 from gpufin.errors import SpecError
-from gpufin.simulate import fleet_chunks, fleet_setup, simulate
-from gpufin.spec import load_spec
+from gpufin.models.fleet import fleet_setup
+from gpufin.spec.reader import load_spec
+from gpufin.workflows.simulate import simulate
 
 FLAT = {"curve": {"kind": "flat", "rate": 0.04}, "valuation_date": "2026-07-01"}
 
@@ -239,7 +241,7 @@ def test_contracts_of_one_customer_default_together():
 
 
 def test_power_price_defaults_to_the_snapshot_and_past_launches_are_refused():
-    from gpufin.marketdata import load_market_data
+    from gpufin.market.data import load_market_data
     opex = setup_of({}).model.opex
     assert opex == pytest.approx(1.0 * 1.25 * load_market_data().snapshot["power_price_usd_per_kwh"] + 0.40)
     with pytest.raises(SpecError, match="model.index.launch_dates"):

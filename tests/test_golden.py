@@ -2,9 +2,8 @@
 here. Held to 1e-12 relative (the bits themselves: `python tests/golden.py --check`)."""
 import math
 
-import pytest
-
 import golden
+import pytest
 
 STORED = golden.load()
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from gpufin.models import TwoFactor
+from gpufin.models.index import TwoFactor
 from pricing_kernels.index_paths import two_factor_paths
 
 TIMES = np.array([0.0, 1 / 365, 3 / 365, 0.1, 0.25, 0.26, 0.5, 1.0, 1.7, 3.0])

@@ -7,10 +7,10 @@ import QuantLib as ql
 from scipy import stats
 
 import gpufin
+from gpufin.credit.spread import solve_spread
 from gpufin.errors import SpecError
-from gpufin.loan import solve_spread
-from gpufin.market import build_market
-from gpufin.spec import MarketSpec
+from gpufin.market.curve import build_market
+from gpufin.spec.schema import MarketSpec
 
 VD = "2026-07-01"
 CURVE = {"kind": "sofr", "deposits": [{"tenor": "1M", "rate": 0.043}],

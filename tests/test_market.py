@@ -2,12 +2,12 @@
 Schwartz-Smith forward-curve fit."""
 import pytest
 import QuantLib as ql
+from conftest import assert_close_se, spec
 
 import gpufin
-from conftest import assert_close_se, spec
 from gpufin.errors import SpecError
-from gpufin.market import build_market
-from gpufin.spec import MarketSpec
+from gpufin.market.curve import build_market
+from gpufin.spec.schema import MarketSpec
 
 ZERO = {"kind": "zero", "tenors": [0.25, 1.0, 3.0], "rates": [0.045, 0.040, 0.035]}
 SOFR = {"kind": "sofr", "deposits": [{"tenor": "1M", "rate": 0.043}],
@@ -103,7 +103,7 @@ def test_forward_curve_rejected_for_lognormal_models():
 def test_shared_sofr_market_is_unmoved_by_other_valuation_dates():
     """Markets are shared between trades; QuantLib's global evaluation date, which another
     market moves, must not re-date a bootstrapped curve already built."""
-    import gpufin.market
+    import gpufin.market.curve
 
     def swap(date, maturity):
         return {"model": {"kind": "gbm", "spot": 2.4, "vol": 0.5},
@@ -112,5 +112,5 @@ def test_shared_sofr_market_is_unmoved_by_other_valuation_dates():
     gpufin.price(swap("2026-07-01", 2.0))
     gpufin.price(swap("2026-09-15", 2.0))
     after_switch = gpufin.price(swap("2026-07-01", 3.0))["value"]
-    gpufin.market._BUILT.clear()
+    gpufin.market.curve._BUILT.clear()
     assert gpufin.price(swap("2026-07-01", 3.0))["value"] == after_switch

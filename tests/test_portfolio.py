@@ -14,7 +14,7 @@ from scipy import stats
 
 import gpufin
 from gpufin.errors import SpecError
-from gpufin.portfolio import stress_book, value_book, var_book
+from gpufin import stress_book, value_book, var_book
 
 ROOT = Path(__file__).resolve().parents[1]
 GBM = {"model.kind": "gbm", "model.spot": 2.4, "model.vol": 0.5, "model.rate": 0.04}

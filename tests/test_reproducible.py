@@ -3,9 +3,9 @@ import pickle
 
 import numba
 import pytest
+from conftest import spec
 
 import gpufin
-from conftest import spec
 
 SS = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0, "short_vol": 0.5,
       "long_vol": 0.2, "correlation": 0.3, "long_drift": -0.29, "launch_intensity": 1.0,
@@ -65,10 +65,10 @@ def test_antithetic_pairs_count_as_paths():
 
 
 def test_model_market_plan_and_results_pickle():
-    from gpufin.instruments import build_plan
-    from gpufin.market import build_market
-    from gpufin.models import build_model
-    from gpufin.spec import load_spec
+    from gpufin.instruments.payoffs import build_plan
+    from gpufin.market.curve import build_market
+    from gpufin.models.index import build_model
+    from gpufin.spec.reader import load_spec
     s = load_spec(spec(*TRADES[2]))
     market = build_market(s.market, s.model.rate)
     market.discount(1.0)   # builds the QuantLib curve, which must not travel
@@ -80,7 +80,7 @@ def test_model_market_plan_and_results_pickle():
 
 
 def test_trades_sharing_paths_get_exactly_their_solo_prices():
-    from gpufin.pricing import price_many
+    from gpufin.engines.pricing import price_many
     model = {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04}
     base = {"kind": "asian", "maturity": 1.0, "fixings": 12}
     specs = [spec(model, dict(base, option="call", strike=k), method="mc") for k in (2.0, 2.4, 2.8)]
@@ -106,7 +106,7 @@ def test_trades_sharing_paths_get_exactly_their_solo_prices():
 
 def test_strips_sharing_running_averages_get_exactly_their_solo_prices():
     """Floors, a cap and a swap on one monthly schedule share one set of running averages."""
-    from gpufin.pricing import price_many
+    from gpufin.engines.pricing import price_many
     strip = {"maturity": 1.0, "period_months": 1}
     specs = [spec(SS, dict(strip, kind="floor", strike=k), method="mc", paths=4000) for k in (2.0, 2.4)]
     specs.append(spec(SS, dict(strip, kind="cap", strike=2.6), method="mc", paths=4000))

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import QuantLib as ql
-
-import gpufin
 from conftest import assert_close_se, price_both, spec
 from quantlib_refs import asian, bsm_process
+
+import gpufin
 
 SS_JUMPS = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0,
             "short_vol": 0.5, "long_vol": 0.2, "correlation": 0.3, "long_drift": -0.29,
@@ -28,9 +28,9 @@ MODELS = [
 def test_future_is_the_average_of_expected_prints(model, maturity):
     ins = {"kind": "future", "maturity": maturity, "window_days": 30}
     mc, ref = price_both(model, ins)
-    from gpufin.spec import load_spec
-    from gpufin.market import build_market
-    from gpufin.models import build_model
+    from gpufin.market.curve import build_market
+    from gpufin.models.index import build_model
+    from gpufin.spec.reader import load_spec
     s = load_spec(spec(model, ins))
     market = build_market(s.market, s.model.rate)
     end = round(maturity * 365)

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from gpufin.warmup import warm_up
+from gpufin.workflows.warmup import warm_up
 
 
 def test_warmup_runs_every_kernel():

@@ -57,15 +57,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tomli_w
+from scipy.optimize import minimize
 
-from pricing_kernels.kalman import kalman_filter
-
-from gpufin.dates import DAYS_PER_YEAR
 from gpufin.errors import SpecError
+from gpufin.market.data import load_history
+from gpufin.spec.times import DAYS_PER_YEAR
+from pricing_kernels.kalman import kalman_filter
 
 PARAMETERS = ("kappa", "sigma_chi", "sigma_xi", "rho", "mu_xi", "sigma_eps")
 SPEC_KEYS = {"kappa": "mean_reversion", "sigma_chi": "short_vol", "sigma_xi": "long_vol",
@@ -275,7 +279,7 @@ class Calibration:
 
 def calibrate(history, fixed: dict | None = None) -> Calibration:
     """Fit the model to `history`: a DataFrame with `date` and `level_usd_per_gpu_hour`
-    (as gpufin.marketdata.load_history returns), or a pair (dates, levels in USD per GPU-hour)."""
+    (as gpufin.market.data.load_history returns), or a pair (dates, levels in USD per GPU-hour)."""
     if isinstance(history, tuple):
         dates, levels = history
     else:
@@ -343,10 +347,6 @@ def write_model(calibration: Calibration, path, spot: float | None = None,
                 source: str | None = None) -> Path:
     """Write `[model]` (Calibration.model_table) to a TOML file, atomically: a temporary file
     in the same folder, then os.replace. Comment lines record the fit behind the numbers."""
-    import os
-    import secrets
-
-    import tomli_w
     cal, path = calibration, Path(path)
     se = ", ".join(f"{k} {'fixed' if v is None else format(v, '.3g')}"
                    for k, v in cal.stderr.items())
@@ -376,9 +376,8 @@ def write_model(calibration: Calibration, path, spot: float | None = None,
 
 def calibrate_file(path, sku: str | None = None, basis: str | None = None,
                    fixed: dict | None = None) -> Calibration:
-    """`calibrate` on a history CSV read by gpufin.marketdata.load_history (`date`,
+    """`calibrate` on a history CSV read by gpufin.market.data.load_history (`date`,
     `level_usd_per_gpu_hour`, optional `sku` and `basis`), filtered by `select_history`."""
-    from gpufin.marketdata import load_history
     return calibrate(select_history(load_history(path), sku, basis, str(path)), fixed)
 
 
@@ -402,7 +401,6 @@ def _start_points(y, gaps, free) -> list:
 
 def _minimize(nll, starts, n) -> np.ndarray:
     """Best BFGS optimum over the starting points (the mean NLL is minimized, for scale)."""
-    from scipy.optimize import minimize
 
     def mean_nll(u):
         return nll(u) / n

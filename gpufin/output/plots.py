@@ -12,21 +12,22 @@ import os
 import secrets
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
 from gpufin.errors import SpecError
 
 
 def plot_calibration(calibration, path, label: str | None = None) -> Path:
     """Observed log price, filtered chi + xi and filtered xi over time, as a PNG at `path`.
 
-    `calibration` is a gpufin.calibration.Calibration. The left axis is ln(USD per
+    `calibration` is a gpufin.models.calibration.Calibration. The left axis is ln(USD per
     GPU-hour), the right axis the same scale labelled in USD per GPU-hour; `label` (an SKU
     or file name) goes in the title. Returns the path written.
     """
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-
     cal = calibration
     dates = cal.dates.astype("datetime64[D]").astype("O")
     fig = Figure(figsize=(10, 5.5), dpi=110)
@@ -90,10 +91,6 @@ FAN_PANELS = (("index", "Rental index (USD per GPU-hour)", 1.0),
 def plot_fan(quantiles, path, title: str) -> Path:
     """Fan charts of the index and the collateral value from `gpufin.simulate` quantiles:
     5-95% and 25-75% bands, the median and the mean by date, as a PNG at `path`."""
-    import pandas as pd
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(12, 4.5), dpi=110)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(FAN_PANELS))
@@ -118,9 +115,6 @@ def plot_fan(quantiles, path, title: str) -> Path:
 
 def plot_pnl_histogram(pnl, var: float, es: float, level: float, horizon_days: int, path) -> Path:
     """Histogram of simulated book P&L (USD) with the VaR and ES marked, as a PNG at `path`."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(9, 5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

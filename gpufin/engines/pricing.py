@@ -6,19 +6,27 @@ A result is a flat dict: `value` (present value, USD), `stderr` (0 for a closed 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from gpufin.analytic import closed_form, geometric_strip_mean
-from gpufin.dates import DAYS_PER_YEAR
+from gpufin.engines.analytic import closed_form, geometric_strip_mean, linear_strip
+from gpufin.engines.loan import price_loan
+from gpufin.engines.montecarlo import (
+    Z95,
+    estimate,
+    kernel_call,
+    simulate_sums,
+    time_grid,
+)
 from gpufin.errors import NoClosedForm, SpecError
-from gpufin.instruments import build_plan
-from gpufin.market import build_market
-from gpufin.models import Lognormal, build_model, with_forward_curve
-from gpufin.montecarlo import Z95, estimate, kernel_call, simulate_sums, time_grid
-from gpufin.spec import Spec, load_spec
+from gpufin.instruments.payoffs import build_plan
+from gpufin.market.curve import build_market
+from gpufin.models.index import Lognormal, build_model, with_forward_curve
+from gpufin.spec.reader import load_spec
+from gpufin.spec.schema import Spec
+from gpufin.spec.times import DAYS_PER_YEAR
 
 
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
@@ -81,7 +89,6 @@ def _price_or_defer(n: int, s: Spec):
     if s.instrument.kind == "loan":
         if s.mc.method == "analytic":
             raise NoClosedForm("mc.method", "loans are priced by Monte Carlo only; use \"auto\" or \"mc\"")
-        from gpufin.loan import price_loan
         return price_loan(s)
     if s.model.kind == "gpu-fleet":
         raise SpecError("model.kind", f"a gpu-fleet is collateral for loans, not an index for {s.instrument.kind!r}")
@@ -150,8 +157,6 @@ def _instrument_fields(ins, plan, model, market) -> dict:
             fields.update(barrier=ins.barrier, barrier_type=ins.barrier_type, rebate=ins.rebate)
         return fields
     if kind == "future":
-        from gpufin.analytic import linear_strip
-        from dataclasses import replace
         fair = replace(plan, periods=(replace(plan.periods[0], strike=0.0),), discounted=False)
         return {"futures_price": linear_strip(model, market, fair), "strike": ins.strike,
                 "prints": plan.periods[0].total_prints, "style": ins.style}

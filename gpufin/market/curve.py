@@ -11,10 +11,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+import QuantLib as ql
 
-from gpufin.dates import add_tenor, parse_date, to_days
 from gpufin.errors import SpecError
-from gpufin.spec import CurveSpec, MarketSpec
+from gpufin.spec.schema import CurveSpec, MarketSpec
+from gpufin.spec.times import add_tenor, parse_date, to_days
 
 # Anchor date for specs that give every time in years: with ACT/365F and no calendar
 # the choice cannot change a price.
@@ -43,7 +44,6 @@ class Market:
     @property
     def ql(self):
         """QuantLib, with its global evaluation date set to this valuation date."""
-        import QuantLib as ql
         today = self.ql_date(0)
         settings = ql.Settings.instance()
         if settings.evaluationDate != today:
@@ -55,7 +55,6 @@ class Market:
         dates = self._cache.setdefault("ql_dates", {})
         days = int(days)
         if days not in dates:
-            import QuantLib as ql
             dates[days] = ql.Date(self.anchor.day, self.anchor.month, self.anchor.year) + days
         return dates[days]
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import time
 
+from gpufin.engines.pricing import price
+from gpufin.models.calibration import log_likelihood
+from gpufin.workflows.simulate import simulate
+
 GBM = {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04}
 JUMPS = dict(GBM, kind="jump-diffusion", jump_intensity=1.0, jump_mean=-0.16, jump_vol=0.1)
 SS = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0, "short_vol": 0.5,
@@ -18,9 +22,6 @@ LOAN = {"kind": "loan", "principal": 1.0, "maturity": 1.0, "spread": 0.03, "ltv_
 
 
 def _jobs():
-    from gpufin.calibration import log_likelihood
-    from gpufin.pricing import price
-    from gpufin.simulate import simulate
     barrier = {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0, "barrier": 2.0,
                "barrier_type": "down-and-out"}
     asian = {"kind": "asian", "option": "call", "strike": 2.4, "maturity": 1.0, "fixings": 4}

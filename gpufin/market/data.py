@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from gpufin.errors import SpecError
+from gpufin.spec.schema import MarketSpec
 
 # An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
-_INSTALLED, _SOURCE = Path(__file__).resolve().parent / "data", Path(__file__).resolve().parents[1] / "data"
+_INSTALLED, _SOURCE = Path(__file__).resolve().parents[1] / "data", Path(__file__).resolve().parents[2] / "data"
 DATA_DIR = _INSTALLED if (_INSTALLED / "gpus.csv").exists() else _SOURCE
 BASES = ("spot", "on-demand", "contract-1y", "reserved-1y", "reserved-3y", "list", "index")
 SHOCKS = ("index_factor", "utilization", "power_factor", "rate_shift", "anchor_default")
@@ -80,8 +82,6 @@ def _toml(path: Path) -> dict:
 
 
 def _check_snapshot(path: Path, snap: dict):
-    from pydantic import ValidationError
-    from gpufin.spec import MarketSpec
     for key in ("valuation_date", "curve", "forward_curve", "residual_curve"):
         if not snap.get(key):
             raise SpecError(str(path), f"{key}: missing")

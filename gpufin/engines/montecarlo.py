@@ -13,9 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpufin.dates import DAYS_PER_YEAR
-from gpufin.models import Lognormal, TwoFactor
-from pricing_kernels.payoff import AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN, N_FLAGS
+from gpufin.models.index import Lognormal, TwoFactor
+from gpufin.spec.times import DAYS_PER_YEAR
+from pricing_kernels import lognormal
+from pricing_kernels.payoff import (
+    AVERAGER,
+    BARRIER_DIR,
+    BLOCK,
+    BRIDGE,
+    GEOMETRIC,
+    KNOCK_IN,
+    N_FLAGS,
+)
+from pricing_kernels.two_factor import two_factor_stats
 
 SEED_MOD = 2 ** 64
 Z95 = 1.959963984540054        # two-sided 95% normal quantile, for confidence intervals
@@ -143,12 +153,11 @@ def kernel_call(model, grid_days, plans, market):
     margs = model.kernel_arrays(times, market)
     pargs = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
     if isinstance(model, Lognormal):
-        from pricing_kernels import lognormal
         events = margs["pois_cdf"].shape[1] > 0 or pargs["flags"][:, BRIDGE].any()
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
         names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
     else:
-        from pricing_kernels.two_factor import two_factor_stats as kernel
+        kernel = two_factor_stats
         names = TwoFactor.INNOVATION_ARGS + ("bridge_var",)
     args = [contiguous(margs[n]) for n in names] + [contiguous(v) for v in pargs.values()]
     return kernel, args

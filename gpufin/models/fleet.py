@@ -20,14 +20,18 @@ Discounting: the market curve plus `discount_spread` (continuous).
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gpufin.dates import DAYS_PER_YEAR, to_days
 from gpufin.errors import SpecError
-from gpufin.models import TwoFactor
+from gpufin.market.curve import build_market
+from gpufin.market.data import load_market_data
+from gpufin.models.index import TwoFactor, with_forward_curve
+from gpufin.spec.schema import MarketSpec, Spec
+from gpufin.spec.times import DAYS_PER_YEAR, to_days
 
 HOURS_PER_DAY = 24.0
 GH_NODES = 10                                      # even: the nodes pair up as +-x
@@ -202,7 +206,6 @@ def _logit(p: float) -> float:
 
 def build_fleet(spec, market) -> FleetModel:
     """The FleetModel of a validated `gpu-fleet` model table (catalog defaults from data/)."""
-    from gpufin.marketdata import load_market_data
     data = load_market_data()
     gpu = data.gpu(spec.sku)
     ix, util, costs = spec.index, spec.utilization, spec.costs
@@ -264,3 +267,32 @@ def _check_shares(contracts):
         total = sum(c.share for c in contracts if c.start_day <= day < c.end_day)
         if total > 1.0 + 1e-12:
             raise SpecError("model.contracts", f"shares add up to {total:g} on day {day}; expected at most 1")
+
+
+@dataclass(frozen=True)
+class FleetSetup:
+    """A fleet model, its market and its dates (days from the valuation date)."""
+    model: FleetModel
+    market: object
+    days: np.ndarray
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [self.market.anchor + dt.timedelta(days=int(d)) for d in self.days]
+
+
+def fleet_setup(s: Spec) -> FleetSetup:
+    """The fleet model of a spec on monthly dates to `mc.horizon`; without a curve or
+    model.rate, the market is the shipped snapshot's (data/market.toml)."""
+    if s.model.kind != "gpu-fleet":
+        raise SpecError("model.kind", f"got {s.model.kind!r}; expected a gpu-fleet model")
+    market_spec = s.market
+    if market_spec.curve is None and s.model.rate is None:
+        snap = load_market_data().market_table()
+        market_spec = MarketSpec(valuation_date=market_spec.valuation_date or snap["valuation_date"],
+                                 curve=snap["curve"], forward_curve=market_spec.forward_curve)
+    market = build_market(market_spec, s.model.rate)
+    model = build_fleet(s.model, market)
+    if market_spec.forward_curve:
+        model = replace(model, index=with_forward_curve(model.index, market_spec.forward_curve, market))
+    return FleetSetup(model, market, model.date_days(s.mc.horizon))

@@ -5,7 +5,7 @@ caps and floors; units of the index for options), a sum over periods p of
 DF(pay_p) * f_p(A_p), A_p the period's average of index prints and f_p either
 omega*(A - K) (futures, forwards, swaps) or max(omega*(A - K), 0) (options, caplets,
 floorlets). A European option is one period with one print at maturity.
-All times are whole days from the valuation date (gpufin.dates).
+All times are whole days from the valuation date (gpufin.spec.times).
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpufin.dates import parse_date, to_days
 from gpufin.errors import SpecError
+from gpufin.spec.times import parse_date, to_days
 
 
 @dataclass(frozen=True)

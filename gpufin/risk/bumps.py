@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import math
 
+from gpufin.market.data import load_market_data
+
 SPOT_BUMP = 0.01        # relative, for delta and gamma
 VOL_BUMP = 0.01         # absolute, for vega (per unit of volatility)
 RATE_BUMP = 1e-4        # one basis point, for DV01
@@ -35,7 +37,6 @@ def spot_of(doc) -> float:
     if is_fleet(doc):
         spot = m.get("index", {}).get("spot")
         if spot is None:
-            from gpufin.marketdata import load_market_data
             spot = load_market_data().gpu(m.get("sku", "H100"))["index_spot_usd_per_gpu_hour"]
         return float(spot)
     return float(m["spot"])
@@ -84,7 +85,6 @@ def shift_rates(doc, shift: float) -> dict:
         m["rate"] = float(m["rate"]) + shift
         return out
     if curve is None:
-        from gpufin.marketdata import load_market_data
         snapshot = load_market_data().market_table()
         market = out.setdefault("market", {})
         market.setdefault("valuation_date", snapshot["valuation_date"])
@@ -132,7 +132,6 @@ def bump_opex(doc, size: float) -> dict:
 def scale_power(doc, factor: float) -> dict:
     price = doc["model"].get("costs", {}).get("power_price")
     if price is None:
-        from gpufin.marketdata import load_market_data
         price = load_market_data().snapshot["power_price_usd_per_kwh"]
     return _fleet_set(doc, "costs", "power_price", float(price) * factor)
 

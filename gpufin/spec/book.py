@@ -13,8 +13,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from gpufin.errors import SpecError
-from gpufin.spec import TABLES, apply_overrides, read_document
+from gpufin.spec.reader import apply_overrides, parse_value, read_document
+from gpufin.spec.schema import TABLES
 
 TAGS = ("book", "counterparty", "sku")
 
@@ -31,7 +34,6 @@ class Position:
 
 def read_table(path: str | Path):
     """A book file as a pandas DataFrame (CSV or Parquet); unreadable files are SpecErrors."""
-    import pandas as pd
     p = Path(path)
     try:
         if p.suffix.lower() == ".parquet":
@@ -62,7 +64,6 @@ def _cell(value):
         text = value.strip()
         if not text:
             return None
-        from gpufin.spec import parse_value
         return parse_value(text)
     return value.item() if hasattr(value, "item") else value
 

@@ -14,11 +14,12 @@ Two families cover every `model.kind`:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gpufin.errors import SpecError
+from gpufin.spec.times import to_days, years
 
 # Poisson counts are drawn by inverse transform from a 32-bit uniform in
 # [2**-33, 1 - 2**-33]: once P(N > k) < 2**-33 no draw can exceed k.
@@ -248,7 +249,6 @@ class TwoFactor:
 
 def build_model(spec, market):
     """The model object of a validated `model` table."""
-    from gpufin.dates import to_days, years
     kind = spec.kind
     if kind in ("gbm", "jump-diffusion"):
         jumps = {}
@@ -274,8 +274,6 @@ def build_model(spec, market):
 
 def with_forward_curve(model, points, market):
     """A TwoFactor model whose g(t) reproduces `market.forward_curve` exactly."""
-    from dataclasses import replace
-    from gpufin.dates import to_days, years
     if not points:
         return model
     if not isinstance(model, TwoFactor):

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from gpufin.dates import DAYS_PER_YEAR
 from gpufin.errors import NoClosedForm
-from gpufin.models import Lognormal
+from gpufin.models.index import Lognormal
+from gpufin.spec.times import DAYS_PER_YEAR
 
 
 def _years(days) -> np.ndarray:

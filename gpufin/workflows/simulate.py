@@ -7,66 +7,26 @@ spec and seed give the same numbers for any chunk size and thread count.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from gpufin.dates import DAYS_PER_YEAR
+from gpufin.engines.collateral import fleet_chunks
+from gpufin.engines.montecarlo import QUANTILES
 from gpufin.errors import SpecError
-from gpufin.montecarlo import PATH_CHUNK, QUANTILES, contiguous, seed_key
-from gpufin.spec import MarketSpec, Spec, load_spec
+from gpufin.models.fleet import FleetSetup, fleet_setup
+from gpufin.spec.reader import load_spec
+from gpufin.spec.schema import Spec
+from gpufin.spec.times import DAYS_PER_YEAR
 
 SERIES = ("index", "utilization", "cash_flow", "collateral_value")
 UNITS = {"index": "USD/GPU-hr", "utilization": "fraction", "cash_flow": "USD per month",
          "collateral_value": "USD"}
-
-
-@dataclass(frozen=True)
-class FleetSetup:
-    """A fleet model, its market and its monthly dates (days from the valuation date)."""
-    model: object
-    market: object
-    days: np.ndarray
-
-    @property
-    def dates(self) -> list[dt.date]:
-        return [self.market.anchor + dt.timedelta(days=int(d)) for d in self.days]
-
-
-def fleet_setup(s: Spec) -> FleetSetup:
-    """Build the fleet model of a spec; without a curve or model.rate, the shipped snapshot's market."""
-    from gpufin.fleet import build_fleet
-    from gpufin.market import build_market
-    if s.model.kind != "gpu-fleet":
-        raise SpecError("model.kind", f"got {s.model.kind!r}; simulate needs a gpu-fleet model")
-    market_spec = s.market
-    if market_spec.curve is None and s.model.rate is None:
-        from gpufin.marketdata import load_market_data
-        snap = load_market_data().market_table()
-        market_spec = MarketSpec(valuation_date=market_spec.valuation_date or snap["valuation_date"],
-                                 curve=snap["curve"], forward_curve=market_spec.forward_curve)
-    market = build_market(market_spec, s.model.rate)
-    model = build_fleet(s.model, market)
-    if market_spec.forward_curve:
-        from dataclasses import replace
-        from gpufin.models import with_forward_curve
-        model = replace(model, index=with_forward_curve(model.index, market_spec.forward_curve, market))
-    return FleetSetup(model, market, model.date_days(s.mc.horizon))
-
-
-def fleet_chunks(setup: FleetSetup, n_paths: int, seed: int, chunk_paths: int | None):
-    """Yield (first_path, out[series, path, date]) chunk by chunk."""
-    from pricing_kernels.fleet import fleet_paths
-    args = setup.model.kernel_arrays(setup.days, setup.market)
-    values = [contiguous(v) for v in args.values()]
-    key = seed_key(seed)
-    step = chunk_paths or PATH_CHUNK
-    for first in range(0, n_paths, step):
-        yield first, fleet_paths(key, first, min(step, n_paths - first), *values)
 
 
 @dataclass(frozen=True)
@@ -118,9 +78,7 @@ class _ParquetStream:
     """Appends chunks to `.<name>.tmp-<pid>` beside `out` and renames it only when complete."""
 
     def __init__(self, out_path, setup: FleetSetup):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        self.pa, self.out = pa, Path(out_path)
+        self.out = Path(out_path)
         self.tmp = self.out.with_name(f".{self.out.name}.tmp-{os.getpid()}")
         self.dates = np.array(setup.dates, dtype="datetime64[D]")
         self.times = setup.days / DAYS_PER_YEAR
@@ -136,7 +94,7 @@ class _ParquetStream:
         columns = {"path": np.repeat(np.arange(first, first + n_paths), n_dates),
                    "date": np.tile(self.dates, n_paths), "time_years": np.tile(self.times, n_paths)}
         columns.update({name: chunk[k].ravel() for k, name in enumerate(SERIES)})
-        self.writer.write_table(self.pa.table(columns))
+        self.writer.write_table(pa.table(columns))
 
     def commit(self):
         self.writer.close()

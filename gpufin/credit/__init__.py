@@ -1,0 +1,1 @@
+"""Credit analytics on the loan engine: the fair spread."""

@@ -1,0 +1,238 @@
+"""The loan engine: a GPU-backed loan's waterfall on collateral paths (pricing_kernels.loan).
+
+The collateral (gpufin.engines.collateral) is a gpu-fleet or an index model, whose
+simulated level is the collateral value and which has no operating cash: debt service then
+comes from the sponsor and only the covenants and the balloon can default (a zero-coupon
+bullet with no covenants, haircut or lag is Merton 1974 debt; with a haircut and no lag it
+pays min(principal, V_T (1 - haircut))). This module lays the loan's terms
+(gpufin.instruments.loan) on a grid of days, builds the kernel's arrays, runs it chunk by
+chunk and summarizes the paths.
+
+Value conventions (USD): `value` = PV of the lender's receipts (interest, fees, principal,
+recoveries) minus PV of the draws it funds after the valuation date; `price_pct` = 100 x
+E[PV receipts] / E[PV of the draws funded] (no draw is funded after a default; 100 = par);
+`expected_loss` = E[DF(default) x claim - PV recovery]; `lgd` = expected loss /
+E[DF(default) x claim]; `wal` in years of expected principal repayments.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from gpufin.engines.collateral import Collateral, build_collateral
+from gpufin.engines.montecarlo import QUANTILES, Z95, contiguous, seed_key
+from gpufin.errors import SpecError
+from gpufin.instruments.loan import AMORTIZATION, LoanTerms, loan_terms, ltv_test_days
+from gpufin.spec.schema import Spec
+from gpufin.spec.times import DAYS_PER_YEAR
+from pricing_kernels.loan import loan_paths, scheduled_principal
+
+CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
+
+
+@dataclass(frozen=True)
+class LoanRun:
+    """Everything fixed before the waterfall: terms, grid and kernel arrays."""
+    spec: Spec
+    terms: LoanTerms
+    collateral: Collateral
+    grid_days: np.ndarray
+    arrays: dict
+
+
+def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None = None) -> LoanRun:
+    ins = s.instrument
+    collateral = collateral or build_collateral(s)
+    market = collateral.market
+    terms = loan_terms(ins, market, spread)
+    sched = terms.schedule
+    lag_days = int(round(ins.liquidation_lag * DAYS_PER_YEAR))
+    end = int(sched.pay_days[-1]) + lag_days
+    monthly = np.rint(np.arange(0, end / DAYS_PER_YEAR * 12 + 1) * DAYS_PER_YEAR / 12).astype(np.int64)
+    test_days = ltv_test_days(ins, market)
+    grid = np.unique(np.concatenate([[0, end], monthly[monthly <= end], sched.start_days,
+                                     sched.pay_days, terms.draw_days, test_days]))
+    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_arrays(s, terms, collateral, grid, lag_days)))
+
+
+def with_reserve(run: LoanRun) -> LoanRun:
+    """Fund the debt-service reserve at closing: reserve_periods x the first debt service
+    (an SPV's account; none under a sponsor, i.e. index-model collateral)."""
+    a, terms = run.arrays, run.terms
+    drawn = float(terms.draw_amounts[terms.draw_days == 0].sum())
+    first = drawn * a["period_rate"][0] + scheduled_principal(
+        a["amortization"], 0, a["pay_index"].size, a["amort_start"], drawn, a["period_rate"], a["sculpted"])
+    reserve = run.spec.instrument.reserve_periods * first if run.collateral.fleet else 0.0
+    return replace(run, arrays=dict(a, reserve0=reserve))
+
+
+def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
+    ins, sched, market = s.instrument, terms.schedule, collateral.market
+    times = grid / DAYS_PER_YEAR
+    df = market.discount(times)
+    period = np.searchsorted(sched.pay_days, grid, side="left")      # payment period of step ending at grid[i]
+    inside = period < sched.pay_days.size
+    rate = np.where(inside, terms.rates[np.minimum(period, sched.pay_days.size - 1)], 0.0)
+    accrual = np.concatenate([[0.0], np.diff(grid) / 360.0])
+    draws = np.zeros(grid.size)
+    np.add.at(draws, np.searchsorted(grid, terms.draw_days), terms.draw_amounts)
+    pay_index = np.searchsorted(grid, sched.pay_days).astype(np.int64)
+    ltv_trigger = ins.ltv_trigger if ins.ltv_trigger is not None else math.inf
+    ltv_test = np.zeros(grid.size, dtype=np.bool_)
+    continuous = ins.ltv_trigger is not None and ins.ltv_test == "continuous"
+    if ins.ltv_trigger is not None:
+        if isinstance(ins.ltv_test, list):
+            ltv_test[np.searchsorted(grid, ltv_test_days(ins, market))] = True
+        elif ins.ltv_test == "payment":
+            ltv_test[pay_index] = True
+        else:
+            ltv_test[grid <= sched.pay_days[-1]] = True
+    bridge = collateral.bridge_variance(grid) if continuous else np.zeros(grid.size)
+    target = np.searchsorted(grid, grid + lag_days).clip(max=grid.size - 1)
+    lag_df = market.discount((grid + lag_days) / DAYS_PER_YEAR)
+    return dict(times=times, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
+                commitment=terms.commitment, draws=draws,
+                fee_until=int(np.searchsorted(grid, terms.draw_days.max())), pay_index=pay_index,
+                period_rate=terms.rates * sched.accrual,
+                amortization=AMORTIZATION[terms.amortization], amort_start=terms.amort_start,
+                sculpted=np.zeros(sched.pay_days.size), sweep_share=terms.sweep_share,
+                reserve_periods=ins.reserve_periods, reserve0=0.0, ltv_trigger=ltv_trigger, ltv_test=ltv_test,
+                continuous=continuous, bridge_var=bridge,
+                dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
+                haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64), lag_df=lag_df,
+                sponsor=not collateral.fleet)
+
+
+def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
+    """Principal sculpted so that expected operating cash / debt service = target_dscr."""
+    ins, terms, a = run.spec.instrument, run.terms, run.arrays
+    outstanding = float(terms.draw_amounts.sum())
+    principal = np.zeros(a["pay_index"].size)
+    during = mean_cash[:a["pay_index"][-1] + 1]
+    period_cash = np.add.reduceat(during, np.concatenate([[1], a["pay_index"][:-1] + 1]))
+    for k in range(a["pay_index"].size):
+        if k < terms.amort_start:
+            continue
+        interest = outstanding * a["period_rate"][k]
+        principal[k] = min(max(period_cash[k] / ins.target_dscr - interest, 0.0), outstanding)
+        outstanding -= principal[k]
+    return with_reserve(replace(run, arrays=dict(a, sculpted=principal)))
+
+
+class PathCache:
+    """Collateral chunks of one (grid, paths, seed): kept in memory when small enough, so
+    repeated waterfalls (spread solving) see the same paths without re-simulating."""
+
+    def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None):
+        self.run, self.n_paths, self.seed, self.chunk = run, n_paths, seed, chunk_paths
+        size = 2 * 8 * n_paths * run.grid_days.size
+        self.kept = list(self._generate()) if size <= CACHE_BYTES else None
+
+    def _generate(self):
+        return self.run.collateral.paths(self.run.grid_days, self.n_paths, self.seed, self.chunk)
+
+    def __iter__(self):
+        return iter(self.kept) if self.kept is not None else self._generate()
+
+    def mean_cash(self) -> np.ndarray:
+        return sum(cash.sum(axis=0) for _, cash, _ in self) / self.n_paths
+
+
+def waterfall(run: LoanRun, cache: PathCache):
+    """(out, ltv, dscr) over all paths, chunk by chunk."""
+    a = run.arrays
+    key = seed_key(cache.seed)
+    parts = [loan_paths(key, first, cash, value, *(contiguous(v) for v in a.values()))
+             for first, cash, value in cache]
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
+
+
+def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> dict:
+    """Price a loan spec (optionally at another spread) and summarize its paths."""
+    run = prepare(s, spread, cache.run.collateral if cache else None)
+    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
+    if run.terms.amortization == "sculpted":
+        if not run.collateral.fleet:
+            raise SpecError("instrument.amortization", "sculpted amortization needs gpu-fleet collateral (operating cash)")
+        run = sculpt(run, cache.mean_cash())
+    out, ltv, dscr = waterfall(run, cache)
+    return summarize(run, out, ltv, dscr)
+
+
+def _mean_se(x: np.ndarray) -> tuple[float, float]:
+    n = x.size
+    mean = math.fsum(x) / n
+    return mean, math.sqrt(math.fsum((x - mean) ** 2) / (n - 1) / n)
+
+
+def _ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """mean(num) / mean(den) and its delta-method standard error."""
+    n = num.size
+    mn, md = math.fsum(num) / n, math.fsum(den) / n
+    if md == 0.0:
+        return math.nan, math.nan
+    ratio = mn / md
+    resid = num - ratio * den
+    return ratio, math.sqrt(math.fsum(resid ** 2) / (n - 1) / n) / abs(md)
+
+
+def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
+    days = run.terms.schedule.pay_days
+    rows = []
+    for k, day in enumerate(days):
+        col = values[:, k]
+        col = col[np.isfinite(col)]
+        row = {"date": str(run.collateral.market.anchor + _td(day)), "paths": int(col.size)}
+        if col.size:
+            row.update({f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(col, QUANTILES))})
+        rows.append(row)
+    return rows
+
+
+def _td(days):
+    return dt.timedelta(days=int(days))
+
+
+def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) -> dict:
+    s, terms = run.spec, run.terms
+    n = out.shape[0]
+    draw0 = float(terms.draw_amounts[terms.draw_days == 0].sum())
+    receipts, pv_draws = out[:, 0], out[:, 1]
+    value, value_se = _mean_se(receipts - pv_draws + draw0)
+    price, price_se = _ratio_se(100.0 * receipts, pv_draws)
+    defaulted = out[:, 2] > 0.0
+    loss = out[:, 4]
+    el, el_se = _mean_se(loss)
+    pd_life = float(defaulted.mean())
+    lgd, lgd_se = _ratio_se(loss, out[:, 5]) if defaulted.any() else (math.nan, math.nan)
+    years = range(1, int(math.ceil(terms.schedule.pay_days[-1] / DAYS_PER_YEAR)) + 1)
+    default_time = np.where(defaulted, out[:, 3], np.inf)
+    pd_by_year = [float(np.mean(default_time <= y + 1e-9)) for y in years]
+    var99 = float(np.quantile(loss, 0.99))
+    tail = np.sort(loss)[-max(1, math.ceil(0.01 * n)):]       # the worst 1% of paths
+    half = Z95 * value_se
+    result = {"value": value, "stderr": value_se, "ci95": [value - half, value + half],
+              "paths": n, "seed": s.mc.seed, "method": "mc", "instrument": "loan",
+              "model": s.model.kind,
+              "price_pct": price, "price_pct_stderr": price_se,
+              "expected_loss": el, "expected_loss_stderr": el_se,
+              "pd": pd_life, "pd_stderr": math.sqrt(pd_life * (1 - pd_life) / n),
+              "pd_by_year": pd_by_year, "lgd": lgd, "lgd_stderr": lgd_se,
+              "wal": math.fsum(out[:, 6]) / math.fsum(out[:, 7]) if out[:, 7].any() else math.nan,
+              "loss_var99": var99, "loss_es99": float(tail.mean()),
+              "maturity_years": float(terms.schedule.pay_days[-1] / DAYS_PER_YEAR),
+              "drawn": float(terms.draw_amounts.sum()), "commitment": terms.commitment,
+              "amortization": terms.amortization, "payments": int(terms.schedule.pay_days.size)}
+    if terms.floating:
+        result["spread"] = float(terms.rates[0] - max(terms.schedule.forward[0], s.instrument.floor))
+    else:
+        result["coupon"] = s.instrument.coupon
+    result["ltv_quantiles"] = _quantiles_by_date(ltv, run)
+    if run.collateral.fleet:
+        result["dscr_quantiles"] = _quantiles_by_date(dscr, run)
+    return result
+
+

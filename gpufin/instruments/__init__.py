@@ -1,0 +1,1 @@
+"""Contracts: payoff plans of compute derivatives and the terms of GPU-backed loans."""

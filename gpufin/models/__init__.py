@@ -1,0 +1,1 @@
+"""Dynamics: rental-index models, the GPU-fleet collateral model and their calibration."""

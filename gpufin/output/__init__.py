@@ -1,0 +1,1 @@
+"""What users get back: files written atomically and plots."""

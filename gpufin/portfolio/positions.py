@@ -1,0 +1,164 @@
+"""Positions priced a chunk at a time, by the same `price_many` code path as one trade.
+
+A chunk is a pure function of its positions and options: every position and bump of a chunk
+is priced in one price_many call, so trades on the same underlying and dates share their
+simulated paths, and in-process and distributed runs give identical rows.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from gpufin.engines.pricing import price_many
+from gpufin.errors import SpecError
+from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
+from gpufin.spec.book import Position
+
+GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
+
+
+def _prepare(doc: dict, options: dict) -> dict:
+    doc = json.loads(json.dumps(doc, default=str))
+    if options.get("market") is not None:     # its keys replace the trade's; a forward curve stays
+        doc["market"] = {**doc.get("market", {}), **options["market"]}
+    if options.get("paths") is not None:
+        doc.setdefault("mc", {})["paths"] = options["paths"]
+    return doc
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SpecError):
+        return str(exc)
+    return f"pricing failed: {type(exc).__name__}: {exc}"
+
+
+def position_row(pos: Position) -> dict:
+    row = {"id": pos.id, **{t: pos.tags.get(t) for t in ("book", "counterparty", "sku")},
+           "quantity": pos.quantity}
+    doc = pos.doc or {}
+    row["instrument"] = doc.get("instrument", {}).get("kind")
+    row["model"] = doc.get("model", {}).get("kind")
+    if row["sku"] is None:
+        row["sku"] = doc.get("model", {}).get("sku") if row["model"] == "gpu-fleet" else None
+    return row
+
+
+def _failure(result) -> str | None:
+    return _describe(result) if isinstance(result, Exception) else None
+
+
+def value_chunk(positions: list, options: dict) -> list[dict]:
+    """Result rows of a chunk: value and standard error (times quantity), Greeks, or the error.
+    Every position and bump of the chunk is priced in one price_many call, so trades on the
+    same underlying and dates share their simulated paths."""
+    rows, docs, plans = [], [], []
+    for pos in positions:
+        row = position_row(pos)
+        row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
+                   **{g: math.nan for g in GREEK_COLUMNS}, error=pos.error)
+        rows.append(row)
+        if pos.error:
+            plans.append(None)
+            continue
+        try:
+            doc = _prepare(pos.doc, options)
+            bumps = greek_bumps(doc) if options.get("greeks", True) else {"spot": None}
+        except Exception as exc:
+            row["error"] = _describe(exc)
+            plans.append(None)
+            continue
+        spot = bumps.pop("spot")
+        plans.append((len(docs), spot, list(bumps)))
+        docs += [doc, *bumps.values()]
+    priced = price_many(docs)
+    for pos, row, plan in zip(positions, rows, plans):
+        if plan is None:
+            continue
+        start, spot, names = plan
+        base = priced[start]
+        row["error"] = _failure(base)
+        if row["error"]:
+            continue
+        row.update(unit_value=base["value"], value=pos.quantity * base["value"],
+                   stderr=abs(pos.quantity) * base["stderr"], method=base["method"])
+        bumped = dict(zip(names, priced[start + 1:start + 1 + len(names)]))
+        failed = next((r for r in bumped.values() if isinstance(r, Exception)), None)
+        if failed is not None:
+            row["error"] = f"Greeks: {_describe(failed)}"
+        elif names:
+            values = {k: r["value"] for k, r in bumped.items()}
+            row.update({k: pos.quantity * v for k, v in greeks(base["value"], values, spot).items()})
+    return rows
+
+
+def scenario_chunk(positions: list, options: dict) -> list[dict]:
+    """Per position: base unit value and unit values under each scenario's shocks."""
+    names = list(options["scenarios"])
+    rows, docs, starts = [], [], []
+    for pos in positions:
+        row = position_row(pos)
+        row["error"] = pos.error
+        rows.append(row)
+        starts.append(None)
+        if pos.error:
+            continue
+        try:
+            doc = _prepare(pos.doc, options)
+            moved = [apply_scenario(doc, _position_shocks(row, options["scenarios"][n])) for n in names]
+        except Exception as exc:
+            row["error"] = _describe(exc)
+            continue
+        starts[-1] = len(docs)
+        docs += [doc, *moved]
+    priced = price_many(docs)
+    for row, start in zip(rows, starts):
+        row["unit_values"] = {}
+        if start is None:
+            continue
+        results = priced[start:start + 1 + len(names)]
+        failed = next((r for r in results if isinstance(r, Exception)), None)
+        if failed is not None:
+            row["error"] = _describe(failed)
+            continue
+        row["unit_values"] = dict(zip(["base", *names], (r["value"] for r in results)))
+    return rows
+
+
+def _position_shocks(row: dict, shocks: dict) -> dict:
+    """Per-SKU index factors (VaR moves) resolved to this position's SKU."""
+    factors = shocks.get("index_factor_by_sku")
+    if factors is None:
+        return shocks
+    out = {k: v for k, v in shocks.items() if k != "index_factor_by_sku"}
+    out["index_factor"] = factors.get(row["sku"] or "index", factors.get("index", 1.0))
+    return out
+
+
+# instrument keys that set what a trade pays but not when it is observed
+PAYOFF_TERMS = ("strike", "fixed_rate", "notional", "position", "option")
+
+
+def underlying_order(positions: list) -> list[int]:
+    """Indices of the positions, ordered (stably) so that those on one model, market and
+    observation schedule fall in the same chunks, where they share simulated paths."""
+    def key(i):
+        doc = positions[i].doc or {}
+        schedule = {k: v for k, v in (doc.get("instrument") or {}).items() if k not in PAYOFF_TERMS}
+        return json.dumps([doc.get("model"), doc.get("market"), doc.get("mc"), schedule],
+                          sort_keys=True, default=str)
+    return sorted(range(len(positions)), key=key)
+
+
+def in_chunks(positions: list, order: list[int], size: int) -> list[list]:
+    """The positions, in `order`, in chunks of `size`."""
+    ordered = [positions[i] for i in order]
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def in_book_order(rows: list[dict], order: list[int]) -> list[dict]:
+    """Rows computed in `order`, put back in book order (by position, not by id: ids may
+    repeat)."""
+    out = [None] * len(rows)
+    for i, row in zip(order, rows):
+        out[i] = row
+    return out

@@ -1,0 +1,54 @@
+"""Books valued with their Greeks: result rows per position and sums by book, counterparty,
+SKU and instrument kind. Outputs appear only when complete (a temporary file, then a rename).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from gpufin.output.files import write_atomic
+from gpufin.portfolio.positions import (
+    GREEK_COLUMNS,
+    in_book_order,
+    in_chunks,
+    underlying_order,
+    value_chunk,
+)
+from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
+from gpufin.spec.book import load_book
+
+GROUPS = ("book", "counterparty", "sku", "instrument")
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Sums of value and Greeks by book, counterparty, SKU and instrument kind."""
+    def total(values):            # NaN only when nothing in the group has the quantity
+        return float(values.sum(min_count=1))
+
+    frames = []
+    for group in GROUPS:
+        keys = results[group].fillna("(none)")
+        agg = results.assign(key=keys).groupby("key", sort=True).agg(
+            positions=("id", "size"), errors=("error", lambda e: int(e.notna().sum())),
+            value=("value", total), **{g: (g, total) for g in GREEK_COLUMNS})
+        frames.append(agg.reset_index().rename(columns={"key": "name"}).assign(by=group))
+    total = results.agg({"value": total, **{g: total for g in GREEK_COLUMNS}})
+    frames.append(pd.DataFrame([{"by": "total", "name": "all", "positions": len(results),
+                                 "errors": int(results["error"].notna().sum()), **total.to_dict()}]))
+    summary = pd.concat(frames, ignore_index=True)
+    return summary[["by", "name", "positions", "errors", "value", *GREEK_COLUMNS]]
+
+
+def value_book(book, out, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
+               checkpoint=None, chunk=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Value every position of `book`; write results and their summary beside them."""
+    out = check_output(out)
+    positions = load_book(book)
+    options = book_options(market_file, paths, chunk, greeks=greeks)
+    order = underlying_order(positions)
+    rows = run_chunks(value_chunk, in_chunks(positions, order, options["chunk"]), options, workers,
+                      scheduler, checkpoint, digest(book, positions, options, "value"))
+    results = pd.DataFrame(in_book_order(rows, order))
+    summary = summarize(results)
+    write_atomic(out, frame=results)
+    write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)
+    return results, summary

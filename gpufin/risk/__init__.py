@@ -1,0 +1,1 @@
+"""Risk-factor moves applied to spec documents: Greek bumps and stress scenarios."""

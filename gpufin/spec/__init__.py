@@ -1,0 +1,1 @@
+"""Loading: the spec schema, reading and validating spec documents and books, times."""

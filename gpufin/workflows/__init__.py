@@ -1,0 +1,1 @@
+"""Whole jobs behind the commands that are neither a price nor a book: simulate and warm-up."""

@@ -66,22 +66,26 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def fleet_paths(seed, first_path, n_paths, chi0, xi0,
-                shift, decay, a11, a21, a22, mu_dt,
-                event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-                spike_mean, spike_vol, kappa,
-                theta, y0, u_decay, b1, b2, b3,
-                times, hours, fleet, opex, contracted_cash, share, start, end, customer, hazard,
-                prepay_cash,
-                valuation, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
-                residual_base, elasticity, book):
-    """out[series, path, date] for paths first_path .. first_path + n_paths - 1."""
+def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
+    """out[series, path, date] for paths first_path .. first_path + n_paths - 1 of the fleet
+    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record, state form)."""
     k0, k1 = split_seed(seed)
-    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-                   spike_mean, spike_vol, kappa)
+    decay, a11, a21, a22, mu_dt, shift = ix.decay, ix.a11, ix.a21, ix.a22, ix.mu_dt, ix.shift
+    chi0, xi0 = ix.chi0, ix.xi0
+    theta, y0, u_decay = fleet_args.theta, fleet_args.y0, fleet_args.u_decay
+    b1, b2, b3 = fleet_args.b1, fleet_args.b2, fleet_args.b3
+    times, hours, fleet, opex = fleet_args.times, fleet_args.hours, fleet_args.fleet, fleet_args.opex
+    contracted_cash, share = fleet_args.contracted_cash, fleet_args.share
+    start, end, customer = fleet_args.start, fleet_args.end, fleet_args.customer
+    hazard, prepay_cash = fleet_args.hazard, fleet_args.prepay_cash
+    valuation, floor, elasticity = fleet_args.valuation, fleet_args.floor, fleet_args.elasticity
+    w, log_a, c, d = fleet_args.w, fleet_args.log_a, fleet_args.c, fleet_args.d
+    util_base, pair_s, pair_w = fleet_args.util_base, fleet_args.pair_s, fleet_args.pair_w
+    j0, opex_pv = fleet_args.j0, fleet_args.opex_pv
+    residual_base, book = fleet_args.residual_base, fleet_args.book
     n_dates = shift.size + 1
     n_contracts = share.size
-    jumps = has_jumps(jump_params)
+    jumps = has_jumps(ix)
     out = np.empty((4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
@@ -119,7 +123,7 @@ def fleet_paths(seed, first_path, n_paths, chi0, xi0,
                 r = s % 4
                 index_diffusion(s, r, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
                 if jumps:
-                    index_jumps(s, k0, k1, ids, signs, scratch, jump_params, chi, xi, False)
+                    index_jumps(s, k0, k1, ids, signs, scratch, ix, chi, xi, False)
                 for lane in range(LANES):
                     y[lane] = (theta + (y[lane] - theta) * u_decay[s] + b1[s] * z1[r, lane]
                                + b2[s] * z2[r, lane] + b3[s] * z3[r, lane])

@@ -27,9 +27,11 @@ def _lane_setup(first_path, g, ids, signs):
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, jump_mean, jump_vol):
-    """GBM / Merton index levels on the grid; drift and vol per step as in lognormal_stats."""
+def lognormal_paths(seed, first_path, n_paths, model):
+    """GBM / Merton index levels on the grid of `model` (a LognormalArgs record)."""
     k0, k1 = split_seed(seed)
+    log_spot, drift, vol, pois_cdf = model.log_spot, model.drift, model.vol, model.pois_cdf
+    jump_mean, jump_vol = model.jump_mean, model.jump_vol
     n_steps = drift.size
     kmax = pois_cdf.shape[1]
     out = np.empty((n_paths, n_steps + 1))
@@ -62,16 +64,14 @@ def lognormal_paths(seed, first_path, n_paths, log_spot, drift, vol, pois_cdf, j
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, innovation_sd,
-                     mu_dt, event_clock, event_rate, launch_share, launch_sched, launch_mean,
-                     launch_vol, spike_mean, spike_vol, kappa):
-    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid, in the
-    innovations form of pricing_kernels.index_step."""
+def two_factor_paths(seed, first_path, n_paths, model):
+    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid of `model` (a
+    TwoFactorArgs record), in the innovations form of pricing_kernels.index_step."""
     k0, k1 = split_seed(seed)
-    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-                   spike_mean, spike_vol, kappa)
+    chi0, xi0, shift, mu_dt = model.chi0, model.xi0, model.shift, model.mu_dt
+    decay, gain, innovation_sd = model.decay, model.gain, model.innovation_sd
     n_steps = decay.size
-    jumps = has_jumps(jump_params)
+    jumps = has_jumps(model)
     out = np.empty((n_paths, n_steps + 1))
     for g in prange(-(-n_paths // LANES)):
         scratch = jump_scratch(LANES)
@@ -91,7 +91,7 @@ def two_factor_paths(seed, first_path, n_paths, chi0, xi0, shift, decay, gain, i
                 fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
             index_innovation(i, i % 4, c, x, z, decay, gain, innovation_sd, mu_dt)
             if jumps:
-                index_jumps(i, k0, k1, ids, signs, scratch, jump_params, c, x, True)
+                index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
             for lane in range(LANES):
                 levels[i + 1, lane] = exp_vec(shift[i] + x[lane])
         for lane in range(min(LANES, n_paths - g * LANES)):

@@ -8,7 +8,7 @@ Two forms of the Gaussian part:
   ONE normal a step, by the prediction-error decomposition of the Gaussian state given the
   X path so far. c is E[chi | X so far] (plus the decaying spikes); its covariance follows a
   deterministic recursion, so gain[i] and innovation_sd[i] are computed once in Python
-  (gpufin.models.index.TwoFactor.kernel_arrays):
+  (gpufin.models.index.TwoFactor.kernel_args):
   X <- X + mu_dt[i] + (decay[i] - 1) c + innovation_sd[i] Z;  c <- decay[i] c + gain[i] Z.
 Jumps: launches into xi (X), shortage spikes into chi (c and X). Both arrive as one Poisson
 process of events at event_rate (launch + spike intensity, per year), drawn by its
@@ -39,9 +39,9 @@ def jump_scratch(lanes):
 
 
 @njit(inline="always")
-def has_jumps(params):
-    """Whether the jump parameters (index_jumps) can make any jump."""
-    return params[1] > 0.0 or params[3].max() > 0.0
+def has_jumps(index):
+    """Whether the jumps of a TwoFactorArgs record (pricing_kernels.records) can make any jump."""
+    return index.event_rate > 0.0 or index.launch_sched.max() > 0.0
 
 
 @njit(inline="always")
@@ -71,28 +71,29 @@ def index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt):
 
 
 @njit(inline="always")
-def index_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations):
-    """Add step i's jumps: decayed spikes to `short` (chi, or c), launches to `long` (xi), and
-    with `innovations` (long is then X = chi + xi) the spikes to `long` too. params:
-    (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-    spike_mean, spike_vol, kappa) as in gpufin.models.index.TwoFactor.JUMP_ARGS."""
+def index_jumps(i, k0, k1, ids, signs, scratch, index, short, long, innovations):
+    """Add step i's jumps (of `index`, a TwoFactorArgs record): decayed spikes to `short`
+    (chi, or c), launches to `long` (xi), and with `innovations` (long is then X = chi + xi)
+    the spikes to `long` too."""
     next_event = scratch[0]
-    event_clock, launch_sched = params[0], params[3]
+    event_clock, launch_sched = index.event_clock, index.launch_sched
     some = 0
     for lane in range(ids.size):
         some |= 1 if next_event[lane] <= event_clock[i] else 0
     if some != 0 or launch_sched[i] != 0.0:
-        draw_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations)
+        draw_jumps(i, k0, k1, ids, signs, scratch, event_clock, index.event_rate, index.launch_share,
+                   launch_sched[i], index.launch_mean, index.launch_vol, index.spike_mean,
+                   index.spike_vol, index.kappa, short, long, innovations)
 
 
 @njit
-def draw_jumps(i, k0, k1, ids, signs, scratch, params, short, long, innovations):
-    """The rare part of index_jumps, kept out of line: events are drawn lane by lane, only
-    where they happen, and summed per lane before they are added."""
+def draw_jumps(i, k0, k1, ids, signs, scratch, event_clock, event_rate, launch_share, sched,
+               launch_mean, launch_vol, spike_mean, spike_vol, kappa, short, long, innovations):
+    """The rare part of index_jumps, kept out of line (and given the fields it reads, not the
+    record: an out-of-line call copies what it is given): events are drawn lane by lane,
+    only where they happen, and summed per lane before they are added; `sched` scheduled
+    launches fall in step i."""
     next_event, seen, zl = scratch
-    (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol, spike_mean,
-     spike_vol, kappa) = params
-    sched = launch_sched[i]
     if sched > 0.0:
         fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zl)
     for lane in range(ids.size):

@@ -52,10 +52,17 @@ def scheduled_principal(kind, k, n_pay, start, outstanding, period_rate, sculpte
 
 
 @njit(cache=CACHE, parallel=PRANGE)
-def loan_paths(seed, first_path, cash, value, times, df, accrual, rate, fee, commitment, draws,
-               fee_until, pay_index, period_rate, amortization, amort_start, sculpted, sweep_share,
-               reserve_periods, reserve0, ltv_trigger, ltv_test, continuous, bridge_var, dscr_trigger,
-               haircut, lag_index, lag_df, sponsor):
+def loan_paths(seed, first_path, cash, value, loan):
+    """The waterfall of `loan` (a LoanArgs record, pricing_kernels.records) on the collateral
+    paths cash[path, date] and value[path, date]: (out, ltv, dscr) as above."""
+    times, df, accrual, rate, draws = loan.times, loan.df, loan.accrual, loan.rate, loan.draws
+    fee, commitment, fee_until = loan.fee, loan.commitment, loan.fee_until
+    pay_index, period_rate, sculpted = loan.pay_index, loan.period_rate, loan.sculpted
+    amortization, amort_start = loan.amortization, loan.amort_start
+    sweep_share, reserve_periods, reserve0 = loan.sweep_share, loan.reserve_periods, loan.reserve0
+    ltv_trigger, ltv_test, continuous = loan.ltv_trigger, loan.ltv_test, loan.continuous
+    bridge_var, dscr_trigger, haircut = loan.bridge_var, loan.dscr_trigger, loan.haircut
+    lag_index, lag_df, sponsor = loan.lag_index, loan.lag_df, loan.sponsor
     n_paths = cash.shape[0]
     n_pay = pay_index.size
     last = pay_index[-1]

@@ -24,7 +24,8 @@ from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_
 def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf,
                      jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
     """Step i with Merton jumps and/or Brownian-bridge barrier checks (out of line, and only
-    in lognormal_event_stats); z[zrow] holds this step's diffusion normals."""
+    in lognormal_event_stats); z[zrow] holds this step's diffusion normals. It takes the
+    fields it reads, not whole records: an out-of-line call copies what it is given."""
     fill_words(k0, k1, ids, 2, i, words)
     if pois_cdf.shape[1] > 0:
         fill_normals4(k0, k1, ids, signs, 3, i, zj)
@@ -46,12 +47,12 @@ def gbm_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cd
 
 
 @njit(inline="always")
-def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
-                     pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period, step_df,
-                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                     fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """The body of both kernels, with `step` advancing the paths one grid step."""
     k0, k1 = split_seed(seed)
+    drift, vol, log_spot = model.drift, model.vol, model.log_spot
+    pois_cdf, jump_mean, jump_vol = model.pois_cdf, model.jump_mean, model.jump_vol
+    bridge_var, flags, levels, step_df = model.bridge_var, payoff.flags, payoff.levels, payoff.step_df
     n_steps = drift.size
     n_payoffs = flags.shape[0]
     bridge = flags[:, BRIDGE].max() != 0
@@ -75,38 +76,24 @@ def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, log
             for i in range(n_steps):
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-                step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj,
-                     pois_cdf, jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df)
-                observe_all(i, x, spots, acc, fix_weight, close_period, step_df,
-                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                            fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)
+                step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj, pois_cdf,
+                     jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df)
+                observe_all(i, x, spots, acc, payoff)
             settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
-                    pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period, step_df,
-                    strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                    fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
-    """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X,
-    for payoffs stacked along the first axis of the payoff arrays (pricing_kernels.payoff):
-    GBM without continuously monitored barriers."""
-    return lognormal_kernel(gbm_step, seed, n_paths, first_block, n_blocks, antithetic, log_spot,
-                            drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight,
-                            close_period, step_df, strike, omega, linear, pay_df, known_arith,
-                            known_geo, flags, levels, fix_ptr, fix_q, close_ptr, close_q,
-                            monitor_ptr, monitor_q)
+def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
+    """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X
+    for the payoffs of `payoff` (a PayoffArgs record) on the paths of `model` (a LognormalArgs
+    record): GBM without continuously monitored barriers."""
+    return lognormal_kernel(gbm_step, seed, n_paths, first_block, n_blocks, antithetic, model,
+                            payoff)
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def lognormal_event_stats(seed, n_paths, first_block, n_blocks, antithetic, log_spot, drift, vol,
-                          pois_cdf, jump_mean, jump_vol, bridge_var, fix_weight, close_period,
-                          step_df, strike, omega, linear, pay_df, known_arith, known_geo, flags,
-                          levels, fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
+def lognormal_event_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """lognormal_stats with Merton jumps or Brownian-bridge barrier checks."""
     return lognormal_kernel(jump_bridge_step, seed, n_paths, first_block, n_blocks, antithetic,
-                            log_spot, drift, vol, pois_cdf, jump_mean, jump_vol, bridge_var,
-                            fix_weight, close_period, step_df, strike, omega, linear, pay_df,
-                            known_arith, known_geo, flags, levels, fix_ptr, fix_q, close_ptr,
-                            close_q, monitor_ptr, monitor_q)
+                            model, payoff)

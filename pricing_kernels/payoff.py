@@ -176,27 +176,28 @@ def reset_all(acc):
 
 
 @njit(inline="always")
-def observe_all(i, logs, spots, acc, fix_weight, close_period, step_df, strike, omega, linear,
-                pay_df, known_arith, known_geo, flags, levels, fix_ptr, fix_q, close_ptr, close_q,
-                monitor_ptr, monitor_q):
-    """Record the barrier checks, fixings and period closes of every payoff at the end of
-    step i. The payoffs with an event at step i are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]),
+def observe_all(i, logs, spots, acc, payoff):
+    """Record the barrier checks, fixings and period closes of every payoff (a PayoffArgs
+    record, pricing_kernels.records) at the end of step i. The payoffs with an event at step i are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]),
     so a step costs nothing for payoffs without one. Payoffs with the same fixing schedule
     share the running averages of the first of them (flags[q, AVERAGER], the only one listed
     in fix_q); the index level is computed once for all (spots is scratch)."""
+    monitor_ptr, fix_ptr, close_ptr = payoff.monitor_ptr, payoff.fix_ptr, payoff.close_ptr
     for n in range(monitor_ptr[i], monitor_ptr[i + 1]):
-        observe_barrier(i, monitor_q[n], logs, acc, step_df, flags, levels)
+        observe_barrier(i, payoff.monitor_q[n], logs, acc, payoff.step_df, payoff.flags,
+                        payoff.levels)
     if fix_ptr[i + 1] > fix_ptr[i]:
         for lane in range(logs.size):
             spots[lane] = exp_vec(logs[lane])
         for n in range(fix_ptr[i], fix_ptr[i + 1]):
-            observe_fixing(i, fix_q[n], logs, spots, acc, fix_weight)
+            observe_fixing(i, payoff.fix_q[n], logs, spots, acc, payoff.fix_weight)
     for n in range(close_ptr[i], close_ptr[i + 1]):
-        observe_close(i, close_q[n], acc, close_period, strike, omega, linear, pay_df, known_arith,
-                      known_geo, flags)
+        observe_close(i, payoff.close_q[n], acc, payoff.close_period, payoff.strike, payoff.omega,
+                      payoff.linear, payoff.pay_df, payoff.known_arith, payoff.known_geo,
+                      payoff.flags)
     for n in range(close_ptr[i], close_ptr[i + 1]):
-        q = close_q[n]
-        if flags[q, AVERAGER] == q:
+        q = payoff.close_q[n]
+        if payoff.flags[q, AVERAGER] == q:
             for lane in range(logs.size):
                 acc[q, ARITH, lane] = 0.0
                 acc[q, GEO, lane] = 0.0

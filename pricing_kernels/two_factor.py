@@ -18,20 +18,16 @@ BRIDGE_STREAM = 4
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0,
-                     shift, decay, gain, innovation_sd, mu_dt,
-                     event_clock, event_rate, launch_share, launch_sched, launch_mean,
-                     launch_vol, spike_mean, spike_vol, kappa, bridge_var,
-                     fix_weight, close_period, step_df,
-                     strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                     fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q):
-    """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats."""
+def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
+    """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats, on the paths of
+    `model` (a TwoFactorArgs record, innovations form)."""
     k0, k1 = split_seed(seed)
-    jump_params = (event_clock, event_rate, launch_share, launch_sched, launch_mean, launch_vol,
-                   spike_mean, spike_vol, kappa)
+    chi0, xi0, shift, bridge_var = model.chi0, model.xi0, model.shift, model.bridge_var
+    decay, gain, innovation_sd, mu_dt = model.decay, model.gain, model.innovation_sd, model.mu_dt
+    flags, levels, step_df = payoff.flags, payoff.levels, payoff.step_df
     n_steps = decay.size
     n_payoffs = flags.shape[0]
-    jumps = has_jumps(jump_params)
+    jumps = has_jumps(model)
     bridge = flags[:, BRIDGE].max() != 0
     stats = np.zeros((n_payoffs, n_blocks, N_STATS))
     for b in prange(n_blocks):
@@ -64,7 +60,7 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                         fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, bridge_words)
                 index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
                 if jumps:
-                    index_jumps(i, k0, k1, ids, signs, scratch, jump_params, c, x, True)
+                    index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
                 for lane in range(LANES):
                     ends[lane] = shift[i] + x[lane]
                 if bridge:
@@ -72,8 +68,6 @@ def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, chi0, xi0
                                step_df[i])
                 for lane in range(LANES):
                     logs[lane] = ends[lane]
-                observe_all(i, logs, spots, acc, fix_weight, close_period, step_df,
-                            strike, omega, linear, pay_df, known_arith, known_geo, flags, levels,
-                            fix_ptr, fix_q, close_ptr, close_q, monitor_ptr, monitor_q)
+                observe_all(i, logs, spots, acc, payoff)
             settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
     return stats

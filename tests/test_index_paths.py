@@ -31,15 +31,15 @@ def exact_covariance(kappa, s_chi, s_xi, rho, t):
 @pytest.mark.parametrize("kappa,s_chi,s_xi,rho", GAUSSIAN_CASES)
 def test_innovations_reproduce_the_exact_covariance(kappa, s_chi, s_xi, rho):
     model = TwoFactor(spot=2.0, kappa=kappa, sigma_chi=s_chi, sigma_xi=s_xi, rho=rho)
-    a = model.kernel_arrays(TIMES)
+    a = model.kernel_args(TIMES)
     n = TIMES.size - 1
     c = np.zeros(n)                 # coefficients on Z_0 .. Z_{n-1}
     x = np.zeros(n)
     rows = []
     for i in range(n):
         z = np.eye(n)[i]
-        x = x + (a["decay"][i] - 1.0) * c + a["innovation_sd"][i] * z
-        c = a["decay"][i] * c + a["gain"][i] * z
+        x = x + (a.decay[i] - 1.0) * c + a.innovation_sd[i] * z
+        c = a.decay[i] * c + a.gain[i] * z
         rows.append(x)
     implied = np.array(rows) @ np.array(rows).T
     exact = exact_covariance(kappa, s_chi, s_xi, rho, TIMES[1:])
@@ -62,8 +62,7 @@ def test_index_paths_with_jumps_match_closed_form_moments(jumps):
     base = dict(spot=2.4, kappa=2.0, sigma_chi=0.5, sigma_xi=0.2, rho=0.3, mu_xi=-0.29)
     model = TwoFactor(**dict(base, **jumps))
     times = np.arange(13) / 12.0
-    a = model.kernel_arrays(times)
-    paths = two_factor_paths(np.uint64(11), 0, 40_000, *[a[k] for k in TwoFactor.INNOVATION_ARGS])
+    paths = two_factor_paths(np.uint64(11), 0, 40_000, model.kernel_args(times))
     for i in (1, 4, 12):
         s = paths[:, i]
         assert abs(s.mean() - model.mean(times[i])[0]) < 4 * s.std(ddof=1) / math.sqrt(s.size)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gpufin.engines.montecarlo import PATH_CHUNK, contiguous, seed_key
+from gpufin.engines.montecarlo import PATH_CHUNK, seed_key
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
 from gpufin.models.fleet import FleetSetup, fleet_setup
-from gpufin.models.index import Lognormal, TwoFactor, build_model, with_forward_curve
+from gpufin.models.index import Lognormal, build_model, with_forward_curve
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels import index_paths
@@ -22,12 +22,11 @@ from pricing_kernels.fleet import fleet_paths
 
 def fleet_chunks(setup: FleetSetup, n_paths: int, seed: int, chunk_paths: int | None):
     """Yield (first_path, out[series, path, date]) chunk by chunk on the setup's dates."""
-    args = setup.model.kernel_arrays(setup.days, setup.market)
-    values = [contiguous(v) for v in args.values()]
+    args = setup.model.kernel_args(setup.days, setup.market)
     key = seed_key(seed)
     step = chunk_paths or PATH_CHUNK
     for first in range(0, n_paths, step):
-        yield first, fleet_paths(key, first, min(step, n_paths - first), *values)
+        yield first, fleet_paths(key, first, min(step, n_paths - first), *args)
 
 
 @dataclass(frozen=True)
@@ -46,23 +45,18 @@ class Collateral:
             return
         key = seed_key(seed)
         step = chunk_paths or PATH_CHUNK
-        kernel, args = self._index_kernel(grid_days / DAYS_PER_YEAR)
+        args = self.model.kernel_args(grid_days / DAYS_PER_YEAR, self.market)
+        kernel = (index_paths.lognormal_paths if isinstance(self.model, Lognormal)
+                  else index_paths.two_factor_paths)
         for first in range(0, n_paths, step):
-            value = kernel(key, first, min(step, n_paths - first), *args)
+            value = kernel(key, first, min(step, n_paths - first), args)
             yield first, np.zeros_like(value), value
-
-    def _index_kernel(self, times):
-        arrays = self.model.kernel_arrays(times, self.market)
-        if isinstance(self.model, Lognormal):
-            names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol")
-            return index_paths.lognormal_paths, [contiguous(arrays[n]) for n in names]
-        return index_paths.two_factor_paths, [contiguous(arrays[n]) for n in TwoFactor.INNOVATION_ARGS]
 
     def bridge_variance(self, grid_days) -> np.ndarray:
         """Variance of the log collateral value over each grid step (index models)."""
         if self.fleet:
             raise SpecError("instrument.ltv_test", "continuous LTV monitoring needs an index model; use \"monthly\"")
-        var = self.model.kernel_arrays(grid_days / DAYS_PER_YEAR, self.market)["bridge_var"]
+        var = self.model.kernel_args(grid_days / DAYS_PER_YEAR, self.market).bridge_var
         return np.concatenate([[0.0], var])
 
 

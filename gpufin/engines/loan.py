@@ -23,24 +23,25 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gpufin.engines.collateral import Collateral, build_collateral
-from gpufin.engines.montecarlo import QUANTILES, Z95, contiguous, seed_key
+from gpufin.engines.montecarlo import QUANTILES, Z95, seed_key
 from gpufin.errors import SpecError
 from gpufin.instruments.loan import AMORTIZATION, LoanTerms, loan_terms, ltv_test_days
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels.loan import loan_paths, scheduled_principal
+from pricing_kernels.records import LoanArgs, make
 
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
 
 
 @dataclass(frozen=True)
 class LoanRun:
-    """Everything fixed before the waterfall: terms, grid and kernel arrays."""
+    """Everything fixed before the waterfall: terms, grid and the kernel's record."""
     spec: Spec
     terms: LoanTerms
     collateral: Collateral
     grid_days: np.ndarray
-    arrays: dict
+    args: LoanArgs
 
 
 def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None = None) -> LoanRun:
@@ -55,21 +56,21 @@ def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None 
     test_days = ltv_test_days(ins, market)
     grid = np.unique(np.concatenate([[0, end], monthly[monthly <= end], sched.start_days,
                                      sched.pay_days, terms.draw_days, test_days]))
-    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_arrays(s, terms, collateral, grid, lag_days)))
+    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_args(s, terms, collateral, grid, lag_days)))
 
 
 def with_reserve(run: LoanRun) -> LoanRun:
     """Fund the debt-service reserve at closing: reserve_periods x the first debt service
     (an SPV's account; none under a sponsor, i.e. index-model collateral)."""
-    a, terms = run.arrays, run.terms
+    a, terms = run.args, run.terms
     drawn = float(terms.draw_amounts[terms.draw_days == 0].sum())
-    first = drawn * a["period_rate"][0] + scheduled_principal(
-        a["amortization"], 0, a["pay_index"].size, a["amort_start"], drawn, a["period_rate"], a["sculpted"])
+    first = drawn * a.period_rate[0] + scheduled_principal(
+        a.amortization, 0, a.pay_index.size, a.amort_start, drawn, a.period_rate, a.sculpted)
     reserve = run.spec.instrument.reserve_periods * first if run.collateral.fleet else 0.0
-    return replace(run, arrays=dict(a, reserve0=reserve))
+    return replace(run, args=a._replace(reserve0=reserve))
 
 
-def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
+def _kernel_args(s, terms, collateral, grid, lag_days) -> LoanArgs:
     ins, sched, market = s.instrument, terms.schedule, collateral.market
     times = grid / DAYS_PER_YEAR
     df = market.discount(times)
@@ -93,7 +94,7 @@ def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
     bridge = collateral.bridge_variance(grid) if continuous else np.zeros(grid.size)
     target = np.searchsorted(grid, grid + lag_days).clip(max=grid.size - 1)
     lag_df = market.discount((grid + lag_days) / DAYS_PER_YEAR)
-    return dict(times=times, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
+    return make(LoanArgs, times=times, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
                 commitment=terms.commitment, draws=draws,
                 fee_until=int(np.searchsorted(grid, terms.draw_days.max())), pay_index=pay_index,
                 period_rate=terms.rates * sched.accrual,
@@ -108,18 +109,18 @@ def _kernel_arrays(s, terms, collateral, grid, lag_days) -> dict:
 
 def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
     """Principal sculpted so that expected operating cash / debt service = target_dscr."""
-    ins, terms, a = run.spec.instrument, run.terms, run.arrays
+    ins, terms, a = run.spec.instrument, run.terms, run.args
     outstanding = float(terms.draw_amounts.sum())
-    principal = np.zeros(a["pay_index"].size)
-    during = mean_cash[:a["pay_index"][-1] + 1]
-    period_cash = np.add.reduceat(during, np.concatenate([[1], a["pay_index"][:-1] + 1]))
-    for k in range(a["pay_index"].size):
+    principal = np.zeros(a.pay_index.size)
+    during = mean_cash[:a.pay_index[-1] + 1]
+    period_cash = np.add.reduceat(during, np.concatenate([[1], a.pay_index[:-1] + 1]))
+    for k in range(a.pay_index.size):
         if k < terms.amort_start:
             continue
-        interest = outstanding * a["period_rate"][k]
+        interest = outstanding * a.period_rate[k]
         principal[k] = min(max(period_cash[k] / ins.target_dscr - interest, 0.0), outstanding)
         outstanding -= principal[k]
-    return with_reserve(replace(run, arrays=dict(a, sculpted=principal)))
+    return with_reserve(replace(run, args=a._replace(sculpted=principal)))
 
 
 class PathCache:
@@ -143,10 +144,8 @@ class PathCache:
 
 def waterfall(run: LoanRun, cache: PathCache):
     """(out, ltv, dscr) over all paths, chunk by chunk."""
-    a = run.arrays
     key = seed_key(cache.seed)
-    parts = [loan_paths(key, first, cash, value, *(contiguous(v) for v in a.values()))
-             for first, cash, value in cache]
+    parts = [loan_paths(key, first, cash, value, run.args) for first, cash, value in cache]
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
 
 

@@ -16,15 +16,9 @@ import numpy as np
 from gpufin.models.index import Lognormal, TwoFactor
 from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels import lognormal
-from pricing_kernels.payoff import (
-    AVERAGER,
-    BARRIER_DIR,
-    BLOCK,
-    BRIDGE,
-    GEOMETRIC,
-    KNOCK_IN,
-    N_FLAGS,
-)
+from pricing_kernels.payoff import (AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN,
+                                    N_FLAGS)
+from pricing_kernels.records import PayoffArgs, make
 from pricing_kernels.two_factor import two_factor_stats
 
 SEED_MOD = 2 ** 64
@@ -112,7 +106,7 @@ PER_PERIOD = {"strike": 0.0, "omega": 1.0, "linear": 1, "pay_df": 0.0, "known_ar
               "known_geo": 0.0}
 
 
-def stack_payoffs(arrays: list[dict]) -> dict:
+def stack_payoffs(arrays: list[dict]) -> PayoffArgs:
     """Payoff arrays of several plans on one grid, stacked along a leading payoff axis;
     period arrays are padded (padding periods are never closed, so they pay nothing).
     flags[q, AVERAGER] is the first payoff with q's fixing schedule; the *_ptr / *_q
@@ -133,10 +127,7 @@ def stack_payoffs(arrays: list[dict]) -> dict:
                               for a in arrays])
     for name, mask in events.items():
         out[f"{name}_ptr"], out[f"{name}_q"] = step_lists(mask)
-    order = ("fix_weight", "close_period", "step_df", "strike", "omega", "linear", "pay_df",
-             "known_arith", "known_geo", "flags", "levels", "fix_ptr", "fix_q", "close_ptr",
-             "close_q", "monitor_ptr", "monitor_q")
-    return {name: out[name] for name in order}
+    return make(PayoffArgs, **{name: out[name] for name in PayoffArgs._fields})
 
 
 def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,30 +138,21 @@ def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def kernel_call(model, grid_days, plans, market):
-    """The kernel and its positional model and payoff arguments (after the run header),
-    for one or several plans on the same grid."""
-    times = grid_days / DAYS_PER_YEAR
-    margs = model.kernel_arrays(times, market)
-    pargs = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
+    """The kernel and its (model, payoff) records, for one or several plans on one grid."""
+    model_args = model.kernel_args(grid_days / DAYS_PER_YEAR, market)
+    payoff_args = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
     if isinstance(model, Lognormal):
-        events = margs["pois_cdf"].shape[1] > 0 or pargs["flags"][:, BRIDGE].any()
+        events = model_args.pois_cdf.shape[1] > 0 or payoff_args.flags[:, BRIDGE].any()
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
-        names = ("log_spot", "drift", "vol", "pois_cdf", "jump_mean", "jump_vol", "bridge_var")
     else:
         kernel = two_factor_stats
-        names = TwoFactor.INNOVATION_ARGS + ("bridge_var",)
-    args = [contiguous(margs[n]) for n in names] + [contiguous(v) for v in pargs.values()]
-    return kernel, args
+    return kernel, (model_args, payoff_args)
 
 
 def seed_key(seed: int) -> np.uint64:
     """The Philox key of a seed: the seed reduced mod 2**64."""
     return np.uint64(seed % SEED_MOD)
 
-
-def contiguous(v):
-    """A kernel argument: arrays made C-contiguous, other values as they are."""
-    return np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v
 
 
 def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,

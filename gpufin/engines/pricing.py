@@ -13,13 +13,7 @@ import numpy as np
 
 from gpufin.engines.analytic import closed_form, geometric_strip_mean, linear_strip
 from gpufin.engines.loan import price_loan
-from gpufin.engines.montecarlo import (
-    Z95,
-    estimate,
-    kernel_call,
-    simulate_sums,
-    time_grid,
-)
+from gpufin.engines.montecarlo import (Z95, estimate, kernel_call, simulate_sums, time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market

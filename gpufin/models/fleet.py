@@ -32,6 +32,7 @@ from gpufin.market.data import load_market_data
 from gpufin.models.index import TwoFactor, with_forward_curve
 from gpufin.spec.schema import MarketSpec, Spec
 from gpufin.spec.times import DAYS_PER_YEAR, to_days
+from pricing_kernels.records import FleetArgs, TwoFactorArgs, make
 
 HOURS_PER_DAY = 24.0
 GH_NODES = 10                                      # even: the nodes pair up as +-x
@@ -96,16 +97,14 @@ class FleetModel:
         months = max(1, int(round(horizon_years * 12)))
         return np.rint(np.arange(months + 1) * DAYS_PER_YEAR / 12.0).astype(np.int64)
 
-    def kernel_arrays(self, days: np.ndarray, market) -> dict:
-        """Arguments of pricing_kernels.fleet.fleet_paths after (seed, first_path, n_paths)."""
+    def kernel_args(self, days: np.ndarray, market) -> tuple[TwoFactorArgs, FleetArgs]:
+        """The records of pricing_kernels.fleet.fleet_paths on the dates `days`: the index's
+        and the fleet's."""
         times = days / DAYS_PER_YEAR
-        ix = self.index.kernel_arrays(times, market)
-        fleet = self.fleet_size(times)
-        args = {k: ix[k] for k in TwoFactor.STATE_ARGS}
-        args.update(self._utilization_arrays(times, ix))
-        args.update(self._cash_arrays(days, times, fleet))
-        args.update(self._value_arrays(times, market))
-        return args
+        ix = self.index.kernel_args(times, market)
+        return ix, make(FleetArgs, **self._utilization_arrays(times, ix),
+                        **self._cash_arrays(days, times, self.fleet_size(times)),
+                        **self._value_arrays(times, market))
 
     def _utilization_arrays(self, times, ix) -> dict:
         dt = np.diff(times)
@@ -114,8 +113,8 @@ class FleetModel:
         var_y = su ** 2 * (1.0 - np.exp(-2.0 * ku * dt)) / (2.0 * ku)
         cov_chi = self.util_rho * su * sc * (1.0 - np.exp(-(k + ku) * dt)) / (k + ku)
         cov_xi = self.util_rho * self.index.rho * su * sx * (1.0 - np.exp(-ku * dt)) / ku
-        b1 = np.divide(cov_chi, ix["a11"], out=np.zeros_like(dt), where=ix["a11"] > 0.0)
-        b2 = np.divide(cov_xi - b1 * ix["a21"], ix["a22"], out=np.zeros_like(dt), where=ix["a22"] > 0.0)
+        b1 = np.divide(cov_chi, ix.a11, out=np.zeros_like(dt), where=ix.a11 > 0.0)
+        b2 = np.divide(cov_xi - b1 * ix.a21, ix.a22, out=np.zeros_like(dt), where=ix.a22 > 0.0)
         b3 = np.sqrt(np.maximum(var_y - b1 ** 2 - b2 ** 2, 0.0))
         return dict(theta=self.util_theta, y0=self.util_y0, u_decay=np.exp(-ku * dt), b1=b1, b2=b2, b3=b3)
 

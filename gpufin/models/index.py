@@ -20,6 +20,7 @@ import numpy as np
 
 from gpufin.errors import SpecError
 from gpufin.spec.times import to_days, years
+from pricing_kernels.records import LognormalArgs, TwoFactorArgs, make
 
 # Poisson counts are drawn by inverse transform from a 32-bit uniform in
 # [2**-33, 1 - 2**-33]: once P(N > k) < 2**-33 no draw can exceed k.
@@ -100,16 +101,15 @@ class Lognormal:
         t = np.atleast_1d(np.asarray(t, dtype=float))
         return (self.vol ** 2 + self.jump_intensity * (self.jump_mean ** 2 + self.jump_vol ** 2)) * t
 
-    def kernel_arrays(self, times: np.ndarray, market) -> dict:
+    def kernel_args(self, times: np.ndarray, market) -> LognormalArgs:
         """Per-step drift, vol, Poisson table and bridge variance on the grid `times` (0 first)."""
         dt = np.diff(times)
         df = market.discount(times)
         drift = (np.log(df[:-1] / df[1:]) - (self.dividend + 0.5 * self.vol ** 2
                                               + self.jump_intensity * self.jump_compensator) * dt)
-        return dict(log_spot=math.log(self.spot), drift=drift, vol=self.vol * np.sqrt(dt),
-                    pois_cdf=poisson_cdf_table(self.jump_intensity * dt),
-                    jump_mean=self.jump_mean, jump_vol=self.jump_vol,
-                    bridge_var=self.vol ** 2 * dt)
+        return make(LognormalArgs, log_spot=math.log(self.spot), drift=drift,
+                    vol=self.vol * np.sqrt(dt), pois_cdf=poisson_cdf_table(self.jump_intensity * dt),
+                    jump_mean=self.jump_mean, jump_vol=self.jump_vol, bridge_var=self.vol ** 2 * dt)
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,6 @@ class TwoFactor:
     spike_vol: float = 0.0
     forward_times: tuple = ()
     forward_prices: tuple = ()
-
-    # kernel_arrays keys, in the order of the kernels' arguments
-    JUMP_ARGS = ("event_clock", "event_rate", "launch_share", "launch_sched", "launch_mean",
-                 "launch_vol", "spike_mean", "spike_vol", "kappa")
-    INNOVATION_ARGS = ("chi0", "xi0", "shift", "decay", "gain", "innovation_sd", "mu_dt") + JUMP_ARGS
-    STATE_ARGS = ("chi0", "xi0", "shift", "decay", "a11", "a21", "a22", "mu_dt") + JUMP_ARGS
 
     @property
     def has_spikes(self) -> bool:
@@ -222,7 +216,7 @@ class TwoFactor:
                      * (1.0 - np.exp(-2.0 * self.kappa * t)) / (2.0 * self.kappa))
         return var
 
-    def kernel_arrays(self, times: np.ndarray, market=None) -> dict:
+    def kernel_args(self, times: np.ndarray, market=None) -> TwoFactorArgs:
         """Exact per-step OU decay; the step covariance as a Cholesky factor (state form) and
         as innovation gains (pricing_kernels.index_step); the jump event tables."""
         dt = np.diff(times)
@@ -237,9 +231,9 @@ class TwoFactor:
         gain, innovation_sd = innovations(decay, var_chi, var_xi, cov)
         sched = np.diff(self._launches_by(times))          # scheduled launches per step
         rate = self.launch_intensity + self.spike_intensity
-        return dict(chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
-                    shift=self.shift(times[1:]), decay=decay, a11=a11, a21=a21, a22=a22,
-                    gain=gain, innovation_sd=innovation_sd, mu_dt=self.mu_xi * dt,
+        return make(TwoFactorArgs, chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
+                    shift=self.shift(times[1:]), decay=decay, mu_dt=self.mu_xi * dt, a11=a11,
+                    a21=a21, a22=a22, gain=gain, innovation_sd=innovation_sd,
                     event_clock=rate * times[1:], event_rate=rate,
                     launch_share=self.launch_intensity / rate if rate > 0.0 else 0.0,
                     launch_sched=sched, launch_mean=self.launch_mean, launch_vol=self.launch_vol,

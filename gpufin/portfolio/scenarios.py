@@ -13,13 +13,8 @@ from gpufin.errors import SpecError
 from gpufin.market.data import check_scenarios, load_market_data
 from gpufin.output.files import write_atomic
 from gpufin.output.plots import plot_pnl_histogram
-from gpufin.portfolio.positions import (
-    in_book_order,
-    in_chunks,
-    position_row,
-    scenario_chunk,
-    underlying_order,
-)
+from gpufin.portfolio.positions import (in_book_order, in_chunks, position_row, scenario_chunk,
+                                        underlying_order)
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
 from gpufin.spec.book import load_book
 from gpufin.spec.reader import read_document

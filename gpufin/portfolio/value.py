@@ -6,13 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from gpufin.output.files import write_atomic
-from gpufin.portfolio.positions import (
-    GREEK_COLUMNS,
-    in_book_order,
-    in_chunks,
-    underlying_order,
-    value_chunk,
-)
+from gpufin.portfolio.positions import (GREEK_COLUMNS, in_book_order, in_chunks, underlying_order,
+                                        value_chunk)
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
 from gpufin.spec.book import load_book
 

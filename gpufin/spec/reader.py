@@ -15,14 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from gpufin.errors import SpecError
-from gpufin.spec.schema import (
-    INSTRUMENT_SPECS,
-    MODEL_SPECS,
-    TABLES,
-    MarketSpec,
-    MCSpec,
-    Spec,
-)
+from gpufin.spec.schema import (INSTRUMENT_SPECS, MODEL_SPECS, TABLES, MarketSpec, MCSpec, Spec)
 
 
 def read_document(path: str | Path) -> dict:

@@ -1,0 +1,155 @@
+"""The arguments of every kernel family, by name: one NamedTuple per family.
+
+These records are the contract between gpufin (which builds each one in a single place:
+the model's or instrument's `kernel_args`) and the kernels (which read their fields by
+name). numba types a NamedTuple field by field, so a record costs what the same arguments
+cost one by one. Records are flat (no record inside another): numba passes a record into a
+parallel loop field by field, and a field that is itself a record cannot cross. Times are years ACT/365F, money USD, rates per year; "per step" arrays
+have one entry per grid step (step i ends at grid date i + 1), "per date" arrays one per
+grid date (date 0 = the valuation date).
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+
+class LognormalArgs(NamedTuple):
+    """GBM and Merton jump-diffusion paths (pricing_kernels.lognormal, index_paths)."""
+    log_spot: float              # ln S_0
+    drift: np.ndarray            # per step: mean of the diffusive log increment
+    vol: np.ndarray              # per step: its standard deviation
+    pois_cdf: np.ndarray         # (steps, kmax): P(jump count <= k); kmax = 0 without jumps
+    jump_mean: float             # mean log jump
+    jump_vol: float              # sd of the log jump
+    bridge_var: np.ndarray       # per step: diffusive log variance (Brownian-bridge checks)
+
+
+class TwoFactorArgs(NamedTuple):
+    """Schwartz-Smith paths, exact on any grid, in the state form (chi and xi apart, the fleet
+    kernel) and the innovations form (X = chi + xi from one normal a step), with launch jumps
+    (in xi) and shortage spikes (in chi) as one Poisson stream of events
+    (pricing_kernels.index_step)."""
+    chi0: float                  # short-term factor at the valuation date
+    xi0: float                   # long-term factor at the valuation date
+    shift: np.ndarray            # per step: g(t) at the end of the step (forward-curve fit)
+    decay: np.ndarray            # per step: e^{-kappa dt}
+    mu_dt: np.ndarray            # per step: long-term drift x dt
+    a11: np.ndarray              # per step: Cholesky factor of the step covariance (state form)
+    a21: np.ndarray
+    a22: np.ndarray
+    gain: np.ndarray             # per step: innovations-form gain of E[chi | X so far]
+    innovation_sd: np.ndarray    # per step: innovations-form standard deviation
+    event_clock: np.ndarray      # per step: event rate x time at the end of the step
+    event_rate: float            # launch + spike intensity, per year
+    launch_share: float          # probability that an event is a launch
+    launch_sched: np.ndarray     # per step: scheduled launches in the step
+    launch_mean: float           # mean log launch jump
+    launch_vol: float            # sd of the log launch jump
+    spike_mean: float            # mean log spike
+    spike_vol: float             # sd of the log spike
+    kappa: float                 # mean reversion of the short factor (spikes decay at it), per year
+    bridge_var: np.ndarray       # per step: variance of the X increment (Brownian-bridge checks)
+
+
+class PayoffArgs(NamedTuple):
+    """Payoffs observed on index paths, stacked along a leading payoff axis q
+    (pricing_kernels.payoff; built by gpufin.engines.montecarlo.stack_payoffs)."""
+    fix_weight: np.ndarray       # (q, steps): weight of the fixing at the end of the step
+    close_period: np.ndarray     # (q, steps): period completed at the end of the step, or -1
+    step_df: np.ndarray          # per step: discount factor at its end (rebates at the hit)
+    strike: np.ndarray           # (q, periods)
+    omega: np.ndarray            # (q, periods): +1 call or payer, -1 put or receiver
+    linear: np.ndarray           # (q, periods): 1 pays omega (A - K) without the max
+    pay_df: np.ndarray           # (q, periods): discount factor of the payment
+    known_arith: np.ndarray      # (q, periods): part of the arithmetic average already fixed
+    known_geo: np.ndarray        # (q, periods): part of the mean log already fixed
+    flags: np.ndarray            # (q, N_FLAGS) int64: GEOMETRIC, BARRIER_DIR, KNOCK_IN, BRIDGE, AVERAGER
+    levels: np.ndarray           # (q, 3): LOG_BARRIER, REBATE, REBATE_DF_EXPIRY
+    fix_ptr: np.ndarray          # (steps + 1,): fix_q[fix_ptr[i]:fix_ptr[i+1]] fix at step i
+    fix_q: np.ndarray
+    close_ptr: np.ndarray        # the same for period closes
+    close_q: np.ndarray
+    monitor_ptr: np.ndarray      # the same for discrete barrier checks
+    monitor_q: np.ndarray
+
+
+class FleetArgs(NamedTuple):
+    """A GPU fleet's utilization, cash flow and collateral value (pricing_kernels.fleet, beside
+    the TwoFactorArgs of its index; built by gpufin.models.fleet.FleetModel.kernel_args)."""
+    theta: float                 # long-run level of Y = logit(utilization)
+    y0: float                    # Y at the valuation date
+    u_decay: np.ndarray          # per step: e^{-kappa_u dt}
+    b1: np.ndarray               # per step: loadings of Y's step on the index normals Z1, Z2
+    b2: np.ndarray
+    b3: np.ndarray               # per step: and on its own normal Z3
+    times: np.ndarray            # per date: years from the valuation date
+    hours: np.ndarray            # per step: hours in the period
+    fleet: np.ndarray            # per date: billable GPUs
+    opex: float                  # USD per GPU-hour
+    contracted_cash: np.ndarray  # per contract: USD per GPU-hour of the fleet, after prepayment
+    share: np.ndarray            # per contract: share of the fleet
+    start: np.ndarray            # per contract: date index of its start (int64)
+    end: np.ndarray              # per contract: date index of its end (int64)
+    customer: np.ndarray         # per contract: its customer (int64)
+    hazard: np.ndarray           # per customer: default hazard, per year
+    prepay_cash: np.ndarray      # per contract: USD prepaid at its start
+    valuation: int               # 0 income, 1 residual, 2 book
+    w: np.ndarray                # (dates, months): income weights (discount x hours x survival)
+    log_a: np.ndarray            # (dates, months): conditional log level of the index
+    c: np.ndarray                # (dates, months): e^{-kappa tau}
+    d: np.ndarray                # (dates, months): e^{-kappa_u tau}
+    util_base: np.ndarray        # (dates, months): utilization mean terms
+    pair_s: np.ndarray           # (dates, months, pairs): 2 cosh(sd x_k) of Gauss-Hermite pairs
+    pair_w: np.ndarray           # (pairs,): their weights
+    j0: np.ndarray               # per date: first month still ahead (int64)
+    opex_pv: np.ndarray          # per date: PV of opex per GPU over the remaining life
+    floor: float                 # salvage value per GPU, USD
+    residual_base: np.ndarray    # per date: residual-curve value per GPU before the index move
+    elasticity: float            # residual value's elasticity to the long-term index level
+    book: np.ndarray             # per date: book value per GPU
+
+
+class LoanArgs(NamedTuple):
+    """A loan's waterfall on a grid of dates (pricing_kernels.loan; built by
+    gpufin.engines.loan)."""
+    times: np.ndarray            # per date: years from the valuation date
+    df: np.ndarray               # per date: discount factor
+    accrual: np.ndarray          # per date: ACT/360 fraction of the step ending there
+    rate: np.ndarray             # per date: all-in annual rate of the step ending there
+    fee: float                   # commitment fee on the undrawn amount, per year
+    commitment: float            # USD
+    draws: np.ndarray            # per date: USD drawn
+    fee_until: int               # date index of the last draw
+    pay_index: np.ndarray        # per payment: its date index (int64)
+    period_rate: np.ndarray      # per payment: rate x accrual of its period
+    amortization: int            # pricing_kernels.loan BULLET, LINEAR, ANNUITY, SCULPTED, SWEEP
+    amort_start: int             # first payment with scheduled principal
+    sculpted: np.ndarray         # per payment: sculpted principal, USD
+    sweep_share: float           # share of excess cash swept into prepayment
+    reserve_periods: float       # debt-service reserve target, in periods of debt service
+    reserve0: float              # reserve funded at closing, USD
+    ltv_trigger: float           # LTV covenant (inf: none)
+    ltv_test: np.ndarray         # per date: tested there (bool)
+    continuous: bool             # LTV monitored between dates by a Brownian bridge
+    bridge_var: np.ndarray       # per date: log-variance of the collateral over the step
+    dscr_trigger: float          # DSCR default trigger (-inf: none)
+    haircut: float               # liquidation haircut on the collateral value
+    lag_index: np.ndarray        # per date: date index at the end of the liquidation lag (int64)
+    lag_df: np.ndarray           # per date: discount factor at the end of the lag
+    sponsor: bool                # debt service paid by a sponsor (index collateral)
+
+
+def make(record: type, **fields):
+    """A record with every field named: arrays C-contiguous, scalars of their declared type
+    (so the kernels compile once per family, not once per scalar type a caller passes)."""
+    kinds = record.__annotations__
+    values = {}
+    for name, value in fields.items():
+        kind = kinds[name]
+        if kind is np.ndarray:
+            values[name] = np.ascontiguousarray(value)
+        elif kind in (float, int, bool):
+            values[name] = kind(value)
+        else:
+            values[name] = value
+    return record(**values)

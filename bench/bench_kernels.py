@@ -79,8 +79,8 @@ def asian(model: dict, paths: int):
                                      "maturity": 1.0, "fixings": FIXINGS},
                       "mc": {"paths": paths, "seed": SEED, "antithetic": False}})
     market = build_market(spec.market, spec.model.rate)
-    model = build_model(spec.model, market)
-    return market, model, build_plan(spec.instrument, spec.model.spot, market.valuation_date)
+    model = build_model(spec.model, spec.timeline)
+    return market, model, build_plan(spec.instrument, spec.model.spot, spec.timeline)
 
 
 def best_of(run):
@@ -116,26 +116,26 @@ def quantlib_row() -> Row:
 
     def run():
         option = ql.DiscreteAveragingAsianOption(
-            ql.Average.Arithmetic, 0.0, 0, [market.ql_date(d) for d in period.print_days],
+            ql.Average.Arithmetic, 0.0, 0, [market.ql_date(round(t * DAYS_PER_YEAR)) for t in period.print_times],
             ql.PlainVanillaPayoff(ql.Option.Call, period.strike),
-            ql.EuropeanExercise(market.ql_date(period.pay_day)))
+            ql.EuropeanExercise(market.ql_date(round(period.pay_time * DAYS_PER_YEAR))))
         option.setPricingEngine(ql.MCDiscreteArithmeticAPEngine(
             process, "pseudorandom", requiredSamples=QL_SAMPLES, seed=SEED))
         return option.NPV(), option.errorEstimate()
 
     seconds, (value, stderr) = best_of(run)
-    return Row("QuantLib MC, GBM", 1, QL_SAMPLES, len(period.print_days), seconds, value, stderr)
+    return Row("QuantLib MC, GBM", 1, QL_SAMPLES, len(period.print_times), seconds, value, stderr)
 
 
-def numpy_asian(days: np.ndarray, paths: int) -> tuple[float, float]:
-    """Discounted arithmetic-Asian call on GBM: price and standard error."""
+def numpy_asian(times: np.ndarray, paths: int) -> tuple[float, float]:
+    """Discounted arithmetic-Asian call on GBM fixing at `times` (years): price and standard error."""
     spot, vol, rate = GBM["spot"], GBM["vol"], GBM["rate"]
-    dt = np.diff(days, prepend=0.0) / DAYS_PER_YEAR
+    dt = np.diff(times, prepend=0.0)
     drift, scale = (rate - 0.5 * vol ** 2) * dt, vol * np.sqrt(dt)
     rng = np.random.default_rng(SEED)
     total = total_sq = 0.0
     for first in range(0, paths, NUMPY_CHUNK):
-        logs = rng.standard_normal((min(NUMPY_CHUNK, paths - first), days.size))
+        logs = rng.standard_normal((min(NUMPY_CHUNK, paths - first), times.size))
         logs *= scale
         logs += drift
         np.cumsum(logs, axis=1, out=logs)
@@ -144,15 +144,15 @@ def numpy_asian(days: np.ndarray, paths: int) -> tuple[float, float]:
         total_sq += np.square(payoff).sum()
     mean = total / paths
     var = (total_sq - paths * mean * mean) / (paths - 1)
-    df = math.exp(-rate * days[-1] / DAYS_PER_YEAR)
+    df = math.exp(-rate * times[-1])
     return df * mean, df * math.sqrt(var / paths)
 
 
 def numpy_row(paths: int) -> Row:
     _, _, plan = asian(GBM, paths)
-    days = np.array(plan.periods[0].print_days, dtype=float)
-    seconds, (value, stderr) = best_of(lambda: numpy_asian(days, paths))
-    return Row("numpy, GBM", 1, paths, days.size, seconds, value, stderr)
+    times = np.array(plan.periods[0].print_times)
+    seconds, (value, stderr) = best_of(lambda: numpy_asian(times, paths))
+    return Row("numpy, GBM", 1, paths, times.size, seconds, value, stderr)
 
 
 def table(rows: list[Row]) -> str:

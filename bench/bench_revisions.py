@@ -23,6 +23,7 @@ from pathlib import Path
 import numba
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cases import DDTL_LOAN  # noqa: E402
 from textable import format_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,16 +47,7 @@ CASES = {
                   "spike_jump_mean": 0.18, "spike_jump_vol": 0.1},
         "instrument": {"kind": "cap", "strike": 2.4, "maturity": 1.0},
         "mc": {"paths": 100_000, "seed": 1, "method": "mc"}},
-    "loan on a GPU fleet, 5y": {
-        "model": {"kind": "gpu-fleet", "gpus": 10000,
-                  "contracts": [{"share": 0.8, "rate": 2.1, "end": 4.0, "prepayment": 0.2,
-                                 "default_hazard": 0.002}]},
-        "instrument": {"kind": "loan", "draws": [{"time": 0, "amount": 1.0e8},
-                                                 {"time": 0.5, "amount": 5.0e7}],
-                       "commitment": 1.5e8, "maturity": 5.0, "spread": 0.0225,
-                       "amortization": "sweep", "ltv_trigger": 0.9, "ltv_test": "monthly",
-                       "dscr_trigger": 1.1, "reserve_periods": 1},
-        "mc": {"paths": 50_000, "seed": 1}},
+    "loan on a GPU fleet, 5y": dict(DDTL_LOAN, mc={"paths": 50_000, "seed": 1}),
     "loan on a GBM index, 5y": {
         "model": {"kind": "gbm", "spot": 2.0, "vol": 0.3, "rate": 0.04},
         "instrument": {"kind": "loan", "principal": 1.0, "maturity": 5.0, "spread": 0.03,

@@ -31,3 +31,11 @@ def arithmetic_mc_engine(process, samples, seed=42):
     return ql.MCDiscreteArithmeticAPEngine(process, "pseudorandom", brownianBridge=False,
                                            antitheticVariate=False, controlVariate=True,
                                            requiredSamples=samples, seed=seed)
+
+
+def european(process, days, strike, option) -> float:
+    """QuantLib's AnalyticEuropeanEngine price of an option expiring `days` days from TODAY."""
+    kind = ql.Option.Call if option == "call" else ql.Option.Put
+    opt = ql.VanillaOption(ql.PlainVanillaPayoff(kind, strike), ql.EuropeanExercise(TODAY + int(days)))
+    opt.setPricingEngine(ql.AnalyticEuropeanEngine(process))
+    return opt.NPV()

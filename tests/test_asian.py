@@ -22,10 +22,17 @@ def _days(maturity, fixings):
     return np.rint(np.arange(1, fixings + 1) * t / fixings).astype(int)
 
 
+def _on_days(maturity, fixings) -> dict:
+    """Instrument keys with the fixings of _days as exact times: QuantLib's engines take dates,
+    so the references and gpufin see the same instants."""
+    days = _days(maturity, fixings)
+    return {"maturity": days[-1] / 365, "fixing_times": (days / 365).tolist()}
+
+
 @pytest.mark.parametrize("spot,vol,rate,strike,maturity,fixings,option", CASES)
 def test_arithmetic_vs_quantlib_mc_and_turnbull_wakeman(spot, vol, rate, strike, maturity, fixings, option):
     model = {"kind": "gbm", "spot": spot, "vol": vol, "rate": rate}
-    ins = {"kind": "asian", "option": option, "strike": strike, "maturity": maturity, "fixings": fixings}
+    ins = {"kind": "asian", "option": option, "strike": strike, **_on_days(maturity, fixings)}
     ours = gpufin.price(spec(model, ins, paths=200_000))
     assert ours["control_variate"] and ours["method"] == "mc"
     process = bsm_process(spot, vol, rate)
@@ -43,8 +50,8 @@ def test_arithmetic_vs_quantlib_mc_and_turnbull_wakeman(spot, vol, rate, strike,
 @pytest.mark.parametrize("spot,vol,rate,strike,maturity,fixings,option", CASES)
 def test_geometric_vs_quantlib_analytic(spot, vol, rate, strike, maturity, fixings, option):
     model = {"kind": "gbm", "spot": spot, "vol": vol, "rate": rate}
-    ins = {"kind": "asian", "option": option, "strike": strike, "maturity": maturity,
-           "fixings": fixings, "averaging": "geometric"}
+    ins = {"kind": "asian", "option": option, "strike": strike, **_on_days(maturity, fixings),
+           "averaging": "geometric"}
     ours = gpufin.price(spec(model, ins, method="mc"))
     ref = gpufin.price(spec(model, ins, method="analytic"))
     process = bsm_process(spot, vol, rate)
@@ -62,14 +69,13 @@ def test_control_variate_mean_is_quantlib_geometric_price():
     from gpufin.spec.reader import load_spec
     for option, strike in (("call", 2.4), ("put", 2.0)):
         s = load_spec(spec({"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04},
-                           {"kind": "asian", "option": option, "strike": strike, "maturity": 1.0,
-                            "fixings": 12}))
+                           {"kind": "asian", "option": option, "strike": strike, **_on_days(1.0, 12)}))
         market = build_market(s.market, s.model.rate)
-        plan = build_plan(s.instrument, 2.4, None)
+        plan = build_plan(s.instrument, 2.4, s.timeline)
         process = bsm_process(2.4, 0.5, 0.04)
         direct = asian(process, "geometric", _days(1.0, 12), strike, option,
                        ql.AnalyticDiscreteGeometricAveragePriceAsianEngine(process)).NPV()
-        assert geometric_strip_mean(build_model(s.model, market), market, plan) == pytest.approx(direct, rel=1e-10)
+        assert geometric_strip_mean(build_model(s.model, s.timeline), market, plan) == pytest.approx(direct, rel=1e-10)
 
 
 def test_control_variate_cuts_the_error_and_agrees():
@@ -85,7 +91,7 @@ def test_control_variate_cuts_the_error_and_agrees():
 def test_seasoned_average_vs_quantlib(averaging):
     """6 of 12 monthly fixings already made at an average of 2.9: QuantLib's running accumulator."""
     model = {"kind": "gbm", "spot": 2.4, "vol": 0.4, "rate": 0.04}
-    ins = {"kind": "asian", "option": "call", "strike": 2.6, "maturity": 0.5, "fixings": 6,
+    ins = {"kind": "asian", "option": "call", "strike": 2.6, **_on_days(0.5, 6),
            "past_fixings": 6, "past_average": 2.9, "averaging": averaging}
     ours = gpufin.price(spec(model, ins, method="mc"))
     assert ours["fixings"] == 12

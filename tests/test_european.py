@@ -4,6 +4,7 @@ import math
 
 import pytest
 from conftest import assert_close_se, price_both, spec
+from quantlib_refs import bsm_process, european
 from scipy import stats
 
 import gpufin
@@ -22,14 +23,19 @@ def test_gbm_european_vs_quantlib_and_black_scholes(spot, vol, rate, dividend, s
     model = {"kind": "gbm", "spot": spot, "vol": vol, "rate": rate, "dividend": dividend}
     ins = {"kind": "european", "option": option, "strike": strike, "maturity": maturity}
     mc, ref = price_both(model, ins)
-    # The QuantLib engine against a hand-written Black-Scholes formula on the same day count.
-    t = round(maturity * 365) / 365
+    # Against a hand-written Black-Scholes formula at exactly `maturity` years.
+    t = maturity
     d1 = (math.log(spot / strike) + (rate - dividend + 0.5 * vol ** 2) * t) / (vol * math.sqrt(t))
     d2 = d1 - vol * math.sqrt(t)
     w = 1 if option == "call" else -1
     bs = w * (spot * math.exp(-dividend * t) * stats.norm.cdf(w * d1)
               - strike * math.exp(-rate * t) * stats.norm.cdf(w * d2))
     assert ref["value"] == pytest.approx(bs, rel=1e-10, abs=1e-13)
+    # Against QuantLib's engine, which takes dates, on the nearest whole day.
+    days = round(maturity * 365)
+    on_day = gpufin.price(spec(model, dict(ins, maturity=days / 365), method="analytic"))
+    engine = european(bsm_process(spot, vol, rate, dividend), days, strike, option)
+    assert on_day["value"] == pytest.approx(engine, rel=1e-10, abs=1e-13)
     assert ref["method"] == "analytic" and ref["stderr"] == 0.0 and ref["seed"] is None
     assert mc["method"] == "mc" and mc["paths"] == 100_000
     assert_close_se(mc, ref["value"])

@@ -23,7 +23,8 @@ def setup_of(model: dict, horizon=5.0, market=FLAT):
 
 
 def paths_of(setup, n, seed=7, chunk=None):
-    return np.concatenate([c for _, c in fleet_chunks(setup, n, seed, chunk)], axis=1)
+    return np.concatenate([c for _, c in fleet_chunks(setup.model, setup.market, setup.times, n, seed,
+                                                          chunk)], axis=1)
 
 
 INDEX_CASES = [
@@ -39,7 +40,7 @@ INDEX_CASES = [
 def test_index_moments_match_closed_forms(index):
     setup = setup_of({"index": index}, horizon=3.0)
     paths = paths_of(setup, 40_000)[0]
-    times = setup.days / 365.0
+    times = setup.times
     for i in (3, 12, 24, 36):
         s = paths[:, i]
         mean_se = s.std(ddof=1) / math.sqrt(s.size)
@@ -54,7 +55,7 @@ def test_utilization_stays_inside_the_unit_interval_and_survival_is_exponential(
     setup = setup_of({"utilization": {"vol": 3.0, "level": 0.9}, "failure_rate": 0.06})
     util = paths_of(setup, 5_000)[1]
     assert util.min() > 0.0 and util.max() < 1.0
-    times = setup.days / 365.0
+    times = setup.times
     assert np.allclose(setup.model.fleet_size(times), 1000 * np.exp(-0.06 * times), rtol=1e-14)
     spared = setup_of({"spare_fraction": 0.05, "failure_rate": 0.04}).model.fleet_size(times)
     assert spared[0] == 1000 and np.all(spared <= 1000)
@@ -98,8 +99,7 @@ def _by_hand(days):
         cash[i] = 24 * (days[i] - days[i - 1]) * fleet[i] * (contract + merchant * util[i] * index[i] - opex)
         if i == start2:
             cash[i] += 0.25 * 1.9 * 0.3 * 0.95 * 24 * (914 - 184) * fleet[i]
-    life_end = 3 * 365
-    vdays = np.unique(np.append(np.rint(np.arange(0, 37) * 365 / 12)[:-1], life_end))
+    vdays = np.arange(0, 37) * 365 / 12
     income = np.zeros(days.size)
     for i, ti in enumerate(t):
         total = 0.0
@@ -119,7 +119,7 @@ def test_deterministic_fleet_matches_hand_computation():
     setup = setup_of(DETERMINISTIC, horizon=3.0)
     paths = paths_of(setup, 3)
     assert np.array_equal(paths[:, 0], paths[:, 2])      # no randomness left
-    index, util, cash, value = _by_hand(setup.days)
+    index, util, cash, value = _by_hand(setup.times * 365.0)
     np.testing.assert_allclose(paths[0, 0], index, rtol=1e-10)
     np.testing.assert_allclose(paths[1, 0], util, rtol=1e-10)
     np.testing.assert_allclose(paths[2, 0, 1:], cash[1:], rtol=1e-10)
@@ -128,7 +128,7 @@ def test_deterministic_fleet_matches_hand_computation():
 
 
 def test_residual_and_book_values_follow_their_curves():
-    times = setup_of(DETERMINISTIC).days / 365.0
+    times = setup_of(DETERMINISTIC).times
     fleet = 800 * np.exp(-0.05 * times)
     book = paths_of(setup_of(dict(DETERMINISTIC, valuation="book", depreciation_years=4)), 2)[3, 0]
     np.testing.assert_allclose(book, fleet * 50_000 * np.maximum(1 - (1 + times) / 4, 0), rtol=1e-12)
@@ -221,7 +221,7 @@ def test_residual_value_follows_the_curve_on_average_under_a_random_index():
     setup = setup_of({"valuation": "residual", "residual_elasticity": 1.5, "failure_rate": 0.0,
                       "index": {"long_vol": 0.3, "launch_dates": [0.7]}}, horizon=3.0)
     value = paths_of(setup, 40_000)[3] / 1000
-    times = setup.days / 365.0
+    times = setup.times
     curve = 50_000 * np.interp(times, [0, 1, 2, 3, 4, 5, 6], [1.0, 0.65, 0.45, 0.30, 0.20, 0.12, 0.08])
     for i in (6, 12, 24, 36):
         se = value[:, i].std(ddof=1) / math.sqrt(value.shape[0])

@@ -45,6 +45,35 @@ def test_zero_coupon_bullet_is_merton_debt(leverage, vol, maturity):
     assert res["price_pct"] == pytest.approx(res["value"] / leverage, rel=1e-12)
 
 
+MERTON_IN_YEARS = [(0.5, 0.3, 1.0), (0.9, 0.2, 1.0), (1.1, 0.5, 1.0), (0.4, 0.6, 5.0), (0.8, 0.3, 5.0),
+                   (1.2, 0.2, 5.0)]
+
+
+@pytest.mark.parametrize("leverage,vol,maturity", MERTON_IN_YEARS)
+def test_zero_coupon_bullet_in_years_is_merton_debt_at_exactly_t(leverage, vol, maturity):
+    """No valuation date: the loan pays at exactly T years (no calendar roll, no whole days)."""
+    doc = {"model": {"kind": "gbm", "spot": 100.0, "vol": vol, "rate": 0.04},
+           "instrument": {"kind": "loan", "principal": 100 * leverage, "maturity": maturity,
+                          "coupon": 0.0, "liquidation_haircut": 0.0, "liquidation_lag": 0.0},
+           "mc": {"paths": 50_000, "seed": int(leverage * 10 + maturity)}}
+    res = gpufin.price(doc)
+    assert res["maturity_years"] == maturity
+    ref = merton_debt(100.0, 100 * leverage, 0.04, vol, maturity)
+    assert abs(res["value"] - ref) <= 4 * res["stderr"]
+
+
+def test_a_loan_in_years_pays_every_period_at_its_exact_time():
+    doc = {"model": {"kind": "gbm", "spot": 1e12, "vol": 0.0, "rate": 0.04},
+           "instrument": {"kind": "loan", "principal": 100.0, "maturity": 2.1, "coupon": 0.05,
+                          "payment_frequency": "6M"}, "mc": {"paths": 64}}
+    res = gpufin.price(doc)
+    times = [row["time_years"] for row in res["ltv_quantiles"]]
+    assert times == pytest.approx([0.1, 0.6, 1.1, 1.6, 2.1], abs=1e-15)
+    # a riskless fixed bullet: coupons on the exact year fractions, discounted continuously
+    expected = sum(100 * 0.05 * a * math.exp(-0.04 * t) for a, t in zip([0.1, 0.5, 0.5, 0.5, 0.5], times))
+    assert res["value"] == pytest.approx(expected + 100 * math.exp(-0.04 * 2.1), rel=1e-12)
+
+
 def test_bullet_pays_min_of_principal_and_haircut_collateral():
     """E[DF min(D, (1-h) V_T)] = (1-h) Merton(V0, D / (1-h))."""
     res = gpufin.price(loan_spec({"principal": 70.0, "maturity": 2.0, "coupon": 0.0,

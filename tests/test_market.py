@@ -61,7 +61,7 @@ def test_curve_replaces_model_rate_and_rate_is_otherwise_required():
         gpufin.price({"model": {"kind": "gbm", "spot": 2.4, "vol": 0.5}, "instrument": ins})
 
 
-def test_tenors_and_dates_round_to_days():
+def test_a_tenor_a_date_and_years_name_the_same_instant():
     base = {"model": {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04},
             "market": {"valuation_date": "2026-11-26"}}
     by_tenor = gpufin.price(dict(base, instrument={"kind": "european", "option": "call",

@@ -72,7 +72,7 @@ def test_model_market_plan_and_results_pickle():
     s = load_spec(spec(*TRADES[2]))
     market = build_market(s.market, s.model.rate)
     market.discount(1.0)   # builds the QuantLib curve, which must not travel
-    objects = (s, market, build_model(s.model, market), build_plan(s.instrument, 2.4, None))
+    objects = (s, market, build_model(s.model, s.timeline), build_plan(s.instrument, 2.4, s.timeline))
     restored = pickle.loads(pickle.dumps(objects))
     assert restored[0] == s and restored[2] == objects[2] and restored[3] == objects[3]
     assert restored[1].discount(1.0) == pytest.approx(market.discount(1.0))

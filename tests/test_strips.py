@@ -33,9 +33,8 @@ def test_future_is_the_average_of_expected_prints(model, maturity):
     from gpufin.spec.reader import load_spec
     s = load_spec(spec(model, ins))
     market = build_market(s.market, s.model.rate)
-    end = round(maturity * 365)
-    days = np.arange(end - 29, end + 1) / 365.0
-    expected = float(np.mean(build_model(s.model, market).mean(days, market)))
+    times = (maturity * 365 - np.arange(29, -1, -1)) / 365.0    # one print a day, the last at maturity
+    expected = float(np.mean(build_model(s.model, s.timeline).mean(times, market)))
     assert ref["value"] == pytest.approx(expected, rel=1e-12)
     assert ref["futures_price"] == pytest.approx(expected, rel=1e-12)
     assert_close_se(mc, ref["value"])
@@ -84,7 +83,9 @@ def test_cap_on_daily_averages_vs_quantlib_caplets(vol, strike):
     """Each caplet is an arithmetic Asian on 30-31 daily prints: sum QuantLib's
     Turnbull-Wakeman caplets (accurate for one-month windows) as the reference."""
     model = {"kind": "gbm", "spot": 2.4, "vol": vol, "rate": 0.04}
-    res = gpufin.price(spec(model, {"kind": "cap", "strike": strike, "maturity": 0.5}))
+    doc = spec(model, {"kind": "cap", "strike": strike, "maturity": "182D"})
+    doc["market"] = {"valuation_date": "2026-01-01"}     # dated: whole-day periods, as QuantLib's
+    res = gpufin.price(doc)
     process = bsm_process(2.4, vol, 0.04)
     bounds = np.rint(np.arange(7) * 182 / 6).astype(int)
     ref = sum(asian(process, "arithmetic", np.arange(a + 1, b + 1), strike, "call",

@@ -5,7 +5,7 @@ simulated level is the collateral value and which has no operating cash: debt se
 comes from the sponsor and only the covenants and the balloon can default (a zero-coupon
 bullet with no covenants, haircut or lag is Merton 1974 debt; with a haircut and no lag it
 pays min(principal, V_T (1 - haircut))). This module lays the loan's terms
-(gpufin.instruments.loan) on a grid of days, builds the kernel's arrays, runs it chunk by
+(gpufin.instruments.loan) on a grid of times (years), builds the kernel's arrays, runs it chunk by
 chunk and summarizes the paths.
 
 Value conventions (USD): `value` = PV of the lender's receipts (interest, fees, principal,
@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gpufin.engines.collateral import Collateral, build_collateral
-from gpufin.engines.montecarlo import QUANTILES, Z95, seed_key
+from gpufin.engines.montecarlo import MERGE, QUANTILES, Z95, merged_grid, seed_key
 from gpufin.errors import SpecError
-from gpufin.instruments.loan import AMORTIZATION, LoanTerms, loan_terms, ltv_test_days
+from gpufin.instruments.loan import AMORTIZATION, LoanTerms, loan_terms, ltv_test_times
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels.loan import loan_paths, scheduled_principal
@@ -40,71 +40,70 @@ class LoanRun:
     spec: Spec
     terms: LoanTerms
     collateral: Collateral
-    grid_days: np.ndarray
+    grid: np.ndarray             # years
     args: LoanArgs
 
 
 def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None = None) -> LoanRun:
     ins = s.instrument
     collateral = collateral or build_collateral(s)
-    market = collateral.market
-    terms = loan_terms(ins, market, spread)
+    timeline = collateral.timeline
+    terms = loan_terms(ins, collateral.market, timeline, spread)
     sched = terms.schedule
-    lag_days = int(round(ins.liquidation_lag * DAYS_PER_YEAR))
-    end = int(sched.pay_days[-1]) + lag_days
-    monthly = np.rint(np.arange(0, end / DAYS_PER_YEAR * 12 + 1) * DAYS_PER_YEAR / 12).astype(np.int64)
-    test_days = ltv_test_days(ins, market)
-    grid = np.unique(np.concatenate([[0, end], monthly[monthly <= end], sched.start_days,
-                                     sched.pay_days, terms.draw_days, test_days]))
-    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_args(s, terms, collateral, grid, lag_days)))
+    lag = ins.liquidation_lag
+    end = sched.pay_times[-1] + lag
+    monthly = np.arange(0, math.floor(end * 12) + 1) / 12.0
+    events = np.concatenate([[0.0, end], sched.start_times, sched.pay_times, terms.draw_times,
+                             ltv_test_times(ins, timeline)])
+    grid = merged_grid(events, monthly)
+    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_args(s, terms, collateral, grid, lag)))
 
 
 def with_reserve(run: LoanRun) -> LoanRun:
     """Fund the debt-service reserve at closing: reserve_periods x the first debt service
     (an SPV's account; none under a sponsor, i.e. index-model collateral)."""
     a, terms = run.args, run.terms
-    drawn = float(terms.draw_amounts[terms.draw_days == 0].sum())
+    drawn = float(terms.draw_amounts[terms.draw_times == 0.0].sum())
     first = drawn * a.period_rate[0] + scheduled_principal(
         a.amortization, 0, a.pay_index.size, a.amort_start, drawn, a.period_rate, a.sculpted)
     reserve = run.spec.instrument.reserve_periods * first if run.collateral.fleet else 0.0
     return replace(run, args=a._replace(reserve0=reserve))
 
 
-def _kernel_args(s, terms, collateral, grid, lag_days) -> LoanArgs:
+def _kernel_args(s, terms, collateral, grid, lag) -> LoanArgs:
+    """The waterfall's record on `grid` (years); `lag` is the liquidation lag in years."""
     ins, sched, market = s.instrument, terms.schedule, collateral.market
-    times = grid / DAYS_PER_YEAR
-    df = market.discount(times)
-    period = np.searchsorted(sched.pay_days, grid, side="left")      # payment period of step ending at grid[i]
-    inside = period < sched.pay_days.size
-    rate = np.where(inside, terms.rates[np.minimum(period, sched.pay_days.size - 1)], 0.0)
-    accrual = np.concatenate([[0.0], np.diff(grid) / 360.0])
+    df = market.discount(grid)
+    period = np.searchsorted(sched.pay_times, grid, side="left")     # payment period of step ending at grid[i]
+    inside = period < sched.pay_times.size
+    rate = np.where(inside, terms.rates[np.minimum(period, sched.pay_times.size - 1)], 0.0)
+    accrual = np.concatenate([[0.0], np.diff(grid) * sched.accrual_per_year])
     draws = np.zeros(grid.size)
-    np.add.at(draws, np.searchsorted(grid, terms.draw_days), terms.draw_amounts)
-    pay_index = np.searchsorted(grid, sched.pay_days).astype(np.int64)
+    np.add.at(draws, np.searchsorted(grid, terms.draw_times), terms.draw_amounts)
+    pay_index = np.searchsorted(grid, sched.pay_times).astype(np.int64)
     ltv_trigger = ins.ltv_trigger if ins.ltv_trigger is not None else math.inf
     ltv_test = np.zeros(grid.size, dtype=np.bool_)
     continuous = ins.ltv_trigger is not None and ins.ltv_test == "continuous"
     if ins.ltv_trigger is not None:
         if isinstance(ins.ltv_test, list):
-            ltv_test[np.searchsorted(grid, ltv_test_days(ins, market))] = True
+            ltv_test[np.searchsorted(grid, ltv_test_times(ins, collateral.timeline))] = True
         elif ins.ltv_test == "payment":
             ltv_test[pay_index] = True
         else:
-            ltv_test[grid <= sched.pay_days[-1]] = True
+            ltv_test[grid <= sched.pay_times[-1]] = True
     bridge = collateral.bridge_variance(grid) if continuous else np.zeros(grid.size)
-    target = np.searchsorted(grid, grid + lag_days).clip(max=grid.size - 1)
-    lag_df = market.discount((grid + lag_days) / DAYS_PER_YEAR)
-    return make(LoanArgs, times=times, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
+    target = np.searchsorted(grid, grid + lag - MERGE).clip(max=grid.size - 1)
+    return make(LoanArgs, times=grid, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
                 commitment=terms.commitment, draws=draws,
-                fee_until=int(np.searchsorted(grid, terms.draw_days.max())), pay_index=pay_index,
+                fee_until=int(np.searchsorted(grid, terms.draw_times.max())), pay_index=pay_index,
                 period_rate=terms.rates * sched.accrual,
                 amortization=AMORTIZATION[terms.amortization], amort_start=terms.amort_start,
-                sculpted=np.zeros(sched.pay_days.size), sweep_share=terms.sweep_share,
-                reserve_periods=ins.reserve_periods, reserve0=0.0, ltv_trigger=ltv_trigger, ltv_test=ltv_test,
-                continuous=continuous, bridge_var=bridge,
+                sculpted=np.zeros(sched.pay_times.size), sweep_share=terms.sweep_share,
+                reserve_periods=ins.reserve_periods, reserve0=0.0, ltv_trigger=ltv_trigger,
+                ltv_test=ltv_test, continuous=continuous, bridge_var=bridge,
                 dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
-                haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64), lag_df=lag_df,
-                sponsor=not collateral.fleet)
+                haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64),
+                lag_df=market.discount(grid + lag), sponsor=not collateral.fleet)
 
 
 def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
@@ -129,11 +128,11 @@ class PathCache:
 
     def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None):
         self.run, self.n_paths, self.seed, self.chunk = run, n_paths, seed, chunk_paths
-        size = 2 * 8 * n_paths * run.grid_days.size
+        size = 2 * 8 * n_paths * run.grid.size
         self.kept = list(self._generate()) if size <= CACHE_BYTES else None
 
     def _generate(self):
-        return self.run.collateral.paths(self.run.grid_days, self.n_paths, self.seed, self.chunk)
+        return self.run.collateral.paths(self.run.grid, self.n_paths, self.seed, self.chunk)
 
     def __iter__(self):
         return iter(self.kept) if self.kept is not None else self._generate()
@@ -179,26 +178,23 @@ def _ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
 
 
 def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
-    days = run.terms.schedule.pay_days
+    times = run.terms.schedule.pay_times
     rows = []
-    for k, day in enumerate(days):
+    for k, t in enumerate(times.tolist()):
         col = values[:, k]
         col = col[np.isfinite(col)]
-        row = {"date": str(run.collateral.market.anchor + _td(day)), "paths": int(col.size)}
+        day = run.collateral.market.anchor + dt.timedelta(days=round(t * DAYS_PER_YEAR))
+        row = {"date": str(day), "time_years": t, "paths": int(col.size)}
         if col.size:
             row.update({f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(col, QUANTILES))})
         rows.append(row)
     return rows
 
 
-def _td(days):
-    return dt.timedelta(days=int(days))
-
-
 def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) -> dict:
     s, terms = run.spec, run.terms
     n = out.shape[0]
-    draw0 = float(terms.draw_amounts[terms.draw_days == 0].sum())
+    draw0 = float(terms.draw_amounts[terms.draw_times == 0.0].sum())
     receipts, pv_draws = out[:, 0], out[:, 1]
     value, value_se = _mean_se(receipts - pv_draws + draw0)
     price, price_se = _ratio_se(100.0 * receipts, pv_draws)
@@ -207,7 +203,7 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     el, el_se = _mean_se(loss)
     pd_life = float(defaulted.mean())
     lgd, lgd_se = _ratio_se(loss, out[:, 5]) if defaulted.any() else (math.nan, math.nan)
-    years = range(1, int(math.ceil(terms.schedule.pay_days[-1] / DAYS_PER_YEAR)) + 1)
+    years = range(1, int(math.ceil(terms.schedule.pay_times[-1] - 1e-9)) + 1)
     default_time = np.where(defaulted, out[:, 3], np.inf)
     pd_by_year = [float(np.mean(default_time <= y + 1e-9)) for y in years]
     var99 = float(np.quantile(loss, 0.99))
@@ -222,9 +218,9 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
               "pd_by_year": pd_by_year, "lgd": lgd, "lgd_stderr": lgd_se,
               "wal": math.fsum(out[:, 6]) / math.fsum(out[:, 7]) if out[:, 7].any() else math.nan,
               "loss_var99": var99, "loss_es99": float(tail.mean()),
-              "maturity_years": float(terms.schedule.pay_days[-1] / DAYS_PER_YEAR),
+              "maturity_years": float(terms.schedule.pay_times[-1]),
               "drawn": float(terms.draw_amounts.sum()), "commitment": terms.commitment,
-              "amortization": terms.amortization, "payments": int(terms.schedule.pay_days.size)}
+              "amortization": terms.amortization, "payments": int(terms.schedule.pay_times.size)}
     if terms.floating:
         result["spread"] = float(terms.rates[0] - max(terms.schedule.forward[0], s.instrument.floor))
     else:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpufin.models.index import Lognormal, TwoFactor
-from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels import lognormal
 from pricing_kernels.payoff import (AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN,
                                     N_FLAGS)
@@ -28,6 +27,7 @@ PATH_CHUNK = 16_384       # paths per call of the path-array kernels (fleet, ind
 # Grid for continuous barriers when the bridge is approximate (jumps, two factors) or
 # when a knock-out rebate is paid at the hit, discounted from the end of the step it falls in.
 DEFAULT_BARRIER_STEPS = 252
+MERGE = 1e-10           # years: grid points closer than this are one point
 
 
 @dataclass(frozen=True)
@@ -40,55 +40,66 @@ class Estimate:
 
 
 def time_grid(plan, model, steps_per_year: int | None) -> np.ndarray:
-    """Grid in days: 0, every event, scheduled launches, and an optional uniform refinement."""
-    end = plan.maturity_day
-    points = {0.0, *map(float, plan.event_days())}
+    """Grid in years: 0, every event, scheduled launches, and an optional uniform refinement
+    (whose points within MERGE of an event give way to it)."""
+    end = plan.maturity
+    points = {0.0, *plan.event_times().tolist()}
     if isinstance(model, TwoFactor):
-        points.update(t * DAYS_PER_YEAR for t in model.launch_times if t * DAYS_PER_YEAR <= end)
+        points.update(t for t in model.launch_times if t <= end)
     knock = plan.barrier
-    continuous = knock is not None and knock.monitor_days is None
+    continuous = knock is not None and knock.monitor_times is None
     if steps_per_year is None:
         exact_bridge = isinstance(model, Lognormal) and not model.has_jumps
         rebate_at_hit = knock is not None and knock.rebate > 0.0 and not knock.knock_in
         needs_grid = continuous and (rebate_at_hit or not exact_bridge)
         steps_per_year = DEFAULT_BARRIER_STEPS if needs_grid else 0
-    if steps_per_year:
-        n = int(math.ceil(end / DAYS_PER_YEAR * steps_per_year))
-        points.update(np.linspace(0.0, end, n + 1).tolist())
-    return np.array(sorted(points))
+    uniform = np.linspace(0.0, end, int(math.ceil(end * steps_per_year)) + 1) if steps_per_year else []
+    return merged_grid(list(points), uniform)
 
 
-def payoff_arrays(plan, grid_days: np.ndarray, market) -> dict:
-    """The observation arrays of pricing_kernels.payoff for a plan on a grid."""
-    n_steps = grid_days.size - 1
-    index = {d: i - 1 for i, d in enumerate(grid_days.tolist())}   # day -> step ending there
+def merged_grid(events, extra) -> np.ndarray:
+    """The sorted union of `events` and the `extra` points that lie more than MERGE from every
+    event (an event is never moved; a nearby extra point gives way to it)."""
+    events = np.unique(np.asarray(events, dtype=float))
+    extra = np.asarray(extra, dtype=float)
+    if extra.size == 0:
+        return events
+    at = np.searchsorted(events, extra).clip(1, max(events.size - 1, 1))
+    gap = np.minimum(np.abs(extra - events[at - 1]), np.abs(extra - events[np.minimum(at, events.size - 1)]))
+    return np.union1d(events, extra[gap > MERGE])
+
+
+def payoff_arrays(plan, grid: np.ndarray, market) -> dict:
+    """The observation arrays of pricing_kernels.payoff for a plan on a grid (years)."""
+    n_steps = grid.size - 1
+    index = {t: i - 1 for i, t in enumerate(grid.tolist())}   # time -> step ending there
     fix_period = np.full(n_steps, -1, dtype=np.int64)
     fix_weight = np.zeros(n_steps)
     close_period = np.full(n_steps, -1, dtype=np.int64)
     for p, period in enumerate(plan.periods):
-        steps = np.searchsorted(grid_days, period.print_days) - 1
+        steps = np.searchsorted(grid, period.print_times) - 1
         fix_period[steps] = p
-        np.add.at(fix_weight, steps, 1.0 / period.total_prints)   # prints on one day add up
-        last = period.print_days[-1] if period.print_days else None
-        close_period[index[float(last)] if last is not None else 0] = p
-    step_df = market.discount(grid_days[1:] / DAYS_PER_YEAR)
-    pay_days = np.array([p.pay_day for p in plan.periods], dtype=float)
-    pay_df = market.discount(pay_days / DAYS_PER_YEAR) if plan.discounted else np.ones(pay_days.size)
+        np.add.at(fix_weight, steps, 1.0 / period.total_prints)   # prints at one time add up
+        last = period.print_times[-1] if period.print_times else None
+        close_period[index[last] if last is not None else 0] = p
+    step_df = market.discount(grid[1:])
+    pay_times = np.array([p.pay_time for p in plan.periods], dtype=float)
+    pay_df = market.discount(pay_times) if plan.discounted else np.ones(pay_times.size)
     monitor = np.zeros(n_steps, dtype=np.int64)
     flags = np.zeros(N_FLAGS, dtype=np.int64)
     levels = np.zeros(3)
     flags[GEOMETRIC] = int(plan.geometric)
     knock = plan.barrier
     if knock is not None:
-        if knock.monitor_days is None:
+        if knock.monitor_times is None:
             monitor[:] = 1
             flags[BRIDGE] = 1
         else:
-            monitor[[index[float(d)] for d in knock.monitor_days]] = 1
+            monitor[[index[t] for t in knock.monitor_times]] = 1
         flags[BARRIER_DIR] = 1 if knock.up else -1
         flags[KNOCK_IN] = int(knock.knock_in)
         levels[:] = (math.log(knock.level), knock.rebate,
-                     market.discount(plan.maturity_day / DAYS_PER_YEAR)[0])
+                     market.discount(plan.maturity)[0])
     periods = plan.periods
     return dict(fix_period=fix_period, fix_weight=fix_weight, close_period=close_period,
                 monitor=monitor, step_df=step_df,
@@ -137,10 +148,11 @@ def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr.astype(np.int64), payoffs.astype(np.int64)
 
 
-def kernel_call(model, grid_days, plans, market):
-    """The kernel and its (model, payoff) records, for one or several plans on one grid."""
-    model_args = model.kernel_args(grid_days / DAYS_PER_YEAR, market)
-    payoff_args = stack_payoffs([payoff_arrays(plan, grid_days, market) for plan in plans])
+def kernel_call(model, grid, plans, market):
+    """The kernel and its (model, payoff) records, for one or several plans on one grid
+    (years)."""
+    model_args = model.kernel_args(grid, market)
+    payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans])
     if isinstance(model, Lognormal):
         events = model_args.pois_cdf.shape[1] > 0 or payoff_args.flags[:, BRIDGE].any()
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats

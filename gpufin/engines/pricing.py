@@ -13,14 +13,13 @@ import numpy as np
 
 from gpufin.engines.analytic import closed_form, geometric_strip_mean, linear_strip
 from gpufin.engines.loan import price_loan
-from gpufin.engines.montecarlo import (Z95, estimate, kernel_call, simulate_sums, time_grid)
+from gpufin.engines.montecarlo import Z95, estimate, kernel_call, simulate_sums, time_grid
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
 from gpufin.models.index import Lognormal, build_model, with_forward_curve
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
-from gpufin.spec.times import DAYS_PER_YEAR
 
 
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
@@ -86,9 +85,9 @@ def _price_or_defer(n: int, s: Spec):
         return price_loan(s)
     if s.model.kind == "gpu-fleet":
         raise SpecError("model.kind", f"a gpu-fleet is collateral for loans, not an index for {s.instrument.kind!r}")
-    market = build_market(s.market, s.model.rate)
-    model = with_forward_curve(build_model(s.model, market), s.market.forward_curve, market)
-    plan = build_plan(s.instrument, s.model.spot, market.valuation_date)
+    market = build_market(s.market, s.model.rate, s.timeline)
+    model = with_forward_curve(build_model(s.model, s.timeline), s.market.forward_curve, s.timeline)
+    plan = build_plan(s.instrument, s.model.spot, s.timeline)
     if s.mc.method in ("auto", "analytic"):
         try:
             value = plan.notional * closed_form(model, market, plan)
@@ -135,7 +134,8 @@ def _result(s: Spec, plan, model, market, value, stderr, paths, seed, method, ru
     out = {"value": value, "stderr": stderr, "ci95": [value - half, value + half],
            "paths": paths, "seed": seed, "method": method,
            "instrument": s.instrument.kind, "model": s.model.kind,
-           "notional": plan.notional, "maturity_years": plan.maturity_day / DAYS_PER_YEAR}
+           "notional": plan.notional, "maturity_years": plan.maturity,
+           "times_years": s.timeline.table("instrument")}
     out.update(_instrument_fields(s.instrument, plan, model, market))
     out.update(run)
     return out

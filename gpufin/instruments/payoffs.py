@@ -5,7 +5,11 @@ caps and floors; units of the index for options), a sum over periods p of
 DF(pay_p) * f_p(A_p), A_p the period's average of index prints and f_p either
 omega*(A - K) (futures, forwards, swaps) or max(omega*(A - K), 0) (options, caplets,
 floorlets). A European option is one period with one print at maturity.
-All times are whole days from the valuation date (gpufin.spec.times).
+
+Times are exact years from the valuation date, read from the spec's Timeline. Schedules
+derived from a time (equally spaced fixings, strip periods, daily prints) keep whole days
+when that time was given as a date or a tenor, and exact year fractions when it was a
+number of years.
 """
 from __future__ import annotations
 
@@ -16,20 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpufin.errors import SpecError
-from gpufin.spec.times import parse_date, to_days
+from gpufin.spec.times import DAYS_PER_YEAR, Timeline, parse_date
+
+ZERO = 1e-12          # years: a print this close to the valuation date is today's
 
 
 @dataclass(frozen=True)
 class Period:
-    """One averaging period: future print days, known part of the average, payoff, payment."""
-    print_days: tuple          # days > 0 of the prints still to come
+    """One averaging period: future print times, known part of the average, payoff, payment."""
+    print_times: tuple         # years > 0 of the prints still to come
     total_prints: int          # all prints of the average (past, today's and future)
-    known_sum: float           # sum of the prints already known (past and day 0)
+    known_sum: float           # sum of the prints already known (past and time 0)
     known_log_sum: float       # sum of their logs (geometric averages)
     strike: float
     omega: float               # +1 call / payer, -1 put / receiver
     linear: bool               # True: omega*(A - K); False: max(omega*(A - K), 0)
-    pay_day: int
+    pay_time: float            # years
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Barrier:
     up: bool
     knock_in: bool
     rebate: float
-    monitor_days: tuple | None   # None: continuous monitoring
+    monitor_times: tuple | None   # years; None: continuous monitoring
 
 
 @dataclass(frozen=True)
@@ -50,23 +56,29 @@ class PayoffPlan:
     discounted: bool = True    # False for futures: variation margin is not discounted
 
     @property
-    def maturity_day(self) -> int:
-        return max(p.pay_day for p in self.periods)
+    def maturity(self) -> float:
+        """Years to the last payment."""
+        return max(p.pay_time for p in self.periods)
 
-    def event_days(self) -> np.ndarray:
-        days = {p.pay_day for p in self.periods}
+    def event_times(self) -> np.ndarray:
+        times = {p.pay_time for p in self.periods}
         for p in self.periods:
-            days.update(p.print_days)
-        if self.barrier is not None and self.barrier.monitor_days:
-            days.update(self.barrier.monitor_days)
-        return np.array(sorted(d for d in days if d > 0), dtype=np.int64)
+            times.update(p.print_times)
+        if self.barrier is not None and self.barrier.monitor_times:
+            times.update(self.barrier.monitor_times)
+        return np.array(sorted(t for t in times if t > 0.0))
 
 
-def _positive_days(value, key, valuation_date) -> int:
-    days = to_days(value, key, valuation_date)
-    if days <= 0:
+def _positive(timeline: Timeline, key: str, value) -> float:
+    t = timeline.years(key)
+    if t <= 0.0:
         raise SpecError(key, f"got {value!r}; expected a time after the valuation date (> 0)")
-    return days
+    return t
+
+
+def _dated(timeline: Timeline, key: str) -> bool:
+    """Whether the spec gave this time as a date or a tenor (then schedules keep whole days)."""
+    return timeline.instant(key).date is not None
 
 
 def _known(spot, past_fixings, past_average, n_today, key):
@@ -79,120 +91,142 @@ def _known(spot, past_fixings, past_average, n_today, key):
     return known, known_log
 
 
-def _average_period(days, spot, past_fixings, past_average, strike, omega, linear, pay_day, key):
-    days = np.asarray(days, dtype=np.int64)
-    n_today = int(np.sum(days == 0))
-    known, known_log = _known(spot, past_fixings, past_average, n_today, key)
-    future = tuple(days[days > 0].tolist())
-    return Period(future, past_fixings + len(days), known, known_log, strike, omega, linear, pay_day)
+def _average_period(times, spot, past_fixings, past_average, strike, omega, linear, pay_time, key):
+    times = np.asarray(times, dtype=float)
+    today = times <= ZERO
+    known, known_log = _known(spot, past_fixings, past_average, int(np.sum(today)), key)
+    future = tuple(times[~today].tolist())
+    return Period(future, past_fixings + len(times), known, known_log, strike, omega, linear, pay_time)
 
 
 def _omega(option: str) -> float:
     return 1.0 if option == "call" else -1.0
 
 
-def european(spec, spot, valuation_date) -> PayoffPlan:
-    t = _positive_days(spec.maturity, "instrument.maturity", valuation_date)
+def _days(timeline: Timeline, key: str) -> float:
+    """Days from the valuation date to a time: whole days for a date or tenor, else exact."""
+    instant = timeline.instant(key)
+    if instant.date is not None:
+        return float((instant.date - timeline.valuation_date).days)
+    return instant.years * DAYS_PER_YEAR
+
+
+def european(spec, spot, timeline: Timeline) -> PayoffPlan:
+    t = _positive(timeline, "instrument.maturity", spec.maturity)
     period = Period((t,), 1, 0.0, 0.0, spec.strike, _omega(spec.option), False, t)
     return PayoffPlan((period,), notional=spec.notional)
 
 
-def asian(spec, spot, valuation_date) -> PayoffPlan:
-    t = _positive_days(spec.maturity, "instrument.maturity", valuation_date)
+def asian(spec, spot, timeline: Timeline) -> PayoffPlan:
+    t = _positive(timeline, "instrument.maturity", spec.maturity)
     if (spec.fixing_times is None) == (spec.fixings is None):
         raise SpecError("instrument.fixings", "give exactly one of fixings (a count) or fixing_times")
     if spec.fixings is not None:
-        days = np.rint(np.arange(1, spec.fixings + 1) * t / spec.fixings).astype(np.int64)
-        if np.any(np.diff(days) == 0):
-            raise SpecError("instrument.fixings", f"got {spec.fixings}; more fixings than days to maturity ({t})")
+        times = np.arange(1, spec.fixings + 1) * t / spec.fixings
+        if _dated(timeline, "instrument.maturity"):
+            days = _days(timeline, "instrument.maturity")
+            times = np.rint(np.arange(1, spec.fixings + 1) * days / spec.fixings) / DAYS_PER_YEAR
+            if np.any(np.diff(times) == 0):
+                raise SpecError("instrument.fixings", f"got {spec.fixings}; more fixings than days "
+                                                      f"to maturity ({round(t * DAYS_PER_YEAR)})")
     else:
-        days = np.array([to_days(x, "instrument.fixing_times", valuation_date)
-                         for x in spec.fixing_times], dtype=np.int64)
-        if days.size == 0 or np.any(days < 0) or np.any(days > t) or np.any(np.diff(days) < 0):
+        times = np.array(timeline.years_list("instrument.fixing_times"))
+        if times.size == 0 or np.any(times > t) or np.any(np.diff(times) < 0):
             raise SpecError("instrument.fixing_times",
                             f"got {spec.fixing_times!r}; expected increasing times in [0, maturity]")
-    period = _average_period(days, spot, spec.past_fixings, spec.past_average, spec.strike,
+    period = _average_period(times, spot, spec.past_fixings, spec.past_average, spec.strike,
                              _omega(spec.option), False, t, "instrument")
     return PayoffPlan((period,), geometric=spec.averaging == "geometric", notional=spec.notional)
 
 
-def barrier(spec, spot, valuation_date) -> PayoffPlan:
-    vanilla = european(spec, spot, valuation_date)
-    t = vanilla.maturity_day
+def barrier(spec, spot, timeline: Timeline) -> PayoffPlan:
+    vanilla = european(spec, spot, timeline)
+    t = vanilla.maturity
     up = spec.barrier_type.startswith("up")
     if (up and spot >= spec.barrier) or (not up and spot <= spec.barrier):
         raise SpecError("instrument.barrier", f"got {spec.barrier}; the spot {spot} is already beyond it")
     monitor = None
     if spec.monitoring != "continuous":
-        monitor = tuple(sorted({_positive_days(x, "instrument.monitoring", valuation_date)
-                                for x in spec.monitoring}))
-        if not monitor or monitor[-1] > t:
+        monitor = tuple(sorted(set(timeline.years_list("instrument.monitoring"))))
+        if not monitor or monitor[0] <= 0.0 or monitor[-1] > t:
             raise SpecError("instrument.monitoring",
                             f"got {spec.monitoring!r}; expected times in (0, maturity]")
     knock = Barrier(spec.barrier, up, spec.barrier_type.endswith("-in"), spec.rebate, monitor)
     return PayoffPlan(vanilla.periods, barrier=knock, notional=spec.notional)
 
 
-def future(spec, spot, valuation_date) -> PayoffPlan:
+def future(spec, spot, timeline: Timeline) -> PayoffPlan:
+    """Daily prints over the delivery month, or over the `window_days` days ending at
+    maturity (one print a day, the last at maturity)."""
     if (spec.maturity is None) == (spec.delivery_month is None):
         raise SpecError("instrument.maturity", "give exactly one of maturity or delivery_month")
     if spec.delivery_month is not None:
         first = parse_date(f"{spec.delivery_month}-01", "instrument.delivery_month")
-        if valuation_date is None:
+        if timeline.valuation_date is None:
             raise SpecError("instrument.delivery_month", "needs market.valuation_date")
         n_days = calendar.monthrange(first.year, first.month)[1]
-        start = (first - valuation_date).days
-        days = np.arange(start, start + n_days, dtype=np.int64)
+        start = (first - timeline.valuation_date).days
+        times = np.arange(start, start + n_days) / DAYS_PER_YEAR
     else:
-        end = to_days(spec.maturity, "instrument.maturity", valuation_date)
-        days = np.arange(end - spec.window_days + 1, end + 1, dtype=np.int64)
-    if days[-1] <= 0:
+        end_days = _days(timeline, "instrument.maturity")
+        times = (end_days - np.arange(spec.window_days - 1, -1, -1)) / DAYS_PER_YEAR
+    if times[-1] <= 0.0:
         raise SpecError("instrument.maturity", "the averaging window has already ended")
-    n_past = int(np.sum(days < 0))
-    if n_past != spec.past_fixings:
+    past = times < -ZERO
+    if int(np.sum(past)) != spec.past_fixings:
         raise SpecError("instrument.past_fixings",
-                        f"got {spec.past_fixings}; the window has {n_past} prints before today")
-    period = _average_period(days[days >= 0], spot, spec.past_fixings, spec.past_average,
-                             spec.strike, 1.0, True, int(days[-1]), "instrument")
+                        f"got {spec.past_fixings}; the window has {int(np.sum(past))} prints before today")
+    period = _average_period(times[~past], spot, spec.past_fixings, spec.past_average,
+                             spec.strike, 1.0, True, float(times[-1]), "instrument")
     return PayoffPlan((period,), notional=spec.notional, discounted=spec.style == "forward")
 
 
-def strip_bounds(spec, valuation_date) -> np.ndarray:
-    """Period boundaries in days: start, then equal steps of period_months to maturity."""
-    start = to_days(spec.start, "instrument.start", valuation_date)
-    end = _positive_days(spec.maturity, "instrument.maturity", valuation_date)
-    if start < 0 or end <= start:
+def strip_bounds(spec, timeline: Timeline) -> np.ndarray:
+    """Period boundaries in days from the valuation date: start, then equal steps of about
+    period_months to maturity (whole days when both ends were given as dates or tenors)."""
+    start, end = _days(timeline, "instrument.start"), _days(timeline, "instrument.maturity")
+    _positive(timeline, "instrument.maturity", spec.maturity)
+    if end <= start:
         raise SpecError("instrument.start", f"got {spec.start!r}; expected 0 <= start < maturity")
-    n = max(1, round((end - start) / 365.0 * 12.0 / spec.period_months))
-    return np.rint(start + np.arange(n + 1) * (end - start) / n).astype(np.int64)
+    n = max(1, round((end - start) / DAYS_PER_YEAR * 12.0 / spec.period_months))
+    bounds = start + np.arange(n + 1) * (end - start) / n
+    whole = _dated(timeline, "instrument.maturity") and (start == 0.0 or _dated(timeline, "instrument.start"))
+    return np.rint(bounds) if whole else bounds
 
 
-def strip(spec, spot, valuation_date, omega, linear, strike) -> PayoffPlan:
-    bounds = strip_bounds(spec, valuation_date)
+def _daily_prints(a: float, b: float) -> np.ndarray:
+    """Days of one print a day in (a, b] (days), the last at b."""
+    n = max(1, round(b - a))
+    return b - np.arange(n - 1, -1, -1)
+
+
+def strip(spec, spot, timeline, omega, linear, strike) -> PayoffPlan:
+    bounds = strip_bounds(spec, timeline)
     periods = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        days = np.arange(a + 1, b + 1) if spec.prints == "daily" else np.array([b])
-        periods.append(_average_period(days, spot, 0, None, strike, omega, linear, int(b), "instrument"))
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        days = _daily_prints(a, b) if spec.prints == "daily" else np.array([b])
+        periods.append(_average_period(days / DAYS_PER_YEAR, spot, 0, None, strike, omega, linear,
+                                       b / DAYS_PER_YEAR, "instrument"))
     return PayoffPlan(tuple(periods), notional=spec.notional)
 
 
-def swap(spec, spot, valuation_date) -> PayoffPlan:
+def swap(spec, spot, timeline) -> PayoffPlan:
     omega = 1.0 if spec.position == "payer" else -1.0
-    return strip(spec, spot, valuation_date, omega, True, spec.fixed_rate)
+    return strip(spec, spot, timeline, omega, True, spec.fixed_rate)
 
 
-def cap(spec, spot, valuation_date) -> PayoffPlan:
-    return strip(spec, spot, valuation_date, 1.0, False, spec.strike)
+def cap(spec, spot, timeline) -> PayoffPlan:
+    return strip(spec, spot, timeline, 1.0, False, spec.strike)
 
 
-def floor(spec, spot, valuation_date) -> PayoffPlan:
-    return strip(spec, spot, valuation_date, -1.0, False, spec.strike)
+def floor(spec, spot, timeline) -> PayoffPlan:
+    return strip(spec, spot, timeline, -1.0, False, spec.strike)
 
 
 BUILDERS = {"european": european, "asian": asian, "barrier": barrier, "future": future,
             "swap": swap, "cap": cap, "floor": floor}
 
 
-def build_plan(spec, spot: float, valuation_date) -> PayoffPlan:
-    """The payoff plan of a validated `instrument` table."""
-    return BUILDERS[spec.kind](spec, spot, valuation_date)
+def build_plan(spec, spot: float, timeline: Timeline) -> PayoffPlan:
+    """The payoff plan of a validated `instrument` table, at the times of `timeline`."""
+    return BUILDERS[spec.kind](spec, spot, timeline)

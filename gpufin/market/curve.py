@@ -15,7 +15,7 @@ import QuantLib as ql
 
 from gpufin.errors import SpecError
 from gpufin.spec.schema import CurveSpec, MarketSpec
-from gpufin.spec.times import add_tenor, parse_date, to_days
+from gpufin.spec.times import DAYS_PER_YEAR, Timeline, add_tenor, parse_date, resolve_timeline
 
 # Anchor date for specs that give every time in years: with ACT/365F and no calendar
 # the choice cannot change a price.
@@ -27,6 +27,7 @@ class Market:
     """Valuation date and discount curve; `discount(t)` takes years ACT/365F."""
     valuation_date: dt.date | None
     curve: CurveSpec
+    node_days: tuple = ()        # zero-curve nodes, whole days from the valuation date
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -34,11 +35,12 @@ class Market:
         return self.valuation_date or DEFAULT_ANCHOR
 
     def __getstate__(self):
-        return {"valuation_date": self.valuation_date, "curve": self.curve}
+        return {"valuation_date": self.valuation_date, "curve": self.curve,
+                "node_days": self.node_days}
 
     def __setstate__(self, state):
-        object.__setattr__(self, "valuation_date", state["valuation_date"])
-        object.__setattr__(self, "curve", state["curve"])
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
         object.__setattr__(self, "_cache", {})
 
     @property
@@ -93,7 +95,7 @@ class Market:
                 raise SpecError("market.curve.rate", "missing; expected a continuously compounded rate")
             return ql.FlatForward(day0, c.rate, a365, ql.Continuous)
         if c.kind == "zero":
-            days = [to_days(t, "market.curve.tenors", self.valuation_date) for t in c.tenors]
+            days = list(self.node_days)
             if len(days) != len(c.rates) or not days:
                 raise SpecError("market.curve.rates", "expected one rate per tenor")
             if any(b <= a for a, b in zip(days, days[1:])) or days[0] <= 0:
@@ -139,10 +141,14 @@ _BUILT: dict = {}
 BUILT_LIMIT = 256
 
 
-def build_market(spec: MarketSpec, model_rate: float | None) -> Market:
+def build_market(spec: MarketSpec, model_rate: float | None, timeline: Timeline | None = None) -> Market:
     """The Market of a spec: `market.curve`, else a flat curve at `model.rate`. Trades on the
-    same date and curve get the same Market, so its QuantLib curve is built once."""
+    same date and curve get the same Market, so its QuantLib curve is built once. Zero-curve
+    nodes (`market.curve.tenors`, from the spec's timeline) fall on whole days, as QuantLib
+    curves are built on dates; the curve is then read at exact times."""
     date = parse_date(spec.valuation_date, "market.valuation_date") if spec.valuation_date else None
+    timeline = timeline or resolve_timeline({"market": spec}, date)
+    nodes = tuple(round(i.years * DAYS_PER_YEAR) for i in timeline.instants.get("market.curve.tenors", ()))
     curve = spec.curve
     if curve is None:
         if model_rate is None:
@@ -152,5 +158,5 @@ def build_market(spec: MarketSpec, model_rate: float | None) -> Market:
     if key not in _BUILT:
         if len(_BUILT) >= BUILT_LIMIT:
             _BUILT.clear()
-        _BUILT[key] = Market(date, curve)
+        _BUILT[key] = Market(date, curve, nodes)
     return _BUILT[key]

@@ -1,6 +1,6 @@
 """The GPU collateral model (`model.kind = "gpu-fleet"`): arrays for pricing_kernels.fleet.
 
-Monthly dates t_0 = 0 < t_1 < ... (whole days, ACT/365F). Over the period ending at t_i:
+Monthly dates t_i = i / 12 years (ACT/365F; a loan adds its own dates). Over the period ending at t_i:
   cash_i = hours_i N(t_i) [sum_c on_c share_c rate_c contracted (1 - prepayment_c)
            + (1 - sum_c on_c share_c) U_i S_i - opex] + prepayments of contracts starting at t_i
 with N(t) = min(gpus, gpus (1 + spare_fraction) e^{-failure_rate t}) the billable fleet
@@ -31,10 +31,11 @@ from gpufin.market.curve import build_market
 from gpufin.market.data import load_market_data
 from gpufin.models.index import TwoFactor, with_forward_curve
 from gpufin.spec.schema import MarketSpec, Spec
-from gpufin.spec.times import DAYS_PER_YEAR, to_days
+from gpufin.models.index import launch_times
+from gpufin.spec.times import DAYS_PER_YEAR, Timeline
 from pricing_kernels.records import FleetArgs, TwoFactorArgs, make
 
-HOURS_PER_DAY = 24.0
+HOURS_PER_YEAR = 24.0 * DAYS_PER_YEAR
 GH_NODES = 10                                      # even: the nodes pair up as +-x
 _GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
 GH_X = np.sqrt(2.0) * _GH_X[GH_NODES // 2:]        # positive nodes of E[f(m + sd Z)], Z ~ N(0, 1)
@@ -48,8 +49,8 @@ class Contract:
     customer_index: int          # contracts of one customer share its default time
     share: float
     rate: float
-    start_day: int
-    end_day: int
+    start: float                 # years
+    end: float                   # years
     prepayment: float
     default_hazard: float
 
@@ -92,18 +93,18 @@ class FleetModel:
         age = self.age_years + np.asarray(t, dtype=float)
         return self.capex * np.maximum(1.0 - age / self.depreciation_years, 0.0)
 
-    def date_days(self, horizon_years: float) -> np.ndarray:
-        """Monthly dates in whole days from the valuation date, 0 first."""
+    @staticmethod
+    def monthly_times(horizon_years: float) -> np.ndarray:
+        """Monthly dates in years from the valuation date, 0 first: i / 12."""
         months = max(1, int(round(horizon_years * 12)))
-        return np.rint(np.arange(months + 1) * DAYS_PER_YEAR / 12.0).astype(np.int64)
+        return np.arange(months + 1) / 12.0
 
-    def kernel_args(self, days: np.ndarray, market) -> tuple[TwoFactorArgs, FleetArgs]:
-        """The records of pricing_kernels.fleet.fleet_paths on the dates `days`: the index's
-        and the fleet's."""
-        times = days / DAYS_PER_YEAR
+    def kernel_args(self, times: np.ndarray, market) -> tuple[TwoFactorArgs, FleetArgs]:
+        """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years): the
+        index's and the fleet's."""
         ix = self.index.kernel_args(times, market)
         return ix, make(FleetArgs, **self._utilization_arrays(times, ix),
-                        **self._cash_arrays(days, times, self.fleet_size(times)),
+                        **self._cash_arrays(times, self.fleet_size(times)),
                         **self._value_arrays(times, market))
 
     def _utilization_arrays(self, times, ix) -> dict:
@@ -118,19 +119,19 @@ class FleetModel:
         b3 = np.sqrt(np.maximum(var_y - b1 ** 2 - b2 ** 2, 0.0))
         return dict(theta=self.util_theta, y0=self.util_y0, u_decay=np.exp(-ku * dt), b1=b1, b2=b2, b3=b3)
 
-    def _cash_arrays(self, days, times, fleet) -> dict:
-        hours = HOURS_PER_DAY * np.diff(days).astype(float)
+    def _cash_arrays(self, times, fleet) -> dict:
+        hours = HOURS_PER_YEAR * np.diff(times)
         n = len(self.contracts)
         start = np.zeros(n, dtype=np.int64)
         end = np.zeros(n, dtype=np.int64)
         prepay_cash = np.zeros(n)
         for ci, c in enumerate(self.contracts):
-            start[ci] = _nearest(days, c.start_day)
-            end[ci] = _nearest(days, c.end_day)
-            if c.start_day > days[-1]:
-                start[ci] = end[ci] = days.size      # starts after the last date: never runs here
+            start[ci] = _nearest(times, c.start)
+            end[ci] = _nearest(times, c.end)
+            if c.start > times[-1]:
+                start[ci] = end[ci] = times.size     # starts after the last date: never runs here
             elif start[ci] > 0:                      # prepaid at its start, for its whole term
-                contract_hours = HOURS_PER_DAY * (days[end[ci]] - days[start[ci]])
+                contract_hours = HOURS_PER_YEAR * (times[end[ci]] - times[start[ci]])
                 value = c.rate * c.share * self.contracted * contract_hours * fleet[start[ci]]
                 prepay_cash[ci] = c.prepayment * value
         return dict(times=times, hours=hours, fleet=fleet, opex=self.opex,
@@ -157,21 +158,22 @@ class FleetModel:
                     residual_base=residual_base, elasticity=self.residual_elasticity,
                     book=self.book_value(times))
 
-    def valuation_days(self) -> np.ndarray:
-        """Monthly days from 0 to the end of the GPUs' economic life (the last month partial)."""
-        life_end = round(max(self.economic_life_years - self.age_years, 0.0) * DAYS_PER_YEAR)
-        monthly = np.rint(np.arange(0, life_end / DAYS_PER_YEAR * 12 + 1) * DAYS_PER_YEAR / 12.0)
-        return np.unique(np.append(monthly[monthly < life_end], life_end)).astype(np.int64)
+    def valuation_times(self) -> np.ndarray:
+        """Months (years) from 0 to the end of the GPUs' economic life (the last one partial)."""
+        life_end = max(self.economic_life_years - self.age_years, 0.0)
+        monthly = np.arange(0, math.floor(life_end * 12) + 1) / 12.0
+        return np.unique(np.append(monthly[monthly < life_end], life_end))
 
     def income_tables(self, times, market) -> dict:
         """Weights and conditional moments of the income-approach sum, per (date i, month j)."""
         ix, k = self.index, self.index.kappa
-        vdays = self.valuation_days()
-        s = vdays[1:] / DAYS_PER_YEAR
+        vtimes = self.valuation_times()
+        s = vtimes[1:]
         n_i, n_j = times.size, s.size
-        now = times[:, None] * DAYS_PER_YEAR
+
         # hours of month j still ahead at date i (a date inside a month counts the rest of it)
-        hours = HOURS_PER_DAY * np.clip(vdays[None, 1:] - np.maximum(vdays[None, :-1], now), 0.0, None)
+        hours = HOURS_PER_YEAR * np.clip(vtimes[None, 1:] - np.maximum(vtimes[None, :-1], times[:, None]),
+                                         0.0, None)
         tau = s[None, :] - times[:, None]
         live = hours > 0.0
         tau = np.where(live, tau, 0.0)
@@ -195,33 +197,30 @@ class FleetModel:
                     floor=self.salvage_fraction * self.capex)
 
 
-def _nearest(days: np.ndarray, day: int) -> int:
-    return int(np.argmin(np.abs(days - day)))
+def _nearest(times: np.ndarray, t: float) -> int:
+    return int(np.argmin(np.abs(times - t)))
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def build_fleet(spec, market) -> FleetModel:
-    """The FleetModel of a validated `gpu-fleet` model table (catalog defaults from data/)."""
+def build_fleet(spec, timeline: Timeline) -> FleetModel:
+    """The FleetModel of a validated `gpu-fleet` model table (catalog defaults from data/),
+    its times from the spec's timeline."""
     data = load_market_data()
     gpu = data.gpu(spec.sku)
     ix, util, costs = spec.index, spec.utilization, spec.costs
-    launch_days = [to_days(t, f"model.index.launch_dates[{i}]", market.valuation_date)
-                   for i, t in enumerate(ix.launch_dates)]
-    if any(d <= 0 for d in launch_days):
-        raise SpecError("model.index.launch_dates", f"got {ix.launch_dates!r}; expected future times")
     index = TwoFactor(spot=ix.spot or gpu["index_spot_usd_per_gpu_hour"], kappa=ix.mean_reversion,
                       sigma_chi=ix.short_vol, sigma_xi=ix.long_vol, rho=ix.correlation,
                       mu_xi=ix.long_drift, chi0=ix.short_factor,
                       launch_intensity=ix.launch_intensity, launch_mean=ix.launch_jump_mean,
                       launch_vol=ix.launch_jump_vol,
-                      launch_times=tuple(d / DAYS_PER_YEAR for d in sorted(launch_days)),
+                      launch_times=launch_times(timeline, "model.index.launch_dates", ix.launch_dates),
                       spike_intensity=ix.spike_intensity, spike_mean=ix.spike_jump_mean,
                       spike_vol=ix.spike_jump_vol)
     names = list(dict.fromkeys(c.customer or f"customer {i}" for i, c in enumerate(spec.contracts)))
-    contracts = tuple(_contract(i, c, market, names) for i, c in enumerate(spec.contracts))
+    contracts = tuple(_contract(i, c, timeline, names) for i, c in enumerate(spec.contracts))
     _check_shares(contracts)
     _check_hazards(contracts)
     ages, fractions = data.residual_curve()
@@ -241,12 +240,9 @@ def build_fleet(spec, market) -> FleetModel:
         residual_fractions=tuple(fractions), discount_spread=spec.discount_spread)
 
 
-def _contract(i, c, market, names) -> Contract:
+def _contract(i, c, timeline: Timeline, names) -> Contract:
     key = f"model.contracts[{i}]"
-    start = to_days(c.start, f"{key}.start", market.valuation_date)
-    end = to_days(c.end, f"{key}.end", market.valuation_date)
-    if start < 0:
-        raise SpecError(f"{key}.start", f"got {c.start!r}; expected a start on or after the valuation date")
+    start, end = timeline.years(f"{key}.start"), timeline.years(f"{key}.end")
     if end <= start:
         raise SpecError(f"{key}.end", f"got {c.end!r}; expected an end after the start ({c.start!r})")
     name = c.customer or f"customer {i}"
@@ -262,22 +258,26 @@ def _check_hazards(contracts):
 
 
 def _check_shares(contracts):
-    for day in sorted({c.start_day for c in contracts}):
-        total = sum(c.share for c in contracts if c.start_day <= day < c.end_day)
+    for t in sorted({c.start for c in contracts}):
+        total = sum(c.share for c in contracts if c.start <= t < c.end)
         if total > 1.0 + 1e-12:
-            raise SpecError("model.contracts", f"shares add up to {total:g} on day {day}; expected at most 1")
+            raise SpecError("model.contracts", f"shares add up to {total:g} at {t:g} years; expected at most 1")
 
 
 @dataclass(frozen=True)
 class FleetSetup:
-    """A fleet model, its market and its dates (days from the valuation date)."""
+    """A fleet model, its market, its dates (years from the valuation date) and the timeline
+    of its spec in that market."""
     model: FleetModel
     market: object
-    days: np.ndarray
+    times: np.ndarray
+    timeline: Timeline
 
     @property
     def dates(self) -> list[dt.date]:
-        return [self.market.anchor + dt.timedelta(days=int(d)) for d in self.days]
+        """The calendar day of each date (the valuation date, or 2026-01-01 without one, plus
+        the time rounded to a whole day)."""
+        return [self.market.anchor + dt.timedelta(days=round(t * DAYS_PER_YEAR)) for t in self.times]
 
 
 def fleet_setup(s: Spec) -> FleetSetup:
@@ -285,13 +285,12 @@ def fleet_setup(s: Spec) -> FleetSetup:
     model.rate, the market is the shipped snapshot's (data/market.toml)."""
     if s.model.kind != "gpu-fleet":
         raise SpecError("model.kind", f"got {s.model.kind!r}; expected a gpu-fleet model")
-    market_spec = s.market
-    if market_spec.curve is None and s.model.rate is None:
+    if s.market.curve is None and s.model.rate is None:
         snap = load_market_data().market_table()
-        market_spec = MarketSpec(valuation_date=market_spec.valuation_date or snap["valuation_date"],
-                                 curve=snap["curve"], forward_curve=market_spec.forward_curve)
-    market = build_market(market_spec, s.model.rate)
-    model = build_fleet(s.model, market)
-    if market_spec.forward_curve:
-        model = replace(model, index=with_forward_curve(model.index, market_spec.forward_curve, market))
-    return FleetSetup(model, market, model.date_days(s.mc.horizon))
+        s = s.with_market(MarketSpec(valuation_date=s.market.valuation_date or snap["valuation_date"],
+                                     curve=snap["curve"], forward_curve=s.market.forward_curve))
+    market = build_market(s.market, s.model.rate, s.timeline)
+    model = build_fleet(s.model, s.timeline)
+    if s.market.forward_curve:
+        model = replace(model, index=with_forward_curve(model.index, s.market.forward_curve, s.timeline))
+    return FleetSetup(model, market, model.monthly_times(s.mc.horizon), s.timeline)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from gpufin.errors import SpecError
-from gpufin.spec.times import to_days, years
+from gpufin.spec.times import Timeline
 from pricing_kernels.records import LognormalArgs, TwoFactorArgs, make
 
 # Poisson counts are drawn by inverse transform from a 32-bit uniform in
@@ -241,8 +241,8 @@ class TwoFactor:
                     bridge_var=var_chi + var_xi + 2.0 * cov)
 
 
-def build_model(spec, market):
-    """The model object of a validated `model` table."""
+def build_model(spec, timeline: Timeline):
+    """The model object of a validated `model` table (its launch dates from the timeline)."""
     kind = spec.kind
     if kind in ("gbm", "jump-diffusion"):
         jumps = {}
@@ -253,28 +253,31 @@ def build_model(spec, market):
     if kind == "schwartz":
         return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.vol,
                          chi0=math.log(spec.spot / spec.long_run_level))
-    days = [to_days(t, f"model.launch_dates[{i}]", market.valuation_date)
-            for i, t in enumerate(spec.launch_dates)]
-    if any(d <= 0 for d in days):
-        raise SpecError("model.launch_dates", f"got {spec.launch_dates!r}; expected future times")
+    launches = launch_times(timeline, "model.launch_dates", spec.launch_dates)
     return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.short_vol,
                      sigma_xi=spec.long_vol, rho=spec.correlation, mu_xi=spec.long_drift,
                      chi0=spec.short_factor, launch_intensity=spec.launch_intensity,
                      launch_mean=spec.launch_jump_mean, launch_vol=spec.launch_jump_vol,
-                     launch_times=tuple(years(np.array(sorted(days), float))),
+                     launch_times=launches,
                      spike_intensity=spec.spike_intensity, spike_mean=spec.spike_jump_mean,
                      spike_vol=spec.spike_jump_vol)
 
 
-def with_forward_curve(model, points, market):
+def launch_times(timeline: Timeline, key: str, given) -> tuple:
+    """Scheduled launch times (years, sorted) of `key`, all after the valuation date."""
+    times = timeline.years_list(key)
+    if any(t <= 0.0 for t in times):
+        raise SpecError(key, f"got {given!r}; expected future times")
+    return tuple(sorted(times))
+
+
+def with_forward_curve(model, points, timeline: Timeline):
     """A TwoFactor model whose g(t) reproduces `market.forward_curve` exactly."""
     if not points:
         return model
     if not isinstance(model, TwoFactor):
         raise SpecError("market.forward_curve", "only schwartz and schwartz-smith models take a forward curve")
-    days = [to_days(p.time, f"market.forward_curve[{i}].time", market.valuation_date)
-            for i, p in enumerate(points)]
-    if days[0] <= 0 or any(b <= a for a, b in zip(days, days[1:])):
+    times = [timeline.years(f"market.forward_curve[{i}].time") for i in range(len(points))]
+    if times[0] <= 0 or any(b <= a for a, b in zip(times, times[1:])):
         raise SpecError("market.forward_curve", "expected points at increasing times > 0")
-    return replace(model, forward_times=tuple(float(years(d)) for d in days),
-                   forward_prices=tuple(p.price for p in points))
+    return replace(model, forward_times=tuple(times), forward_prices=tuple(p.price for p in points))

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from gpufin.errors import SpecError
-from gpufin.spec.schema import (INSTRUMENT_SPECS, MODEL_SPECS, TABLES, MarketSpec, MCSpec, Spec)
+from gpufin.spec.schema import INSTRUMENT_SPECS, MODEL_SPECS, TABLES, MarketSpec, MCSpec, Spec, timed
 
 
 def read_document(path: str | Path) -> dict:
@@ -144,7 +144,7 @@ def validate(doc: dict, instrument_required: bool = True) -> Spec:
     if unknown:
         raise SpecError(unknown[0], _suggest(unknown[0], list(TABLES)))
     has_instrument = instrument_required or "instrument" in doc
-    return Spec(
+    return timed(
         model=_validate_kind("model", _table(doc, "model", True), MODEL_SPECS),
         instrument=(_validate_kind("instrument", _table(doc, "instrument", True), INSTRUMENT_SPECS)
                     if has_instrument else None),

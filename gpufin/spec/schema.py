@@ -8,7 +8,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Time = Union[float, str]          # years, an ISO date or a tenor (gpufin.spec.times)
+from gpufin.spec.times import Timeline, TimeKey, parse_date, resolve_timeline
+
+Time = Annotated[Union[float, str], TimeKey]   # years, an ISO date or a tenor (gpufin.spec.times)
 NonNeg = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 
@@ -212,7 +214,7 @@ class FloorSpec(_StripSpec):
 
 class DrawSpec(_Table):
     time: Time | None = None
-    date: str | None = None
+    date: Time | None = None
     amount: Positive
 
 
@@ -279,12 +281,24 @@ class MarketSpec(_Table):
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated spec: one checked table each."""
+    """A validated spec: one checked table each, and the timeline of all its times."""
     model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec | GpuFleetSpec
     instrument: (EuropeanSpec | AsianSpec | BarrierSpec | FutureSpec | SwapSpec | CapSpec
                  | FloorSpec | LoanSpec | None)
     mc: MCSpec
     market: MarketSpec
+    timeline: Timeline
+
+    def with_market(self, market: MarketSpec) -> Spec:
+        """This spec in another market (its times resolved again from its valuation date)."""
+        return timed(self.model, self.instrument, self.mc, market)
+
+
+def timed(model, instrument, mc, market: MarketSpec) -> Spec:
+    """A Spec of validated tables, with every time resolved from market.valuation_date."""
+    date = parse_date(market.valuation_date, "market.valuation_date") if market.valuation_date else None
+    tables = {"model": model, "instrument": instrument, "mc": mc, "market": market}
+    return Spec(model, instrument, mc, market, resolve_timeline(tables, date))
 
 
 TABLES = {"model": MODEL_SPECS, "instrument": INSTRUMENT_SPECS, "mc": MCSpec,

@@ -22,7 +22,6 @@ from gpufin.errors import SpecError
 from gpufin.models.fleet import FleetSetup, fleet_setup
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
-from gpufin.spec.times import DAYS_PER_YEAR
 
 SERIES = ("index", "utilization", "cash_flow", "collateral_value")
 UNITS = {"index": "USD/GPU-hr", "utilization": "fraction", "cash_flow": "USD per month",
@@ -46,11 +45,12 @@ def simulate(spec, overrides=(), out_path: str | Path | None = None) -> Simulati
     """Simulate the fleet of `spec` (dict, path or Spec); optionally stream paths to Parquet."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides, instrument_required=False)
     setup = fleet_setup(s)
-    n, n_dates = s.mc.paths, setup.days.size
+    n, n_dates = s.mc.paths, setup.times.size
     everything = np.empty((len(SERIES), n, n_dates))
     writer = _ParquetStream(out_path, setup) if out_path else None
     try:
-        for first, chunk in fleet_chunks(setup, n, s.mc.seed, s.mc.chunk_paths):
+        for first, chunk in fleet_chunks(setup.model, setup.market, setup.times, n, s.mc.seed,
+                                         s.mc.chunk_paths):
             everything[:, first:first + chunk.shape[1]] = chunk
             if writer:
                 writer.write(first, chunk)
@@ -66,7 +66,7 @@ def _quantile_table(values: np.ndarray, setup: FleetSetup) -> pd.DataFrame:
     q = np.quantile(values, QUANTILES, axis=1)          # (quantile, series, date)
     frames = []
     for k, name in enumerate(SERIES):
-        frame = pd.DataFrame({"date": setup.dates, "time_years": setup.days / DAYS_PER_YEAR,
+        frame = pd.DataFrame({"date": setup.dates, "time_years": setup.times,
                               "series": name, "mean": values[k].mean(axis=0)})
         for j, level in enumerate(QUANTILES):
             frame[f"q{round(level * 100):02d}"] = q[j, k]
@@ -81,7 +81,7 @@ class _ParquetStream:
         self.out = Path(out_path)
         self.tmp = self.out.with_name(f".{self.out.name}.tmp-{os.getpid()}")
         self.dates = np.array(setup.dates, dtype="datetime64[D]")
-        self.times = setup.days / DAYS_PER_YEAR
+        self.times = setup.times
         schema = pa.schema([("path", pa.int64()), ("date", pa.date32()), ("time_years", pa.float64())]
                            + [(name, pa.float64()) for name in SERIES])
         try:

@@ -1,24 +1,42 @@
-"""The waterfall of a GPU-backed loan on collateral paths (gpufin.engines.loan prepares the arrays).
+"""The waterfall of a GPU-backed loan on collateral paths (gpufin.engines.loan prepares the
+record, pricing_kernels.records.LoanArgs).
 
 Per path, along the grid i = 0..last (the valuation date, every month, every payment and
-draw date): interest (ACT/360, all-in rate of the period) and the commitment fee accrue,
-operating cash accumulates, draws fund the loan, the LTV covenant is tested (at flagged
-dates, or continuously with a Brownian-bridge crossing probability of the collateral's log
-value). At payment k: DSCR = operating cash of the period / debt service due; the
-waterfall pays interest and scheduled principal from cash, then the reserve, tops the
-reserve (funded at closing with `reserve0`) up to `reserve_periods` x debt service, sweeps `sweep_share` of what is left into
-prepayment, and releases the rest to equity. At maturity the balloon is met from cash, the
-reserve and the collateral's sale or refinancing value x (1 - haircut).
-The commitment fee accrues on the undrawn amount until the last draw date (`fee_until`).
-Default (debt service due and not covered by cash and the reserve, DSCR below its trigger,
-LTV above its trigger, or an uncovered balloon) at grid date i: the lender recovers
-min(claim, value at the first grid date on or after i + lag x (1 - haircut) + positive
-cash on hand + reserve), discounted from i + lag; claim = principal + accrued interest and
-fees. A loan repaid in full with no draw left ends there.
-With `sponsor` set (index collateral, no operating cash) debt service is paid by the
-sponsor and only the covenants and the balloon can default.
-out[path]: PV receipts, PV draws, defaulted, default time, PV loss, PV claim, sum t x
-principal repaid, principal repaid. ltv/dscr[path, k]: at payment k (NaN after default).
+draw date): interest (all-in rate of the period, on the accrual of each step) and the
+commitment fee accrue, operating cash accumulates, draws fund the loan, and the LTV covenant
+is tested (at flagged dates, or continuously with a Brownian-bridge crossing probability of
+the collateral's log value).
+
+At payment k the debt service due is the interest and the principal of the fixed schedule
+(`principal_due[k]`, at most what is outstanding; the whole balance at maturity):
+1. DSCR = operating cash / debt service, of the period or, with `ttm_first`, of the payments
+   ttm_first[k]..k (the trailing twelve months). Below `dscr_trigger` the reserve may cure
+   it: the reserve lifts the period's cash to dscr_trigger x debt service if it can. A DSCR
+   still below the trigger is a covenant breach.
+2. The debt service is paid from cash, then the cash trap, then the reserve. What cannot be
+   paid is a payment default.
+3. The reserve is topped up to `reserve_periods` x debt service.
+4. With DSCR below `lockup_dscr` the loan is locked up: `lockup_sweep_share` of what is left
+   prepays principal and the rest is trapped in the SPV (nothing goes to equity). Otherwise
+   `sweep_share` prepays principal and the rest, with any trapped cash, goes to equity.
+At maturity the balloon is met from cash, the trap, the reserve and the collateral's sale or
+refinancing value x (1 - haircut); a shortfall is a payment default.
+
+A covenant breach (DSCR, or LTV above `ltv_trigger`) ends the loan only with
+`accelerate` (default_on = "payment-or-covenant", acceleration = "always"); otherwise it is a
+technical breach, recorded by its first time. The commitment fee accrues on the undrawn
+amount until the last draw date (`fee_until`). At a default (payment or acceleration) at
+grid date i the lender recovers min(claim, value at the first grid date on or after
+i + lag x (1 - haircut) + cash on hand + trap + reserve), discounted from i + lag;
+claim = principal + accrued interest and fees. A loan repaid in full with no draw left ends
+there. With `sponsor` set (index collateral, no operating cash) debt service is paid by the
+sponsor and only the covenants and the balloon can default; before the first draw the
+sponsor pays the fees due.
+
+out[path]: PV receipts, PV draws, ended in default (payment or acceleration), its time,
+PV loss, PV claim, sum t x principal repaid, principal repaid, payment default (1/0), first
+covenant breach time (NaN: none), accelerated (1/0). ltv/dscr/equity[path, k]: at payment
+k (NaN after the loan ended; equity in USD paid to the sponsor at k).
 """
 import math
 
@@ -28,41 +46,35 @@ from numba import njit, prange
 from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.rng import philox4x32, split_seed, uniform_open
 
-BULLET, LINEAR, ANNUITY, SCULPTED, SWEEP = 0, 1, 2, 3, 4
 BRIDGE_STREAM = 300
-N_OUT = 8
+N_OUT = 11
+RECEIPTS, DRAWS, ENDED, END_TIME, LOSS, CLAIM, TIME_PRINCIPAL, PRINCIPAL, PAYMENT_DEFAULT, \
+    FIRST_BREACH, ACCELERATED = range(N_OUT)
 
 
 @njit(inline="always")
-def scheduled_principal(kind, k, n_pay, start, outstanding, period_rate, sculpted):
-    """Principal due at payment k (0-based) before any balloon."""
-    if k < start or outstanding <= 0.0:
-        return 0.0
-    remaining = n_pay - k
-    if kind == LINEAR:
-        return outstanding / remaining
-    if kind == ANNUITY:
-        r = period_rate[k]
-        if r <= 0.0:
-            return outstanding / remaining
-        return outstanding * r / (1.0 - (1.0 + r) ** (-remaining)) - outstanding * r
-    if kind == SCULPTED:
-        return min(sculpted[k], outstanding)
-    return 0.0
+def bridge_crossed(path_id, i, k0, k1, v0, v1, barrier, variance):
+    """Whether the collateral's log value crossed below `barrier` between two grid dates."""
+    if not (v0 > barrier and v1 > barrier and variance > 0.0):
+        return False
+    w = philox4x32(np.uint64(i), path_id & np.uint64(0xFFFFFFFF), path_id >> np.uint64(32),
+                   np.uint64(BRIDGE_STREAM), k0, k1)
+    crossing = math.exp(-2.0 * math.log(v0 / barrier) * math.log(v1 / barrier) / variance)
+    return uniform_open(w[0]) < crossing
 
 
 @njit(cache=CACHE, parallel=PRANGE)
 def loan_paths(seed, first_path, cash, value, loan):
     """The waterfall of `loan` (a LoanArgs record, pricing_kernels.records) on the collateral
-    paths cash[path, date] and value[path, date]: (out, ltv, dscr) as above."""
+    paths cash[path, date] and value[path, date]: (out, ltv, dscr, equity) as above."""
     times, df, accrual, rate, draws = loan.times, loan.df, loan.accrual, loan.rate, loan.draws
     fee, commitment, fee_until = loan.fee, loan.commitment, loan.fee_until
-    pay_index, period_rate, sculpted = loan.pay_index, loan.period_rate, loan.sculpted
-    amortization, amort_start = loan.amortization, loan.amort_start
-    sweep_share, reserve_periods, reserve0 = loan.sweep_share, loan.reserve_periods, loan.reserve0
+    pay_index, principal_due, ttm_first = loan.pay_index, loan.principal_due, loan.ttm_first
+    sweep_share, lockup_dscr, lockup_sweep = loan.sweep_share, loan.lockup_dscr, loan.lockup_sweep_share
+    reserve_periods, reserve0 = loan.reserve_periods, loan.reserve0
     ltv_trigger, ltv_test, continuous = loan.ltv_trigger, loan.ltv_test, loan.continuous
     bridge_var, dscr_trigger, haircut = loan.bridge_var, loan.dscr_trigger, loan.haircut
-    lag_index, lag_df, sponsor = loan.lag_index, loan.lag_df, loan.sponsor
+    lag_index, lag_df, sponsor, accelerate = loan.lag_index, loan.lag_df, loan.sponsor, loan.accelerate
     n_paths = cash.shape[0]
     n_pay = pay_index.size
     last = pay_index[-1]
@@ -70,102 +82,134 @@ def loan_paths(seed, first_path, cash, value, loan):
     out = np.zeros((n_paths, N_OUT))
     ltv = np.full((n_paths, n_pay), np.nan)
     dscr = np.full((n_paths, n_pay), np.nan)
+    equity = np.full((n_paths, n_pay), np.nan)
     for p in prange(n_paths):
         path_id = np.uint64(first_path + p)
+        period_cash = np.zeros(n_pay)
+        period_due = np.zeros(n_pay)
         outstanding = 0.0
         undrawn = commitment
         accrued = 0.0
         on_hand = 0.0        # operating cash of the current period
+        trap = 0.0           # cash trapped by a lock-up
         reserve = reserve0
         receipts = 0.0
         pv_draws = 0.0
         k = 0
-        default_at = -1
+        end_at = -1
+        payment_default = False
+        first_breach = np.nan
         for i in range(last + 1):
+            breach = False
             if i > 0:
                 committed = undrawn if i <= fee_until else 0.0
                 accrued += (outstanding * rate[i] + committed * fee) * accrual[i]
                 on_hand += cash[p, i]
                 if continuous and outstanding > 0.0:
-                    barrier = outstanding / ltv_trigger
-                    v0, v1 = value[p, i - 1], value[p, i]
-                    if v0 > barrier and v1 > barrier and bridge_var[i] > 0.0:
-                        w = philox4x32(np.uint64(i), path_id & np.uint64(0xFFFFFFFF),
-                                       path_id >> np.uint64(32), np.uint64(BRIDGE_STREAM), k0, k1)
-                        crossing = math.exp(-2.0 * math.log(v0 / barrier) * math.log(v1 / barrier)
-                                            / bridge_var[i])
-                        if uniform_open(w[0]) < crossing:
-                            default_at = i
-                            break
+                    breach = bridge_crossed(path_id, i, k0, k1, value[p, i - 1], value[p, i],
+                                            outstanding / ltv_trigger, bridge_var[i])
             if draws[i] > 0.0:
                 outstanding += draws[i]
                 undrawn -= draws[i]
                 pv_draws += df[i] * draws[i]
             if i == pay_index[k]:
                 ltv[p, k] = outstanding / value[p, i] if value[p, i] > 0.0 else np.inf
-            if ltv_test[i] and outstanding > ltv_trigger * value[p, i]:
-                default_at = i
-                break
-            if i != pay_index[k]:
-                continue
-            interest = accrued
-            principal = scheduled_principal(amortization, k, n_pay, amort_start, outstanding,
-                                            period_rate, sculpted)
-            final = i == last
-            if final:
-                principal = outstanding
-            due = interest + (0.0 if final else principal)
-            if not sponsor and due > 0.0:
-                dscr[p, k] = on_hand / due
-                if dscr[p, k] < dscr_trigger:
-                    default_at = i
-                    break
-            if final:
-                capacity = value[p, i] * (1.0 - haircut)
-                if sponsor:
-                    if capacity < principal:
-                        default_at = i
+            breach = breach or (ltv_test[i] and outstanding > ltv_trigger * value[p, i])
+            if i == pay_index[k]:
+                interest = accrued
+                final = i == last
+                principal = outstanding if final else min(principal_due[k], outstanding)
+                due = interest + (0.0 if final else principal)
+                locked = False
+                # before the first draw only fees are due, and the sponsor pays them
+                paid_by_sponsor = sponsor or (outstanding <= 0.0 and not final)
+                if not paid_by_sponsor and due > 0.0:
+                    period_cash[k] = on_hand
+                    period_due[k] = due
+                    covered = 0.0
+                    owed = 0.0
+                    for j in range(ttm_first[k], k + 1):
+                        covered += period_cash[j]
+                        owed += period_due[j]
+                    if covered < dscr_trigger * owed and reserve > 0.0:
+                        cure = min(reserve, dscr_trigger * owed - covered)   # the reserve cures it
+                        reserve -= cure
+                        on_hand += cure
+                        covered += cure
+                        period_cash[k] += cure
+                    dscr[p, k] = covered / owed
+                    breach = breach or dscr[p, k] < dscr_trigger
+                    locked = dscr[p, k] < lockup_dscr
+                if breach and math.isnan(first_breach):
+                    first_breach = times[i]
+                if final:
+                    capacity = value[p, i] * (1.0 - haircut)       # sale or refinancing
+                    cash_left = 0.0 if sponsor else on_hand + trap + reserve
+                    owed = principal if sponsor else interest + principal   # a sponsor pays interest
+                    if cash_left + capacity < owed:
+                        payment_default = True
+                        end_at = i
                         break
-                elif on_hand + reserve + capacity < interest + principal:
-                    default_at = i
-                    break
-                on_hand = 0.0
-                reserve = 0.0
-            elif not sponsor:
-                if on_hand >= due:
-                    on_hand -= due
-                elif on_hand + reserve >= due:
-                    reserve -= due - on_hand
+                    equity[p, k] = max(cash_left - owed, 0.0)
                     on_hand = 0.0
-                else:
-                    default_at = i
-                    break
-                top_up = min(on_hand, max(reserve_periods * due - reserve, 0.0))
-                reserve += top_up
-                on_hand -= top_up
-                swept = min(sweep_share * on_hand, outstanding - principal)
-                principal += swept
-                on_hand = 0.0
-            receipts += df[i] * (interest + principal)
-            out[p, 6] += times[i] * principal
-            out[p, 7] += principal
-            outstanding -= principal
-            accrued = 0.0
-            k += 1
-            if outstanding <= 0.0 and i >= fee_until:
+                    trap = 0.0
+                    reserve = 0.0
+                elif not paid_by_sponsor:
+                    pay = min(on_hand, due)
+                    on_hand -= pay
+                    from_trap = min(trap, due - pay)
+                    trap -= from_trap
+                    pay += from_trap
+                    if reserve < due - pay:
+                        payment_default = True
+                        end_at = i
+                        break
+                    reserve -= due - pay
+                    top_up = min(on_hand, max(reserve_periods * due - reserve, 0.0))
+                    reserve += top_up
+                    on_hand -= top_up
+                    share = lockup_sweep if locked else sweep_share
+                    swept = min(share * on_hand, outstanding - principal)
+                    principal += swept
+                    on_hand -= swept
+                    if locked:
+                        trap += on_hand
+                        equity[p, k] = 0.0
+                    else:
+                        equity[p, k] = on_hand + trap
+                        trap = 0.0
+                    on_hand = 0.0
+                else:                  # the sponsor paid: the period's cash goes to it
+                    equity[p, k] = on_hand
+                    on_hand = 0.0
+                receipts += df[i] * (interest + principal)
+                out[p, TIME_PRINCIPAL] += times[i] * principal
+                out[p, PRINCIPAL] += principal
+                outstanding -= principal
+                accrued = 0.0
+                k += 1
+            if breach and math.isnan(first_breach):
+                first_breach = times[i]
+            if breach and accelerate and outstanding > 0.0:
+                end_at = i
+                break
+            if outstanding <= 0.0 and i >= fee_until and k > 0:
                 break                  # repaid, and no draw left: the loan is over
-        if default_at >= 0:
-            i = default_at
+        if end_at >= 0:
+            i = end_at
             claim = outstanding + accrued
             j = lag_index[i]
-            recovered = min(claim, value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + reserve)
+            recovered = min(claim, value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + trap + reserve)
             receipts += lag_df[i] * recovered
-            out[p, 2] = 1.0
-            out[p, 3] = times[i]
-            out[p, 4] = df[i] * claim - lag_df[i] * recovered
-            out[p, 5] = df[i] * claim
+            out[p, ENDED] = 1.0
+            out[p, END_TIME] = times[i]
+            out[p, LOSS] = df[i] * claim - lag_df[i] * recovered
+            out[p, CLAIM] = df[i] * claim
+            out[p, PAYMENT_DEFAULT] = 1.0 if payment_default else 0.0
+            out[p, ACCELERATED] = 0.0 if payment_default else 1.0
         else:
-            out[p, 3] = np.nan
-        out[p, 0] = receipts
-        out[p, 1] = pv_draws
-    return out, ltv, dscr
+            out[p, END_TIME] = np.nan
+        out[p, FIRST_BREACH] = first_breach
+        out[p, RECEIPTS] = receipts
+        out[p, DRAWS] = pv_draws
+    return out, ltv, dscr, equity

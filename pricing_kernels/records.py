@@ -114,25 +114,26 @@ class LoanArgs(NamedTuple):
     gpufin.engines.loan)."""
     times: np.ndarray            # per date: years from the valuation date
     df: np.ndarray               # per date: discount factor
-    accrual: np.ndarray          # per date: ACT/360 fraction of the step ending there
+    accrual: np.ndarray          # per date: accrual fraction of the step ending there
     rate: np.ndarray             # per date: all-in annual rate of the step ending there
     fee: float                   # commitment fee on the undrawn amount, per year
     commitment: float            # USD
     draws: np.ndarray            # per date: USD drawn
     fee_until: int               # date index of the last draw
     pay_index: np.ndarray        # per payment: its date index (int64)
-    period_rate: np.ndarray      # per payment: rate x accrual of its period
-    amortization: int            # pricing_kernels.loan BULLET, LINEAR, ANNUITY, SCULPTED, SWEEP
-    amort_start: int             # first payment with scheduled principal
-    sculpted: np.ndarray         # per payment: sculpted principal, USD
+    principal_due: np.ndarray    # per payment: principal of the fixed schedule, USD
+    ttm_first: np.ndarray        # per payment: first payment of its DSCR window (int64; k: the period)
     sweep_share: float           # share of excess cash swept into prepayment
+    lockup_dscr: float           # DSCR below which cash is locked up (-inf: never)
+    lockup_sweep_share: float    # share of excess cash swept during a lock-up (the rest is trapped)
     reserve_periods: float       # debt-service reserve target, in periods of debt service
     reserve0: float              # reserve funded at closing, USD
     ltv_trigger: float           # LTV covenant (inf: none)
     ltv_test: np.ndarray         # per date: tested there (bool)
     continuous: bool             # LTV monitored between dates by a Brownian bridge
     bridge_var: np.ndarray       # per date: log-variance of the collateral over the step
-    dscr_trigger: float          # DSCR default trigger (-inf: none)
+    dscr_trigger: float          # DSCR covenant (-inf: none)
+    accelerate: bool             # a covenant breach ends the loan (else it is technical)
     haircut: float               # liquidation haircut on the collateral value
     lag_index: np.ndarray        # per date: date index at the end of the liquidation lag (int64)
     lag_df: np.ndarray           # per date: discount factor at the end of the lag

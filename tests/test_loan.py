@@ -169,7 +169,7 @@ def test_fair_spread_prices_at_par_on_fresh_paths():
 
 def _value(instrument=None, model=None, paths=30_000):
     base = {"principal": 70.0, "maturity": 3.0, "spread": 0.03, "ltv_trigger": 0.9,
-            "liquidation_haircut": 0.15, "liquidation_lag": 0.5}
+            "default_on": "payment-or-covenant", "liquidation_haircut": 0.15, "liquidation_lag": 0.5}
     return gpufin.price(loan_spec(dict(base, **(instrument or {})), model, paths=paths))["value"]
 
 
@@ -192,22 +192,26 @@ def test_value_falls_with_failure_rate_and_tight_ltv_trigger():
 
 
 def test_finer_ltv_test_grid_converges_and_bridge_matches_fine_grid():
-    loan = {"principal": 70.0, "maturity": 2.0, "spread": 0.03, "ltv_trigger": 0.85}
+    loan = {"principal": 70.0, "maturity": 2.0, "spread": 0.03, "ltv_trigger": 0.85,
+            "default_on": "payment-or-covenant"}
     quarterly = gpufin.price(loan_spec(dict(loan, ltv_test="payment"), paths=40_000))
     monthly = gpufin.price(loan_spec(dict(loan, ltv_test="monthly"), paths=40_000))
     weekly = gpufin.price(loan_spec(dict(loan, ltv_test=[w * 7 / 365 for w in range(1, 105)]), paths=40_000))
     daily = gpufin.price(loan_spec(dict(loan, ltv_test=[d / 365 for d in range(1, 731)]), paths=40_000))
     bridge = gpufin.price(loan_spec(dict(loan, ltv_test="continuous"), paths=40_000))
-    assert quarterly["pd"] < monthly["pd"] < weekly["pd"] < daily["pd"] < bridge["pd"]
+    pd = {k: r["acceleration_probability"] for k, r in
+          dict(quarterly=quarterly, monthly=monthly, weekly=weekly, daily=daily, bridge=bridge).items()}
+    assert pd["quarterly"] < pd["monthly"] < pd["weekly"] < pd["daily"] < pd["bridge"]
     assert abs(weekly["value"] - daily["value"]) < abs(quarterly["value"] - monthly["value"])
     # the bridge catches crossings between daily checks too; continuous is the limit
-    assert abs(bridge["pd"] - daily["pd"]) < 0.25 * abs(daily["pd"] - monthly["pd"]) + 0.01
+    assert abs(pd["bridge"] - pd["daily"]) < 0.25 * abs(pd["daily"] - pd["monthly"]) + 0.01
     assert abs(bridge["value"] - daily["value"]) < 4 * math.hypot(bridge["stderr"], daily["stderr"]) + 0.05
 
 
 def test_outputs_are_consistent():
     res = gpufin.price(loan_spec({"principal": 80.0, "maturity": 3.0, "spread": 0.03, "ltv_trigger": 0.95,
-                                  "amortization": "linear"}, paths=20_000))
+                                  "amortization": "linear", "default_on": "payment-or-covenant"},
+                                 paths=20_000))
     assert res["pd_by_year"] == sorted(res["pd_by_year"]) and res["pd_by_year"][-1] == pytest.approx(res["pd"])
     assert 0.0 < res["lgd"] < 1.0 and res["expected_loss"] > 0.0
     assert res["loss_es99"] >= res["loss_var99"] > 0.0

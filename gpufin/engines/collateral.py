@@ -64,6 +64,9 @@ class Collateral:
 def build_collateral(s: Spec) -> Collateral:
     """The collateral model and market of a loan spec."""
     if s.model.kind == "gpu-fleet":
+        if s.model.valuation == "book":
+            raise SpecError("model.valuation", "got 'book'; book value is an accounting figure, not "
+                                               "what the lender recovers: expected 'income' or 'residual'")
         setup = fleet_setup(s)
         return Collateral(setup.model, setup.market, True, setup.timeline)
     market = build_market(s.market, s.model.rate, s.timeline)

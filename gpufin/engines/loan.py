@@ -25,13 +25,16 @@ import numpy as np
 from gpufin.engines.collateral import Collateral, build_collateral
 from gpufin.engines.montecarlo import MERGE, QUANTILES, Z95, merged_grid, seed_key
 from gpufin.errors import SpecError
-from gpufin.instruments.loan import AMORTIZATION, LoanTerms, loan_terms, ltv_test_times
+from gpufin.instruments.loan import LoanTerms, loan_terms, ltv_test_times
+from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import DAYS_PER_YEAR
-from pricing_kernels.loan import loan_paths, scheduled_principal
+from pricing_kernels.loan import (ACCELERATED, CLAIM, DRAWS, END_TIME, ENDED, FIRST_BREACH, LOSS,
+                                  PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, loan_paths)
 from pricing_kernels.records import LoanArgs, make
 
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
+FIXED = ("linear", "annuity", "sculpted")   # amortizations whose schedule is fixed at origination
 
 
 @dataclass(frozen=True)
@@ -45,32 +48,50 @@ class LoanRun:
 
 
 def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None = None) -> LoanRun:
+    """The loan's terms, its collateral (a fleet receives its GPUs as the draws deliver them),
+    the grid and the waterfall's record with the principal schedule fixed."""
     ins = s.instrument
     collateral = collateral or build_collateral(s)
     timeline = collateral.timeline
     terms = loan_terms(ins, collateral.market, timeline, spread)
+    if collateral.fleet:
+        shares = terms.draw_amounts / terms.drawn
+        deliveries = tuple(zip(terms.delivery_times.tolist(), shares.tolist()))
+        collateral = replace(collateral, model=replace(collateral.model, deliveries=deliveries))
     sched = terms.schedule
     lag = ins.liquidation_lag
     end = sched.pay_times[-1] + lag
     monthly = np.arange(0, math.floor(end * 12) + 1) / 12.0
     events = np.concatenate([[0.0, end], sched.start_times, sched.pay_times, terms.draw_times,
-                             ltv_test_times(ins, timeline)])
+                             terms.delivery_times, ltv_test_times(ins, timeline)])
     grid = merged_grid(events, monthly)
-    return with_reserve(LoanRun(s, terms, collateral, grid, _kernel_args(s, terms, collateral, grid, lag)))
+    principal = terms.principal_due
+    if principal is None:
+        if not collateral.fleet:
+            raise SpecError("instrument.amortization", "sculpted amortization needs gpu-fleet collateral (operating cash)")
+        principal = sculpt(ins, terms, grid, collateral.model.base_case_cash(grid))
+    args = _kernel_args(s, terms, collateral, grid, lag, principal)
+    reserve = ins.reserve_periods * _first_debt_service(terms, args) if collateral.fleet else 0.0
+    return LoanRun(s, terms, collateral, grid, args._replace(reserve0=reserve))
 
 
-def with_reserve(run: LoanRun) -> LoanRun:
-    """Fund the debt-service reserve at closing: reserve_periods x the first debt service
-    (an SPV's account; none under a sponsor, i.e. index-model collateral)."""
-    a, terms = run.args, run.terms
+def _first_debt_service(terms: LoanTerms, args: LoanArgs) -> float:
+    """Interest and principal of the first payment on what is drawn at closing."""
     drawn = float(terms.draw_amounts[terms.draw_times == 0.0].sum())
-    first = drawn * a.period_rate[0] + scheduled_principal(
-        a.amortization, 0, a.pay_index.size, a.amort_start, drawn, a.period_rate, a.sculpted)
-    reserve = run.spec.instrument.reserve_periods * first if run.collateral.fleet else 0.0
-    return replace(run, args=a._replace(reserve0=reserve))
+    rate = terms.rates[0] * terms.schedule.accrual[0]
+    return drawn * rate + min(args.principal_due[0], drawn)
 
 
-def _kernel_args(s, terms, collateral, grid, lag) -> LoanArgs:
+def _ttm_first(pay_times: np.ndarray, basis: str) -> np.ndarray:
+    """Per payment, the first payment of its DSCR window: itself, or the payments of the
+    trailing twelve months."""
+    k = np.arange(pay_times.size)
+    if basis == "period":
+        return k
+    return np.searchsorted(pay_times, pay_times - 1.0 + MERGE, side="left").astype(np.int64)
+
+
+def _kernel_args(s, terms, collateral, grid, lag, principal) -> LoanArgs:
     """The waterfall's record on `grid` (years); `lag` is the liquidation lag in years."""
     ins, sched, market = s.instrument, terms.schedule, collateral.market
     df = market.discount(grid)
@@ -96,30 +117,45 @@ def _kernel_args(s, terms, collateral, grid, lag) -> LoanArgs:
     return make(LoanArgs, times=grid, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
                 commitment=terms.commitment, draws=draws,
                 fee_until=int(np.searchsorted(grid, terms.draw_times.max())), pay_index=pay_index,
-                period_rate=terms.rates * sched.accrual,
-                amortization=AMORTIZATION[terms.amortization], amort_start=terms.amort_start,
-                sculpted=np.zeros(sched.pay_times.size), sweep_share=terms.sweep_share,
+                principal_due=principal, ttm_first=_ttm_first(sched.pay_times, ins.dscr_basis),
+                sweep_share=terms.sweep_share,
+                lockup_dscr=ins.lockup_dscr if ins.lockup_dscr is not None else -math.inf,
+                lockup_sweep_share=ins.lockup_sweep_share,
                 reserve_periods=ins.reserve_periods, reserve0=0.0, ltv_trigger=ltv_trigger,
                 ltv_test=ltv_test, continuous=continuous, bridge_var=bridge,
                 dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
+                accelerate=ins.default_on == "payment-or-covenant" and ins.acceleration == "always",
                 haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64),
                 lag_df=market.discount(grid + lag), sponsor=not collateral.fleet)
 
 
-def sculpt(run: LoanRun, mean_cash: np.ndarray) -> LoanRun:
-    """Principal sculpted so that expected operating cash / debt service = target_dscr."""
-    ins, terms, a = run.spec.instrument, run.terms, run.args
-    outstanding = float(terms.draw_amounts.sum())
-    principal = np.zeros(a.pay_index.size)
-    during = mean_cash[:a.pay_index[-1] + 1]
-    period_cash = np.add.reduceat(during, np.concatenate([[1], a.pay_index[:-1] + 1]))
-    for k in range(a.pay_index.size):
-        if k < terms.amort_start:
-            continue
-        interest = outstanding * a.period_rate[k]
+def sculpt(ins, terms: LoanTerms, grid: np.ndarray, base_cash: np.ndarray) -> np.ndarray:
+    """Principal per payment sculpted so that the lender's base-case cash (contracted, every
+    customer paying) / debt service = target_dscr, on the whole drawn amount; fixed at
+    origination."""
+    sched = terms.schedule
+    pay_index = np.searchsorted(grid, sched.pay_times)
+    period_cash = np.add.reduceat(base_cash[:pay_index[-1] + 1], np.concatenate([[1], pay_index[:-1] + 1]))
+    outstanding = terms.drawn
+    principal = np.zeros(sched.pay_times.size)
+    for k in range(terms.amort_start, sched.pay_times.size):
+        interest = outstanding * terms.rates[k] * sched.accrual[k]
         principal[k] = min(max(period_cash[k] / ins.target_dscr - interest, 0.0), outstanding)
         outstanding -= principal[k]
-    return with_reserve(replace(run, args=a._replace(sculpted=principal)))
+    return principal
+
+
+def fixed_schedule(doc: dict) -> dict:
+    """A loan document with its principal schedule written in (`instrument.schedule`), so that
+    bumped, stressed or moved copies of it value the same contract. Other documents, and
+    loans whose schedule is already written or that have none, come back unchanged."""
+    ins = doc.get("instrument") or {}
+    if ins.get("kind") != "loan" or ins.get("schedule") or ins.get("amortization") not in FIXED:
+        return doc
+    run = prepare(load_spec(doc))
+    times = run.terms.schedule.pay_times.tolist()
+    entries = [{"time": t, "principal": float(p)} for t, p in zip(times, run.args.principal_due)]
+    return {**doc, "instrument": {**ins, "schedule": entries}}
 
 
 class PathCache:
@@ -137,26 +173,19 @@ class PathCache:
     def __iter__(self):
         return iter(self.kept) if self.kept is not None else self._generate()
 
-    def mean_cash(self) -> np.ndarray:
-        return sum(cash.sum(axis=0) for _, cash, _ in self) / self.n_paths
-
 
 def waterfall(run: LoanRun, cache: PathCache):
-    """(out, ltv, dscr) over all paths, chunk by chunk."""
+    """(out, ltv, dscr, equity) over all paths, chunk by chunk."""
     key = seed_key(cache.seed)
     parts = [loan_paths(key, first, cash, value, run.args) for first, cash, value in cache]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
 
 
 def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> dict:
     """Price a loan spec (optionally at another spread) and summarize its paths."""
     run = prepare(s, spread, cache.run.collateral if cache else None)
     cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
-    if run.terms.amortization == "sculpted":
-        if not run.collateral.fleet:
-            raise SpecError("instrument.amortization", "sculpted amortization needs gpu-fleet collateral (operating cash)")
-        run = sculpt(run, cache.mean_cash())
-    out, ltv, dscr = waterfall(run, cache)
+    out, ltv, dscr, _ = waterfall(run, cache)
     return summarize(run, out, ltv, dscr)
 
 
@@ -177,57 +206,77 @@ def _ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     return ratio, math.sqrt(math.fsum(resid ** 2) / (n - 1) / n) / abs(md)
 
 
+def _day(run: LoanRun, t: float) -> dt.date:
+    """The calendar day of a time (the valuation date, or 2026-01-01 without one, + whole days)."""
+    return run.collateral.market.anchor + dt.timedelta(days=round(t * DAYS_PER_YEAR))
+
+
 def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
     times = run.terms.schedule.pay_times
     rows = []
     for k, t in enumerate(times.tolist()):
         col = values[:, k]
         col = col[np.isfinite(col)]
-        day = run.collateral.market.anchor + dt.timedelta(days=round(t * DAYS_PER_YEAR))
-        row = {"date": str(day), "time_years": t, "paths": int(col.size)}
+        row = {"date": str(_day(run, t)), "time_years": t, "paths": int(col.size)}
         if col.size:
             row.update({f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(col, QUANTILES))})
         rows.append(row)
     return rows
 
 
+def _by_year(times: np.ndarray, years) -> list[float]:
+    """P(event by the end of year y) for each y, from event times (NaN or inf: none)."""
+    times = np.where(np.isfinite(times), times, np.inf)
+    return [float(np.mean(times <= y + 1e-9)) for y in years]
+
+
 def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) -> dict:
+    """The loan's result: value and price, payment PD by year, covenant breaches and
+    accelerations, EL, LGD, WAL, loss VaR and ES, the fixed schedule, LTV and DSCR quantiles."""
     s, terms = run.spec, run.terms
     n = out.shape[0]
     draw0 = float(terms.draw_amounts[terms.draw_times == 0.0].sum())
-    receipts, pv_draws = out[:, 0], out[:, 1]
+    receipts, pv_draws = out[:, RECEIPTS], out[:, DRAWS]
     value, value_se = _mean_se(receipts - pv_draws + draw0)
     price, price_se = _ratio_se(100.0 * receipts, pv_draws)
-    defaulted = out[:, 2] > 0.0
-    loss = out[:, 4]
+    ended = out[:, ENDED] > 0.0
+    payment = out[:, PAYMENT_DEFAULT] > 0.0
+    breach_time = out[:, FIRST_BREACH]
+    loss = out[:, LOSS]
     el, el_se = _mean_se(loss)
-    pd_life = float(defaulted.mean())
-    lgd, lgd_se = _ratio_se(loss, out[:, 5]) if defaulted.any() else (math.nan, math.nan)
+    pd_life = float(payment.mean())
+    lgd, lgd_se = _ratio_se(loss, out[:, CLAIM]) if ended.any() else (math.nan, math.nan)
     years = range(1, int(math.ceil(terms.schedule.pay_times[-1] - 1e-9)) + 1)
-    default_time = np.where(defaulted, out[:, 3], np.inf)
-    pd_by_year = [float(np.mean(default_time <= y + 1e-9)) for y in years]
     var99 = float(np.quantile(loss, 0.99))
     tail = np.sort(loss)[-max(1, math.ceil(0.01 * n)):]       # the worst 1% of paths
     half = Z95 * value_se
+    breached = float(np.mean(np.isfinite(breach_time)))
+    times = terms.schedule.pay_times.tolist()
+    schedule = [{"date": str(_day(run, t)), "time_years": t, "principal": float(p)}
+                for t, p in zip(times, run.args.principal_due)]
     result = {"value": value, "stderr": value_se, "ci95": [value - half, value + half],
               "paths": n, "seed": s.mc.seed, "method": "mc", "instrument": "loan",
               "model": s.model.kind,
               "price_pct": price, "price_pct_stderr": price_se,
               "expected_loss": el, "expected_loss_stderr": el_se,
               "pd": pd_life, "pd_stderr": math.sqrt(pd_life * (1 - pd_life) / n),
-              "pd_by_year": pd_by_year, "lgd": lgd, "lgd_stderr": lgd_se,
-              "wal": math.fsum(out[:, 6]) / math.fsum(out[:, 7]) if out[:, 7].any() else math.nan,
+              "pd_by_year": _by_year(np.where(payment, out[:, END_TIME], np.inf), years),
+              "breach_probability": breached, "breach_probability_stderr": math.sqrt(breached * (1 - breached) / n),
+              "breach_by_year": _by_year(breach_time, years),
+              "acceleration_probability": float(np.mean(out[:, ACCELERATED] > 0.0)),
+              "lgd": lgd, "lgd_stderr": lgd_se,
+              "wal": (math.fsum(out[:, TIME_PRINCIPAL]) / math.fsum(out[:, PRINCIPAL])
+                      if out[:, PRINCIPAL].any() else math.nan),
               "loss_var99": var99, "loss_es99": float(tail.mean()),
               "maturity_years": float(terms.schedule.pay_times[-1]),
-              "drawn": float(terms.draw_amounts.sum()), "commitment": terms.commitment,
+              "drawn": terms.drawn, "commitment": terms.commitment,
               "amortization": terms.amortization, "payments": int(terms.schedule.pay_times.size)}
     if terms.floating:
         result["spread"] = float(terms.rates[0] - max(terms.schedule.forward[0], s.instrument.floor))
     else:
         result["coupon"] = s.instrument.coupon
+    result["schedule"] = schedule
     result["ltv_quantiles"] = _quantiles_by_date(ltv, run)
     if run.collateral.fleet:
         result["dscr_quantiles"] = _quantiles_by_date(dscr, run)
     return result
-
-

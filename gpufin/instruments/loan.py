@@ -1,4 +1,6 @@
-"""Loan terms (`instrument.kind = "loan"`): the payment schedule, rates and draws, fixed once.
+"""Loan terms (`instrument.kind = "loan"`): the payment schedule, rates, draws and the
+principal schedule, all fixed at origination (a revaluation, a Greek or a stress never
+re-derives them).
 
 QuantLib builds the payment schedule (US government-bond calendar, modified following,
 ACT/360 accrual) and the forward SOFR of each period from the discount curve,
@@ -15,7 +17,6 @@ import numpy as np
 from gpufin.errors import SpecError
 from gpufin.spec.times import DAYS_PER_YEAR, TENOR, Timeline
 
-AMORTIZATION = {"bullet": 0, "linear": 1, "annuity": 2, "sculpted": 3, "sweep": 4}
 DEFAULT_SWEEP_SHARE = 0.5       # FACTS.md 8.5: 50% of excess cash (estimate)
 
 
@@ -93,11 +94,17 @@ class LoanTerms:
     rates: np.ndarray            # all-in annual rate of each period
     draw_times: np.ndarray       # years
     draw_amounts: np.ndarray     # USD
+    delivery_times: np.ndarray   # years: when the GPUs each draw funds arrive
     commitment: float
     amortization: str
     amort_start: int             # first payment with scheduled principal
     sweep_share: float
     floating: bool
+    principal_due: np.ndarray | None   # USD per payment; None: sculpted on the collateral
+
+    @property
+    def drawn(self) -> float:
+        return float(self.draw_amounts.sum())
 
 
 def loan_terms(ins, market, timeline: Timeline, spread: float | None = None) -> LoanTerms:
@@ -113,8 +120,11 @@ def loan_terms(ins, market, timeline: Timeline, spread: float | None = None) -> 
     if ins.draws:
         draw_times = np.array([_draw_time(i, d, timeline) for i, d in enumerate(ins.draws)])
         amounts = np.array([d.amount for d in ins.draws])
+        deliveries = np.array([timeline.years(f"instrument.draws[{i}].delivery") if d.delivery is not None
+                               else t for i, (d, t) in enumerate(zip(ins.draws, draw_times))])
     elif ins.principal is not None:
         draw_times, amounts = np.zeros(1), np.array([ins.principal])
+        deliveries = draw_times
     else:
         raise SpecError("instrument.principal", "missing; give principal or a draws list")
     commitment = ins.commitment if ins.commitment is not None else float(amounts.sum())
@@ -127,8 +137,54 @@ def loan_terms(ins, market, timeline: Timeline, spread: float | None = None) -> 
     amort_start = int(np.searchsorted(schedule.pay_times, draw_times.max(), side="right"))
     sweep = ins.sweep_share if ins.sweep_share is not None else (
         DEFAULT_SWEEP_SHARE if ins.amortization == "sweep" else 0.0)
-    return LoanTerms(schedule, rates, draw_times, amounts, commitment, ins.amortization,
-                     amort_start, sweep, ins.spread is not None)
+    principal = _principal_schedule(ins, schedule, rates, float(amounts.sum()), amort_start, timeline)
+    return LoanTerms(schedule, rates, draw_times, amounts, deliveries, commitment, ins.amortization,
+                     amort_start, sweep, ins.spread is not None, principal)
+
+
+def _principal_schedule(ins, schedule: Schedule, rates, drawn: float, start: int, timeline):
+    """Principal per payment fixed at origination: the spec's `schedule`, straight-line or
+    annuity on the drawn amount from the first payment after the last draw (the balloon
+    takes what is left), none for a bullet or a sweep; None for a sculpted loan, whose
+    schedule comes from the collateral's base case (gpufin.engines.loan)."""
+    n = schedule.pay_times.size
+    due = np.zeros(n)
+    if ins.schedule is not None:
+        if ins.amortization == "bullet":
+            raise SpecError("instrument.schedule", "a bullet loan has no principal schedule; "
+                                                   "set amortization to the schedule's kind")
+        return _given_schedule(ins, schedule, drawn, timeline)
+    if ins.amortization == "sculpted":
+        return None
+    if ins.amortization == "linear":
+        due[start:] = drawn / (n - start)
+    elif ins.amortization == "annuity":
+        outstanding = drawn
+        for k in range(start, n):
+            r = rates[k] * schedule.accrual[k]
+            remaining = n - k
+            due[k] = outstanding / remaining if r <= 0.0 else (
+                outstanding * r / (1.0 - (1.0 + r) ** (-remaining)) - outstanding * r)
+            outstanding -= due[k]
+    return due
+
+
+def _given_schedule(ins, schedule: Schedule, drawn: float, timeline) -> np.ndarray:
+    due = np.zeros(schedule.pay_times.size)
+    for i, entry in enumerate(ins.schedule):
+        key = f"instrument.schedule[{i}]"
+        if (entry.time is None) == (entry.date is None):
+            raise SpecError(key, "give exactly one of time or date")
+        t = timeline.years(f"{key}.time" if entry.time is not None else f"{key}.date")
+        k = int(np.argmin(np.abs(schedule.pay_times - t)))
+        if abs(schedule.pay_times[k] - t) > 1e-9:
+            raise SpecError(key, f"got a payment at {t:.6f} years; expected one of the loan's "
+                                 f"payment dates")
+        due[k] += entry.principal
+    if not math.isclose(due.sum(), drawn, rel_tol=1e-9):
+        raise SpecError("instrument.schedule", f"principal adds up to {due.sum():,.2f}; expected "
+                                               f"the drawn amount {drawn:,.2f}")
+    return due
 
 
 def _draw_time(i, draw, timeline: Timeline) -> float:

@@ -80,11 +80,31 @@ class FleetModel:
     residual_ages: tuple
     residual_fractions: tuple
     discount_spread: float
+    deliveries: tuple = ((0.0, 1.0),)    # (time in years, share of the GPUs) of each delivery
 
     def fleet_size(self, t) -> np.ndarray:
-        """Billable GPUs at times t (years): spares replace failures until they run out."""
+        """Billable GPUs at times t (years): each delivery's GPUs from their arrival, with spares
+        replacing failures until they run out."""
         t = np.asarray(t, dtype=float)
-        return np.minimum(self.gpus, self.gpus * (1.0 + self.spare_fraction) * np.exp(-self.failure_rate * t))
+        total = np.zeros_like(t)
+        for arrival, share in self.deliveries:
+            age = np.maximum(t - arrival, 0.0)
+            alive = np.minimum(1.0, (1.0 + self.spare_fraction) * np.exp(-self.failure_rate * age))
+            total = total + share * np.where(t >= arrival - 1e-12, alive, 0.0)
+        return self.gpus * total
+
+    def base_case_cash(self, times: np.ndarray) -> np.ndarray:
+        """The lender's base case (USD per period ending at each date; 0 at date 0): contracted
+        revenue less the opex of the contracted GPUs, with every customer paying (prepayments
+        released as the service is delivered) and no merchant revenue."""
+        arrays = self._cash_arrays(times, self.fleet_size(times))
+        index = np.arange(times.size)
+        cash = np.zeros(times.size)
+        for ci, c in enumerate(self.contracts):
+            on = (arrays["start"][ci] < index) & (index <= arrays["end"][ci])
+            margin = c.share * (c.rate * self.contracted - self.opex)
+            cash[1:] += np.where(on[1:], arrays["hours"] * arrays["fleet"][1:] * margin, 0.0)
+        return cash
 
     def residual_fraction(self, age) -> np.ndarray:
         return np.interp(age, self.residual_ages, self.residual_fractions)

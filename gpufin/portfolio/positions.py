@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+from gpufin.engines.loan import fixed_schedule
 from gpufin.engines.pricing import price_many
 from gpufin.errors import SpecError
 from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
@@ -18,12 +19,14 @@ GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 
 
 def _prepare(doc: dict, options: dict) -> dict:
+    """The position's document as valued: the run's market and path count applied, and a
+    loan's principal schedule written in, so every bump and scenario values the same contract."""
     doc = json.loads(json.dumps(doc, default=str))
     if options.get("market") is not None:     # its keys replace the trade's; a forward curve stays
         doc["market"] = {**doc.get("market", {}), **options["market"]}
     if options.get("paths") is not None:
         doc.setdefault("mc", {})["paths"] = options["paths"]
-    return doc
+    return fixed_schedule(doc)
 
 
 def _describe(exc: Exception) -> str:

@@ -216,6 +216,14 @@ class DrawSpec(_Table):
     time: Time | None = None
     date: Time | None = None
     amount: Positive
+    delivery: Time | None = None
+
+
+class ScheduleEntrySpec(_Table):
+    """One payment of a fixed principal schedule (as `gpufin price --format json` writes it)."""
+    time: Time | None = None
+    date: Time | None = None
+    principal: NonNeg
 
 
 class LoanSpec(_Table):
@@ -237,6 +245,12 @@ class LoanSpec(_Table):
     ltv_trigger: Positive | None = None
     ltv_test: Literal["payment", "monthly", "continuous"] | list[Time] = "payment"
     dscr_trigger: Positive | None = None
+    dscr_basis: Literal["period", "ttm"] = "period"
+    lockup_dscr: Positive | None = None
+    lockup_sweep_share: Annotated[float, Field(ge=0, le=1)] = 1.0
+    default_on: Literal["payment", "payment-or-covenant"] = "payment"
+    acceleration: Literal["never", "always"] = "always"
+    schedule: list[ScheduleEntrySpec] | None = None
     liquidation_haircut: Annotated[float, Field(ge=0, lt=1)] = 0.15
     liquidation_lag: NonNeg = 0.5
 

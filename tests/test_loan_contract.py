@@ -1,0 +1,251 @@
+"""Loans that behave like their contract: a principal schedule fixed at origination, covenants
+that lock up, cure and breach without ending the loan unless it is accelerated, draws that
+deliver GPUs, and values with the sign of the economics on the three shipped deals."""
+import copy
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gpufin
+from gpufin.engines.loan import PathCache, fixed_schedule, prepare, waterfall
+from gpufin.market.data import load_market_data
+from gpufin.models.fleet import fleet_setup
+from gpufin.risk.bumps import SPOT_BUMP, apply_scenario
+from gpufin.spec.reader import load_spec
+from pricing_kernels.loan import PAYMENT_DEFAULT, PRINCIPAL
+
+ROOT = Path(__file__).resolve().parents[1]
+DEALS = sorted((ROOT / "data" / "deals").glob("*.toml"))
+PATHS = 3000
+
+
+def deal(path: Path, paths: int = PATHS) -> dict:
+    doc = tomllib.loads(path.read_text())
+    doc["mc"] = {"paths": paths, "seed": 2026}
+    return fixed_schedule(doc)
+
+
+def _set(doc: dict, dotted: str, value) -> dict:
+    out = copy.deepcopy(doc)
+    node = out
+    *path, last = dotted.split(".")
+    for part in path:
+        node = node.setdefault(part, {})
+    node[last] = value
+    return out
+
+
+def _contracts(doc: dict, key: str, scale: float) -> dict:
+    out = copy.deepcopy(doc)
+    for c in out["model"].get("contracts", []):
+        c[key] = c.get(key, 0.0) * scale
+    return out
+
+
+def _index_spot(doc: dict) -> float:
+    sku = doc["model"].get("sku", "H100")
+    return doc["model"].get("index", {}).get("spot") or load_market_data().gpu(sku)["index_spot_usd_per_gpu_hour"]
+
+
+def _defaults(result: dict) -> float:
+    return result["pd"] + result["acceleration_probability"]
+
+
+def _pinned(doc: dict) -> dict:
+    """The loan with its index's expected path written in as the forward curve, so that a
+    volatility bump spreads the rents around the same mean (without it, a higher volatility
+    of the log index raises the expected rent)."""
+    index = fleet_setup(load_spec(doc)).model.index
+    times = np.arange(1, 85) / 12.0
+    curve = [{"time": float(t), "price": float(m)} for t, m in zip(times, index.mean(times))]
+    return _set(doc, "market.forward_curve", curve)
+
+
+# (name, worse, better): the same loan where the economics are worse and better for the lender
+FACTORS = [
+    ("index level", lambda d: _set(d, "model.index.spot", 0.8 * _index_spot(d)),
+     lambda d: _set(d, "model.index.spot", 1.2 * _index_spot(d))),
+    ("utilization", lambda d: _set(d, "model.utilization.level", 0.55),
+     lambda d: _set(d, "model.utilization.level", 0.85)),
+    ("contract rate", lambda d: _contracts(d, "rate", 0.9), lambda d: _contracts(d, "rate", 1.1)),
+    ("opex", lambda d: _set(d, "model.costs.other_cost", 0.6), lambda d: _set(d, "model.costs.other_cost", 0.2)),
+    ("power price", lambda d: _set(d, "model.costs.power_price", 0.16),
+     lambda d: _set(d, "model.costs.power_price", 0.04)),
+    ("failure rate", lambda d: _set(d, "model.failure_rate", 0.10), lambda d: _set(d, "model.failure_rate", 0.01)),
+    ("customer hazard", lambda d: _contracts(d, "default_hazard", 2.0),
+     lambda d: _contracts(d, "default_hazard", 0.5)),
+    ("volatility", lambda d: _set(_pinned(d), "model.index.short_vol", 0.7),
+     lambda d: _set(_pinned(d), "model.index.short_vol", 0.25)),
+    ("haircut", lambda d: _set(d, "instrument.liquidation_haircut", 0.35),
+     lambda d: _set(d, "instrument.liquidation_haircut", 0.05)),
+    ("lag", lambda d: _set(d, "instrument.liquidation_lag", 1.0), lambda d: _set(d, "instrument.liquidation_lag", 0.1)),
+]
+
+
+@pytest.mark.parametrize("path", DEALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("name,worse,better", FACTORS, ids=[f[0] for f in FACTORS])
+def test_value_and_pd_have_the_sign_of_the_economics(path, name, worse, better):
+    """On common random numbers with the schedule fixed: the loan is worth at least as much,
+    and defaults no more often, when the economics are better for the lender."""
+    base = deal(path)
+    bad, good = gpufin.price(worse(base)), gpufin.price(better(base))
+    # every default: payment defaults and, for a loan accelerated at a breach, accelerations
+    assert _defaults(good) <= _defaults(bad), name
+    assert good["value"] >= bad["value"], name
+
+
+@pytest.mark.parametrize("path", DEALS, ids=lambda p: p.stem)
+def test_rent_falling_40_percent_lowers_every_loan(path):
+    base = deal(path)
+    stressed = apply_scenario(base, {"index_factor": 0.6})
+    before, after = gpufin.price(base), gpufin.price(stressed)
+    assert after["price_pct"] < before["price_pct"] and _defaults(after) >= _defaults(before)
+
+
+def test_the_schedule_written_out_and_read_back_gives_the_portfolio_greek(tmp_path):
+    path = ROOT / "data" / "deals" / "non_ig_ddtl.toml"
+    book = tmp_path / "book.csv"
+    book.write_text(f"id,quantity,spec,mc.paths\nL1,1,{path},2000\n")
+    results, _ = gpufin.value_book(book, tmp_path / "values.csv")
+    written = gpufin.price(path, ["mc.paths=2000"])["schedule"]
+    doc = tomllib.loads(path.read_text())
+    doc["mc"]["paths"] = 2000
+    doc["instrument"]["schedule"] = [{"time": e["time_years"], "principal": e["principal"]} for e in written]
+    spot = _index_spot(doc)
+    up = gpufin.price(_set(doc, "model.index.spot", spot * (1 + SPOT_BUMP)))["value"]
+    down = gpufin.price(_set(doc, "model.index.spot", spot * (1 - SPOT_BUMP)))["value"]
+    assert results.loc[0, "delta"] == pytest.approx((up - down) / (2 * spot * SPOT_BUMP), rel=1e-9)
+    assert results.loc[0, "delta"] > 0.0          # the loan gains when rents rise
+
+
+def test_a_bump_never_resculpts_the_loan():
+    base = deal(ROOT / "data" / "deals" / "ig_anchored_ddtl.toml", paths=64)
+    schedule = base["instrument"]["schedule"]
+    bumped = fixed_schedule(_set(base, "model.costs.other_cost", 0.9))
+    assert bumped["instrument"]["schedule"] == schedule
+    fresh = fixed_schedule(_set(tomllib.loads((ROOT / "data" / "deals" / "ig_anchored_ddtl.toml").read_text()),
+                                "model.costs.other_cost", 0.9))
+    assert fresh["instrument"]["schedule"] != schedule      # a new loan at origination would differ
+
+
+# ---- covenants on a deterministic fleet -----------------------------------------------------------
+
+STEADY = {"kind": "gpu-fleet", "gpus": 1000, "failure_rate": 0.0, "valuation": "residual",
+          "index": {"spot": 2.0, "short_vol": 0.0, "long_vol": 0.0, "launch_intensity": 0.0,
+                    "spike_intensity": 0.0, "long_drift": 0.0},
+          "utilization": {"vol": 0.0, "contracted": 1.0},
+          "costs": {"power_kw": 1.0, "pue": 1.0, "power_price": 0.0, "other_cost": 0.0}}
+
+
+def _loan_doc(contracts, capex=5.0e4, **instrument) -> dict:
+    """A 3-year loan at 8% on STEADY; a capex of 1m a GPU makes any balloon refinanceable."""
+    ins = dict({"kind": "loan", "principal": 1.0e8, "maturity": 3.0, "coupon": 0.08}, **instrument)
+    return {"model": dict(STEADY, contracts=contracts, capex=capex), "instrument": ins,
+            "market": {"curve": {"kind": "flat", "rate": 0.04}}, "mc": {"paths": 16, "seed": 1}}
+
+
+def _paths(doc):
+    run = prepare(load_spec(doc))
+    return run, waterfall(run, PathCache(run, 16, 1, None))
+
+
+def test_a_lock_up_traps_cash_and_pays_no_equity():
+    """3.5m of cash a quarter against 0.4m of interest (DSCR 8.75) on a 20m bullet: below a
+    lock-up at 10 nothing goes to equity, and the trapped cash then meets the balloon that
+    the collateral alone (12.75m after the haircut) could not."""
+    contracts = [{"share": 1.0, "rate": 1.6, "end": 5.0}]
+    free_run, free = _paths(_loan_doc(contracts, principal=2.0e7))
+    _, locked = _paths(_loan_doc(contracts, principal=2.0e7, lockup_dscr=10.0, lockup_sweep_share=0.0))
+    assert np.all(free[2][:, :-1] > 8.0) and np.all(free[2][:, :-1] < 10.0)
+    assert np.all(free[3][:, :-1] > 0.0)                  # without a lock-up equity is paid
+    assert np.all(locked[3][:, :-1] == 0.0)               # locked up: nothing to equity
+    assert np.all(free[0][:, PAYMENT_DEFAULT] == 1.0)     # the balloon is not met
+    assert np.all(locked[0][:, PAYMENT_DEFAULT] == 0.0)
+    assert np.all(locked[0][:, PRINCIPAL] == pytest.approx(2.0e7))
+    assert np.all(locked[3][:, -1] > 0.0)                 # what is left after the balloon is released
+
+
+def test_the_reserve_cures_a_one_period_shortfall():
+    gap = [{"customer": "a", "share": 1.0, "rate": 1.6, "end": 1.0},
+           {"customer": "b", "share": 1.0, "rate": 1.6, "start": 1.25, "end": 5.0}]
+    doc = _loan_doc(gap, capex=1.0e6, dscr_trigger=1.2, reserve_periods=2)
+    doc["model"]["index"]["spot"] = 1e-6                  # no merchant revenue in the gap quarter
+    cured = gpufin.price(doc)
+    assert cured["breach_probability"] == 0.0 and cured["pd"] == 0.0
+    bare = gpufin.price(_set(doc, "instrument.reserve_periods", 0))
+    assert bare["breach_probability"] == 1.0 and bare["pd"] == 1.0
+
+
+def test_payment_default_only_counts_payment_shortfalls():
+    contracts = [{"share": 1.0, "rate": 1.0, "end": 5.0}]    # DSCR 1.1 against a trigger of 1.3
+    doc = _loan_doc(contracts, capex=1.0e6, dscr_trigger=1.3)
+    technical = gpufin.price(doc)
+    assert technical["breach_probability"] == 1.0 and technical["breach_by_year"][0] == 1.0
+    assert technical["pd"] == 0.0 and technical["acceleration_probability"] == 0.0
+    accelerated = gpufin.price(_set(doc, "instrument.default_on", "payment-or-covenant"))
+    assert accelerated["acceleration_probability"] == 1.0 and accelerated["pd"] == 0.0
+    assert accelerated["value"] < technical["value"]
+    never = gpufin.price(_set(_set(doc, "instrument.default_on", "payment-or-covenant"),
+                              "instrument.acceleration", "never"))
+    assert never["value"] == technical["value"]
+
+
+def test_a_trailing_twelve_month_dscr_smooths_one_bad_quarter():
+    gap = [{"customer": "a", "share": 1.0, "rate": 1.6, "end": 1.0},
+           {"customer": "b", "share": 1.0, "rate": 1.6, "start": 1.25, "end": 5.0}]
+    doc = _loan_doc(gap, capex=1.0e6, dscr_trigger=1.2, reserve_periods=2)
+    doc["model"]["index"]["spot"] = 1e-6
+    period = _paths(_set(doc, "instrument.reserve_periods", 0))[1][2]
+    ttm = _paths(_set(_set(doc, "instrument.reserve_periods", 0), "instrument.dscr_basis", "ttm"))[1][2]
+    k = 4                                                  # the quarter ending at 1.25
+    assert period[0, k] < 0.1 and ttm[0, k] > 1.2
+    assert ttm[0, 2] == pytest.approx(period[0, 2], rel=1e-12) or ttm[0, 2] > 1.2
+
+
+def test_draws_deliver_gpus_and_the_first_ltv_is_on_delivered_gpus():
+    contracts = [{"share": 0.9, "rate": 2.0, "end": 5.0}]
+    doc = _loan_doc(contracts, principal=None)
+    del doc["instrument"]["principal"]
+    doc["instrument"]["draws"] = [{"time": 0.0, "amount": 6.0e7}, {"time": 0.5, "amount": 4.0e7}]
+    doc["model"]["failure_rate"] = 0.04
+    res = gpufin.price(doc)
+    first = res["ltv_quantiles"][0]
+    data = load_market_data()
+    capex = data.gpu("H100")["capex_usd"]
+    ages, fractions = data.residual_curve()
+    per_gpu = capex * np.interp(0.25, ages, fractions)
+    delivered = 1000 * 0.6 * math.exp(-0.04 * 0.25)
+    assert first["time_years"] == 0.25
+    assert first["q50"] == pytest.approx(6.0e7 / (delivered * per_gpu), rel=1e-9)
+
+
+BAD = [
+    ({"schedule": [{"time": 1.0, "principal": 5.0e7}, {"time": 3.0, "principal": 4.0e7}],
+      "amortization": "linear"}, "instrument.schedule", "adds up to"),
+    ({"schedule": [{"time": 1.1, "principal": 1.0e8}], "amortization": "linear"},
+     "instrument.schedule[0]", "payment dates"),
+    ({"acceleration": "sometimes"}, "instrument.acceleration", "sometimes"),
+    ({"draws": [{"time": 0.0, "amount": 1.0e8, "delivery": "2025-01-01"}], "principal": None},
+     "instrument.draws[0].delivery", "before the valuation date"),
+]
+
+
+@pytest.mark.parametrize("instrument,key,detail", BAD, ids=[b[1] for b in BAD])
+def test_bad_loan_terms_are_one_line_naming_the_key(instrument, key, detail):
+    doc = _loan_doc([{"share": 1.0, "rate": 1.6, "end": 5.0}], **instrument)
+    if "delivery" in key:
+        doc["market"]["valuation_date"] = "2026-07-01"
+    doc["instrument"] = {k: v for k, v in doc["instrument"].items() if v is not None}
+    with pytest.raises(gpufin.SpecError) as err:
+        gpufin.price(doc)
+    assert str(err.value).startswith(key) and detail in str(err.value)
+
+
+def test_book_value_is_refused_as_a_recovery_basis():
+    doc = _loan_doc([{"share": 1.0, "rate": 1.6, "end": 5.0}])
+    doc["model"]["valuation"] = "book"
+    with pytest.raises(gpufin.SpecError, match="model.valuation: got 'book'"):
+        gpufin.price(doc)

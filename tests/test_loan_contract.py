@@ -249,3 +249,19 @@ def test_book_value_is_refused_as_a_recovery_basis():
     doc["model"]["valuation"] = "book"
     with pytest.raises(gpufin.SpecError, match="model.valuation: got 'book'"):
         gpufin.price(doc)
+
+
+@pytest.mark.parametrize("elasticity", [1.0, 0.5])
+def test_residual_collateral_is_marked_by_todays_rent(elasticity):
+    """The appraisal curve refers to the catalog's rent level: an index today at f times that
+    level marks the residual value by f^e (a rent shock is not normalized away)."""
+    reference = load_market_data().gpu("H100")["index_spot_usd_per_gpu_hour"]
+
+    def value_today(spot):
+        doc = {"model": dict(STEADY, residual_elasticity=elasticity,
+                             index=dict(STEADY["index"], spot=spot)),
+               "mc": {"paths": 16, "horizon": 1.0}, "market": {"curve": {"kind": "flat", "rate": 0.04}}}
+        q = gpufin.simulate(doc).quantiles
+        return q[q["series"] == "collateral_value"]["q50"].iloc[0]
+
+    assert value_today(0.6 * reference) == pytest.approx(0.6 ** elasticity * value_today(reference), rel=1e-12)

@@ -12,9 +12,11 @@ Collateral value = N(t_i) x value per GPU, by one of
   (U_s S_s - opex)], floored at salvage_fraction * capex. Exact up to Gauss-Hermite
   quadrature, because E_t[e^{X_s} g(Y_s)] = E_t[e^{X_s}] E[g(Y_s + Cov_t(X_s, Y_s))] for the
   Gaussian pair (X, Y) = (ln S diffusion, utilization factor) and independent jumps;
-- residual: capex * residual(age) * e^{e xi_t} / E_0[e^{e xi_t}], e = residual_elasticity: the
+- residual: capex * residual(age) * e^{e xi_t} / E_ref[e^{e xi_t}], e = residual_elasticity: the
   appraisal curve moved by the index's long-term level xi (persistent rent changes and
-  generation launches), not by short-lived spikes and dips of the spot print;
+  generation launches), not by short-lived spikes and dips of the spot print; E_ref is the
+  expectation with the index starting at the catalog's level (data/gpus.csv), to which the
+  appraisal curve refers, so today's rent below that level marks the collateral down;
 - book: capex * max(1 - age / depreciation_years, 0).
 Discounting: the market curve plus `discount_spread` (continuous).
 """
@@ -77,6 +79,7 @@ class FleetModel:
     economic_life_years: float
     salvage_fraction: float
     residual_elasticity: float
+    reference_spot: float            # USD/GPU-hr: the index level the residual curve refers to
     residual_ages: tuple
     residual_fractions: tuple
     discount_spread: float
@@ -172,8 +175,9 @@ class FleetModel:
     def _value_arrays(self, times, market) -> dict:
         tables = self.income_tables(times, market)
         age = self.age_years + times
+        reference = replace(self.index, spot=self.reference_spot)
         residual_base = (self.capex * self.residual_fraction(age)
-                         * np.exp(-self.index.long_factor_log_mgf(times, self.residual_elasticity)))
+                         * np.exp(-reference.long_factor_log_mgf(times, self.residual_elasticity)))
         return dict(valuation=VALUATION_CODES[self.valuation], **tables,
                     residual_base=residual_base, elasticity=self.residual_elasticity,
                     book=self.book_value(times))
@@ -256,7 +260,8 @@ def build_fleet(spec, timeline: Timeline) -> FleetModel:
         contracted=util.contracted, contracts=contracts, valuation=spec.valuation,
         depreciation_years=float(spec.depreciation_years),
         economic_life_years=spec.economic_life_years, salvage_fraction=spec.salvage_fraction,
-        residual_elasticity=spec.residual_elasticity, residual_ages=tuple(ages),
+        residual_elasticity=spec.residual_elasticity, reference_spot=gpu["index_spot_usd_per_gpu_hour"],
+        residual_ages=tuple(ages),
         residual_fractions=tuple(fractions), discount_spread=spec.discount_spread)
 
 

@@ -172,7 +172,7 @@ def test_the_reserve_cures_a_one_period_shortfall():
     gap = [{"customer": "a", "share": 1.0, "rate": 1.6, "end": 1.0},
            {"customer": "b", "share": 1.0, "rate": 1.6, "start": 1.25, "end": 5.0}]
     doc = _loan_doc(gap, capex=1.0e6, dscr_trigger=1.2, reserve_periods=2)
-    doc["model"]["index"]["spot"] = 1e-6                  # no merchant revenue in the gap quarter
+    doc["model"]["utilization"] = dict(STEADY["utilization"], level=1e-6)   # no merchant revenue
     cured = gpufin.price(doc)
     assert cured["breach_probability"] == 0.0 and cured["pd"] == 0.0
     bare = gpufin.price(_set(doc, "instrument.reserve_periods", 0))
@@ -197,7 +197,7 @@ def test_a_trailing_twelve_month_dscr_smooths_one_bad_quarter():
     gap = [{"customer": "a", "share": 1.0, "rate": 1.6, "end": 1.0},
            {"customer": "b", "share": 1.0, "rate": 1.6, "start": 1.25, "end": 5.0}]
     doc = _loan_doc(gap, capex=1.0e6, dscr_trigger=1.2, reserve_periods=2)
-    doc["model"]["index"]["spot"] = 1e-6
+    doc["model"]["utilization"] = dict(STEADY["utilization"], level=1e-6)
     period = _paths(_set(doc, "instrument.reserve_periods", 0))[1][2]
     ttm = _paths(_set(_set(doc, "instrument.reserve_periods", 0), "instrument.dscr_basis", "ttm"))[1][2]
     k = 4                                                  # the quarter ending at 1.25
@@ -216,7 +216,8 @@ def test_draws_deliver_gpus_and_the_first_ltv_is_on_delivered_gpus():
     data = load_market_data()
     capex = data.gpu("H100")["capex_usd"]
     ages, fractions = data.residual_curve()
-    per_gpu = capex * np.interp(0.25, ages, fractions)
+    rent = STEADY["index"]["spot"] / data.gpu("H100")["index_spot_usd_per_gpu_hour"]   # today's rent vs the curve's
+    per_gpu = capex * np.interp(0.25, ages, fractions) * rent
     delivered = 1000 * 0.6 * math.exp(-0.04 * 0.25)
     assert first["time_years"] == 0.25
     assert first["q50"] == pytest.approx(6.0e7 / (delivered * per_gpu), rel=1e-9)

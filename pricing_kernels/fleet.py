@@ -14,7 +14,9 @@ Income value per GPU at date i:
 with m = theta + (Y - theta) d[i,j] + cov[i,j] = -(util_base[i,j] - d[i,j] Y) and the
 expectation by Gauss-Hermite quadrature in symmetric pairs (pair_s, pair_w), floored
 at `salvage`: the conditional expectation of discounted merchant margin (gpufin.models.fleet).
-Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end.
+Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end,
+contracted_cash[c] while its customer pays and released_cash[c] (its prepayment, held in the
+SPV's account and released as the service is delivered) whether or not the customer pays.
 Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
 same bits. RNG streams: 0, 1 index shocks, jumps as in pricing_kernels.index_step, 100 Z3, 200 default times.
 """
@@ -77,7 +79,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     times, hours, fleet, opex = fleet_args.times, fleet_args.hours, fleet_args.fleet, fleet_args.opex
     contracted_cash, share = fleet_args.contracted_cash, fleet_args.share
     start, end, customer = fleet_args.start, fleet_args.end, fleet_args.customer
-    hazard, prepay_cash = fleet_args.hazard, fleet_args.prepay_cash
+    hazard, released_cash = fleet_args.hazard, fleet_args.released_cash
     valuation, floor, elasticity = fleet_args.valuation, fleet_args.floor, fleet_args.elasticity
     w, log_a, c, d = fleet_args.w, fleet_args.log_a, fleet_args.c, fleet_args.d
     util_base, pair_s, pair_w = fleet_args.util_base, fleet_args.pair_s, fleet_args.pair_w
@@ -147,16 +149,13 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 if i > 0:
                     contract_rate = 0.0
                     contracted_share = 0.0
-                    inflow = 0.0
                     for ci in range(n_contracts):
-                        alive = tau[customer[ci], lane] > times[i]
-                        on = start[ci] < i and i <= end[ci] and alive
-                        contract_rate += contracted_cash[ci] if on else 0.0
+                        running = start[ci] < i and i <= end[ci]
+                        on = running and tau[customer[ci], lane] > times[i]
+                        contract_rate += (contracted_cash[ci] if on else 0.0) + (released_cash[ci] if running else 0.0)
                         contracted_share += share[ci] if on else 0.0
-                        starts_now = start[ci] == i and alive
-                        inflow += prepay_cash[ci] if starts_now else 0.0
                     margin = contract_rate + (1.0 - contracted_share) * util * index - opex
-                    cash = hours[i - 1] * fleet[i] * margin + inflow
+                    cash = hours[i - 1] * fleet[i] * margin
                 out[0, p, i] = index
                 out[1, p, i] = util
                 out[2, p, i] = cash

@@ -86,13 +86,13 @@ class FleetArgs(NamedTuple):
     hours: np.ndarray            # per step: hours in the period
     fleet: np.ndarray            # per date: billable GPUs
     opex: float                  # USD per GPU-hour
-    contracted_cash: np.ndarray  # per contract: USD per GPU-hour of the fleet, after prepayment
+    contracted_cash: np.ndarray  # per contract: USD per GPU-hour of the fleet its customer pays, after prepayment
+    released_cash: np.ndarray    # per contract: USD per GPU-hour of the fleet released from the prepayment account
     share: np.ndarray            # per contract: share of the fleet
     start: np.ndarray            # per contract: date index of its start (int64)
     end: np.ndarray              # per contract: date index of its end (int64)
     customer: np.ndarray         # per contract: its customer (int64)
     hazard: np.ndarray           # per customer: default hazard, per year
-    prepay_cash: np.ndarray      # per contract: USD prepaid at its start
     valuation: int               # 0 income, 1 residual, 2 book
     w: np.ndarray                # (dates, months): income weights (discount x hours x survival)
     log_a: np.ndarray            # (dates, months): conditional log level of the index

@@ -87,18 +87,18 @@ def _by_hand(days):
     fleet = 800 * np.exp(-0.05 * t)
     opex = 1.1 * 1.3 * 0.07 + 0.35
     # contract 1: days 0..548 -> grid dates 0..18; contract 2 starts on day 184 (date 6)
-    # and ends on day 914 (date 30), prepaying 25% of its value at its start
+    # and ends on day 914 (date 30)
     end1 = int(np.argmin(np.abs(days - 548)))
     start2, end2 = int(np.argmin(np.abs(days - 184))), int(np.argmin(np.abs(days - 914)))
     cash = np.zeros(days.size)
     for i in range(1, days.size):
         on1 = i <= end1
         on2 = start2 < i <= end2
-        contract = on1 * 0.6 * 2.2 * 0.95 * 0.8 + on2 * 0.3 * 1.9 * 0.95 * 0.75
+        # the customers pay 80% and 75% of the rate; the prepaid rest is released from the
+        # SPV's prepayment account as the service is delivered
+        contract = on1 * 0.6 * 2.2 * 0.95 * (0.8 + 0.2) + on2 * 0.3 * 1.9 * 0.95 * (0.75 + 0.25)
         merchant = 1 - 0.6 * on1 - 0.3 * on2
         cash[i] = 24 * (days[i] - days[i - 1]) * fleet[i] * (contract + merchant * util[i] * index[i] - opex)
-        if i == start2:
-            cash[i] += 0.25 * 1.9 * 0.3 * 0.95 * 24 * (914 - 184) * fleet[i]
     vdays = np.arange(0, 37) * 365 / 12
     income = np.zeros(days.size)
     for i, ti in enumerate(t):
@@ -248,3 +248,18 @@ def test_power_price_defaults_to_the_snapshot_and_past_launches_are_refused():
     assert opex == pytest.approx(1.0 * 1.25 * load_market_data().snapshot["power_price_usd_per_kwh"] + 0.40)
     with pytest.raises(SpecError, match="model.index.launch_dates"):
         setup_of({"index": {"launch_dates": ["2026-01-01"]}})
+
+
+def test_a_prepayment_is_released_as_the_service_is_delivered_even_after_a_default():
+    """The customer defaults at once (hazard inf): its 45% of the fleet earns the merchant rate,
+    and the 20% it prepaid is still released, month by month, over the contract's term."""
+    base = {"index": {"short_vol": 0.0, "long_vol": 0.0, "launch_intensity": 0.0, "spike_intensity": 0.0},
+            "utilization": {"vol": 0.0}, "failure_rate": 0.0}
+    contract = {"customer": "lab", "share": 0.45, "rate": 3.0, "end": 2.0, "default_hazard": math.inf}
+    prepaid = setup_of(dict(base, contracts=[dict(contract, prepayment=0.2)]), horizon=3.0)
+    unpaid = setup_of(dict(base, contracts=[dict(contract, prepayment=0.0)]), horizon=3.0)
+    extra = paths_of(prepaid, 2)[2, 0] - paths_of(unpaid, 2)[2, 0]
+    months = prepaid.times[1:]
+    hours = 8760 * np.diff(prepaid.times)
+    release = np.where(months <= 2.0 + 1e-12, 0.2 * 3.0 * 0.45 * 0.95 * hours * 1000, 0.0)
+    np.testing.assert_allclose(extra[1:], release, rtol=1e-12, atol=1e-6)

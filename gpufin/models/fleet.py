@@ -2,7 +2,10 @@
 
 Monthly dates t_i = i / 12 years (ACT/365F; a loan adds its own dates). Over the period ending at t_i:
   cash_i = hours_i N(t_i) [sum_c on_c share_c rate_c contracted (1 - prepayment_c)
-           + (1 - sum_c on_c share_c) U_i S_i - opex] + prepayments of contracts starting at t_i
+           + sum_c run_c share_c rate_c contracted prepayment_c
+           + (1 - sum_c on_c share_c) U_i S_i - opex]
+(a contract's prepayment sits in the SPV's prepayment account and is released as the service
+is delivered: run_c = 1 while the contract's term runs, whether or not its customer still pays)
 with N(t) = min(gpus, gpus (1 + spare_fraction) e^{-failure_rate t}) the billable fleet
 (expected survivors: the failures of a fleet of many GPUs diversify), opex = power_kw * pue *
 power_price + other_cost (USD per GPU-hour), and on_c = 1 while contract c runs and its
@@ -147,23 +150,21 @@ class FleetModel:
         n = len(self.contracts)
         start = np.zeros(n, dtype=np.int64)
         end = np.zeros(n, dtype=np.int64)
-        prepay_cash = np.zeros(n)
         for ci, c in enumerate(self.contracts):
             start[ci] = _nearest(times, c.start)
             end[ci] = _nearest(times, c.end)
             if c.start > times[-1]:
                 start[ci] = end[ci] = times.size     # starts after the last date: never runs here
-            elif start[ci] > 0:                      # prepaid at its start, for its whole term
-                contract_hours = HOURS_PER_YEAR * (times[end[ci]] - times[start[ci]])
-                value = c.rate * c.share * self.contracted * contract_hours * fleet[start[ci]]
-                prepay_cash[ci] = c.prepayment * value
+        rates = [c.share * c.rate * self.contracted for c in self.contracts]
         return dict(times=times, hours=hours, fleet=fleet, opex=self.opex,
-                    contracted_cash=np.array([c.share * c.rate * self.contracted * (1.0 - c.prepayment)
-                                              for c in self.contracts], dtype=float),
+                    contracted_cash=np.array([r * (1.0 - c.prepayment) for r, c in zip(rates, self.contracts)],
+                                             dtype=float),
+                    released_cash=np.array([r * c.prepayment for r, c in zip(rates, self.contracts)],
+                                           dtype=float),
                     share=np.array([c.share for c in self.contracts], dtype=float),
                     start=start, end=end,
                     customer=np.array([c.customer_index for c in self.contracts], dtype=np.int64),
-                    hazard=self.customer_hazards(), prepay_cash=prepay_cash)
+                    hazard=self.customer_hazards())
 
     def customer_hazards(self) -> np.ndarray:
         """Default hazard per customer (contracts of one customer default together)."""

@@ -26,9 +26,10 @@ A covenant breach (DSCR, or LTV above `ltv_trigger`) ends the loan only with
 `accelerate` (default_on = "payment-or-covenant", acceleration = "always"); otherwise it is a
 technical breach, recorded by its first time. The commitment fee accrues on the undrawn
 amount until the last draw date (`fee_until`). At a default (payment or acceleration) at
-grid date i the lender recovers min(claim, value at the first grid date on or after
-i + lag x (1 - haircut) + cash on hand + trap + reserve), discounted from i + lag;
-claim = principal + accrued interest and fees. A loan repaid in full with no draw left ends
+grid date i the lender collects the fleet's operating cash (net of opex) until the sale, and
+then value at the first grid date j on or after i + lag x (1 - haircut) + cash on hand + trap
++ reserve - workout_cost x claim, discounted from i + lag; in PV at most the claim
+(principal + accrued interest and fees) discounted from i + lag, and at least 0. A loan repaid in full with no draw left ends
 there. With `sponsor` set (index collateral, no operating cash) debt service is paid by the
 sponsor and only the covenants and the balloon can default; before the first draw the
 sponsor pays the fees due.
@@ -75,6 +76,7 @@ def loan_paths(seed, first_path, cash, value, loan):
     ltv_trigger, ltv_test, continuous = loan.ltv_trigger, loan.ltv_test, loan.continuous
     bridge_var, dscr_trigger, haircut = loan.bridge_var, loan.dscr_trigger, loan.haircut
     lag_index, lag_df, sponsor, accelerate = loan.lag_index, loan.lag_df, loan.sponsor, loan.accelerate
+    workout = loan.workout_cost
     n_paths = cash.shape[0]
     n_pay = pay_index.size
     last = pay_index[-1]
@@ -199,11 +201,15 @@ def loan_paths(seed, first_path, cash, value, loan):
             i = end_at
             claim = outstanding + accrued
             j = lag_index[i]
-            recovered = min(claim, value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + trap + reserve)
-            receipts += lag_df[i] * recovered
+            sale = value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + trap + reserve - workout * claim
+            collected = 0.0            # the fleet's operating cash until the sale, net of opex
+            for m in range(i + 1, j + 1):
+                collected += df[m] * cash[p, m]
+            recovered = min(max(lag_df[i] * sale + collected, 0.0), lag_df[i] * claim)
+            receipts += recovered
             out[p, ENDED] = 1.0
             out[p, END_TIME] = times[i]
-            out[p, LOSS] = df[i] * claim - lag_df[i] * recovered
+            out[p, LOSS] = df[i] * claim - recovered
             out[p, CLAIM] = df[i] * claim
             out[p, PAYMENT_DEFAULT] = 1.0 if payment_default else 0.0
             out[p, ACCELERATED] = 0.0 if payment_default else 1.0

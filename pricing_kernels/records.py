@@ -135,6 +135,7 @@ class LoanArgs(NamedTuple):
     dscr_trigger: float          # DSCR covenant (-inf: none)
     accelerate: bool             # a covenant breach ends the loan (else it is technical)
     haircut: float               # liquidation haircut on the collateral value
+    workout_cost: float          # workout cost of a default, as a fraction of the claim
     lag_index: np.ndarray        # per date: date index at the end of the liquidation lag (int64)
     lag_df: np.ndarray           # per date: discount factor at the end of the lag
     sponsor: bool                # debt service paid by a sponsor (index collateral)

@@ -20,6 +20,7 @@ from pricing_kernels.loan import PAYMENT_DEFAULT, PRINCIPAL
 ROOT = Path(__file__).resolve().parents[1]
 DEALS = sorted((ROOT / "data" / "deals").glob("*.toml"))
 PATHS = 3000
+NOISE = 0.05          # standard errors: below this, a difference at common random numbers is noise
 
 
 def deal(path: Path, paths: int = PATHS) -> dict:
@@ -81,7 +82,9 @@ FACTORS = [
      lambda d: _set(_pinned(d), "model.index.short_vol", 0.25)),
     ("haircut", lambda d: _set(d, "instrument.liquidation_haircut", 0.35),
      lambda d: _set(d, "instrument.liquidation_haircut", 0.05)),
-    ("lag", lambda d: _set(d, "instrument.liquidation_lag", 1.0), lambda d: _set(d, "instrument.liquidation_lag", 0.1)),
+    # not the liquidation lag: the lender collects the fleet's operating cash until the sale,
+    # which on these fleets outweighs the collateral's depreciation over the wait (the lag
+    # lowers the value of a loan whose collateral earns nothing: tests/test_loan.py)
 ]
 
 
@@ -94,7 +97,9 @@ def test_value_and_pd_have_the_sign_of_the_economics(path, name, worse, better):
     bad, good = gpufin.price(worse(base)), gpufin.price(better(base))
     # every default: payment defaults and, for a loan accelerated at a breach, accelerations
     assert _defaults(good) <= _defaults(bad), name
-    assert good["value"] >= bad["value"], name
+    # a factor the loan barely feels (the IG deal's volatility: defaults follow the anchor) may
+    # differ by Monte Carlo noise even at common random numbers: 5% of a standard error
+    assert good["value"] >= bad["value"] - NOISE * bad["stderr"], name
 
 
 @pytest.mark.parametrize("path", DEALS, ids=lambda p: p.stem)
@@ -266,3 +271,22 @@ def test_residual_collateral_is_marked_by_todays_rent(elasticity):
         return q[q["series"] == "collateral_value"]["q50"].iloc[0]
 
     assert value_today(0.6 * reference) == pytest.approx(0.6 ** elasticity * value_today(reference), rel=1e-12)
+
+
+def test_recovery_collects_the_cash_of_the_lag_and_pays_the_workout():
+    """Accelerated at the first payment (DSCR 1.095 < 1.3) on a steady fleet, the lender
+    collects six months of the fleet's cash, then sells the GPUs; a workout cost comes off."""
+    contracts = [{"share": 1.0, "rate": 1.0, "end": 5.0}]
+    doc = _loan_doc(contracts, capex=1.0e5, dscr_trigger=1.3, default_on="payment-or-covenant",
+                    liquidation_lag=0.5)
+    res = gpufin.price(doc)
+    assert res["acceleration_probability"] == 1.0
+    rent = STEADY["index"]["spot"] / load_market_data().gpu("H100")["index_spot_usd_per_gpu_hour"]
+    sale = 1000 * 1.0e5 * (1 - 0.35 * 0.75) * rent * 0.85                  # residual at age 0.75
+    months = np.arange(4, 10) / 12.0
+    collected = np.sum(np.exp(-0.04 * months) * 1000 * 730.0 * 1.0)        # contracted cash, no opex
+    recovery = math.exp(-0.04 * 0.75) * sale + collected
+    assert res["expected_loss"] == pytest.approx(math.exp(-0.04 * 0.25) * 1.0e8 - recovery, rel=1e-9)
+    costly = gpufin.price(_set(doc, "instrument.workout_cost", 0.05))
+    assert costly["expected_loss"] - res["expected_loss"] == pytest.approx(math.exp(-0.04 * 0.75) * 0.05 * 1.0e8,
+                                                                           rel=1e-9)

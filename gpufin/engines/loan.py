@@ -125,7 +125,8 @@ def _kernel_args(s, terms, collateral, grid, lag, principal) -> LoanArgs:
                 ltv_test=ltv_test, continuous=continuous, bridge_var=bridge,
                 dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
                 accelerate=ins.default_on == "payment-or-covenant" and ins.acceleration == "always",
-                haircut=ins.liquidation_haircut, lag_index=target.astype(np.int64),
+                haircut=ins.liquidation_haircut, workout_cost=ins.workout_cost,
+                lag_index=target.astype(np.int64),
                 lag_df=market.discount(grid + lag), sponsor=not collateral.fleet)
 
 

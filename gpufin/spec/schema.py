@@ -253,6 +253,7 @@ class LoanSpec(_Table):
     schedule: list[ScheduleEntrySpec] | None = None
     liquidation_haircut: Annotated[float, Field(ge=0, lt=1)] = 0.15
     liquidation_lag: NonNeg = 0.5
+    workout_cost: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,

@@ -290,3 +290,15 @@ def test_recovery_collects_the_cash_of_the_lag_and_pays_the_workout():
     costly = gpufin.price(_set(doc, "instrument.workout_cost", 0.05))
     assert costly["expected_loss"] - res["expected_loss"] == pytest.approx(math.exp(-0.04 * 0.75) * 0.05 * 1.0e8,
                                                                            rel=1e-9)
+
+
+def test_a_new_gpu_is_valued_beside_its_capex_and_used_prices():
+    res = gpufin.price(ROOT / "data" / "deals" / "non_ig_ddtl.toml", ["mc.paths=64"])
+    check = res["collateral_check"]
+    data = load_market_data()
+    h200 = data.gpu("H200")
+    assert check["capex_usd"] == h200["capex_usd"]
+    assert check["residual_value_usd"] == pytest.approx(h200["capex_usd"], rel=1e-12)   # age 0, catalog rent
+    assert 0.0 < check["income_value_usd"] < 2 * h200["capex_usd"]
+    used = data.used_prices[data.used_prices["sku"] == "H200"].sort_values("date").iloc[-1]
+    assert check["used_price_usd"] == [used["price_usd_low"], used["price_usd_high"]]

@@ -5,7 +5,7 @@ chunking gives the same numbers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -59,6 +59,26 @@ class Collateral:
             raise SpecError("instrument.ltv_test", "continuous LTV monitoring needs an index model; use \"monthly\"")
         var = self.model.kernel_args(grid, self.market).bridge_var
         return np.concatenate([[0.0], var])
+
+
+def new_gpu_values(model: FleetModel, market, used_prices) -> dict:
+    """What one new GPU of the fleet is worth today by the income and the residual approach
+    (USD, from the fleet kernel at the valuation date), beside its capex and the latest used
+    prices of its SKU in data/used_prices.csv: whether the model agrees with the market."""
+    new = replace(model, age_years=0.0, deliveries=((0.0, 1.0),))
+    times = np.array([0.0, 1.0 / 12.0])
+    per_gpu = {}
+    for approach in ("income", "residual"):
+        (_, out), = fleet_chunks(replace(new, valuation=approach), market, times, 1, 0, None)
+        per_gpu[approach] = float(out[3, 0, 0] / new.fleet_size(0.0))
+    used = used_prices[used_prices["sku"] == model.sku].sort_values("date")
+    latest = used.iloc[-1] if len(used) else None
+    return {"capex_usd": model.capex, "income_value_usd": per_gpu["income"],
+            "residual_value_usd": per_gpu["residual"],
+            "used_price_usd": None if latest is None else [float(latest["price_usd_low"]),
+                                                           float(latest["price_usd_high"])],
+            "used_price_date": None if latest is None else str(latest["date"].date()),
+            "used_price_condition": None if latest is None else latest["condition"]}
 
 
 def build_collateral(s: Spec) -> Collateral:

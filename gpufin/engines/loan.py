@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gpufin.engines.collateral import Collateral, build_collateral
+from gpufin.engines.collateral import Collateral, build_collateral, new_gpu_values
 from gpufin.engines.montecarlo import MERGE, QUANTILES, Z95, merged_grid, seed_key
 from gpufin.errors import SpecError
+from gpufin.market.data import load_market_data
 from gpufin.instruments.loan import LoanTerms, loan_terms, ltv_test_times
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
@@ -280,4 +281,6 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     result["ltv_quantiles"] = _quantiles_by_date(ltv, run)
     if run.collateral.fleet:
         result["dscr_quantiles"] = _quantiles_by_date(dscr, run)
+        result["collateral_check"] = new_gpu_values(run.collateral.model, run.collateral.market,
+                                                    load_market_data().used_prices)
     return result

@@ -87,6 +87,7 @@ class FleetModel:
     residual_fractions: tuple
     discount_spread: float
     deliveries: tuple = ((0.0, 1.0),)    # (time in years, share of the GPUs) of each delivery
+    sku: str = "H100"                    # the catalog row (data/gpus.csv)
 
     def fleet_size(self, t) -> np.ndarray:
         """Billable GPUs at times t (years): each delivery's GPUs from their arrival, with spares
@@ -263,7 +264,7 @@ def build_fleet(spec, timeline: Timeline) -> FleetModel:
         economic_life_years=spec.economic_life_years, salvage_fraction=spec.salvage_fraction,
         residual_elasticity=spec.residual_elasticity, reference_spot=gpu["index_spot_usd_per_gpu_hour"],
         residual_ages=tuple(ages),
-        residual_fractions=tuple(fractions), discount_spread=spec.discount_spread)
+        residual_fractions=tuple(fractions), discount_spread=spec.discount_spread, sku=spec.sku)
 
 
 def _contract(i, c, timeline: Timeline, names) -> Contract:

@@ -22,6 +22,9 @@ from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 
 
+MAX_PATH_STEPS = 10 ** 11       # about ten minutes of the fastest kernel on two cores
+
+
 def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
     """Value a trade spec (a dict, a TOML/JSON path or a validated Spec)."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
@@ -97,7 +100,11 @@ def _price_or_defer(n: int, s: Spec):
                 raise
     if s.mc.antithetic and s.mc.paths % 2:
         raise SpecError("mc.paths", f"got {s.mc.paths}; expected an even count with mc.antithetic = true")
-    return _Simulated(n, s, plan, model, market, time_grid(plan, model, s.mc.steps_per_year))
+    grid = time_grid(plan, model, s.mc.steps_per_year)
+    if s.mc.paths * (grid.size - 1) > MAX_PATH_STEPS:
+        raise SpecError("mc.paths", f"got {s.mc.paths:,} paths x {grid.size - 1:,} steps; expected at most "
+                                    f"{MAX_PATH_STEPS:,} path-steps (fewer paths or steps)")
+    return _Simulated(n, s, plan, model, market, grid)
 
 
 def _monte_carlo(jobs: list) -> list[dict]:

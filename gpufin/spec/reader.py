@@ -18,20 +18,34 @@ from gpufin.errors import SpecError
 from gpufin.spec.schema import INSTRUMENT_SPECS, MODEL_SPECS, TABLES, MarketSpec, MCSpec, Spec, timed
 
 
+DOCUMENT_KINDS = {".toml": "TOML", ".json": "JSON"}
+MAX_BYTES = 16 * 1024 * 1024            # a spec, market or scenario file
+
+
 def read_document(path: str | Path) -> dict:
-    """A TOML (.toml) or JSON (.json) file as a dict; unreadable files are SpecErrors."""
+    """A TOML (.toml) or JSON (.json) file as a dict. Anything else, a file over MAX_BYTES, a
+    binary file or malformed text is a SpecError naming the file."""
     p = Path(path)
+    kind = DOCUMENT_KINDS.get(p.suffix.lower())
+    if kind is None:
+        raise SpecError(str(path), f"got a {p.suffix or 'no'} extension; expected a .toml or .json file")
     try:
-        text = p.read_text()
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise SpecError(str(path), f"{size:,} bytes; expected a {kind} document under {MAX_BYTES:,} bytes")
+        raw = p.read_bytes()
     except OSError as exc:
         raise SpecError(str(path), f"cannot read the file ({exc.strerror})") from None
     try:
-        if p.suffix.lower() == ".json":
-            doc = json.loads(text)
-        else:
-            doc = tomllib.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise SpecError(str(path), f"not UTF-8 text (a binary file?); expected a {kind} document")
+    try:
+        doc = json.loads(text) if kind == "JSON" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise SpecError(str(path), f"malformed {p.suffix.lstrip('.') or 'TOML'} file: {exc}") from None
+        raise SpecError(str(path), f"malformed {kind} file: {exc}") from None
     if not isinstance(doc, dict):
         raise SpecError(str(path), "expected a table with model, instrument and mc")
     return doc

@@ -6,17 +6,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+import math
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gpufin.spec.times import Timeline, TimeKey, parse_date, resolve_timeline
 
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+Number = Annotated[float, AfterValidator(_finite)]      # nan and inf refused by name
 Time = Annotated[Union[float, str], TimeKey]   # years, an ISO date or a tenor (gpufin.spec.times)
-NonNeg = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+NonNeg = Annotated[Number, Field(ge=0)]
+Positive = Annotated[Number, Field(gt=0)]
+Hazard = Annotated[float, Field(ge=0)]       # per year; inf: defaults at once (a stress)
+MAX_VOL = 10.0                                 # per sqrt(year): 1,000%, far beyond any market
+Vol = Annotated[Number, Field(ge=0, le=MAX_VOL)]
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: a number must be a number (no bool, no string), an integer an integer."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # ---- models -------------------------------------------------------------------------------
@@ -24,82 +38,82 @@ class _Table(BaseModel):
 class GBMSpec(_Table):
     kind: Literal["gbm"]
     spot: Positive
-    vol: NonNeg
-    rate: float | None = None
-    dividend: float = 0.0
+    vol: Vol
+    rate: Number | None = None
+    dividend: Number = 0.0
 
 
 class JumpDiffusionSpec(GBMSpec):
     kind: Literal["jump-diffusion"]
     jump_intensity: NonNeg
-    jump_mean: float
-    jump_vol: NonNeg
+    jump_mean: Number
+    jump_vol: Vol
 
 
 class SchwartzSpec(_Table):
     kind: Literal["schwartz"]
     spot: Positive
-    vol: NonNeg
+    vol: Vol
     mean_reversion: Positive
     long_run_level: Positive
-    rate: float | None = None
+    rate: Number | None = None
 
 
 class SchwartzSmithSpec(_Table):
     kind: Literal["schwartz-smith"]
     spot: Positive
     mean_reversion: Positive
-    short_vol: NonNeg
-    long_vol: NonNeg
-    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.0
-    long_drift: float = 0.0
-    short_factor: float = 0.0
+    short_vol: Vol
+    long_vol: Vol
+    correlation: Annotated[Number, Field(ge=-1, le=1)] = 0.0
+    long_drift: Number = 0.0
+    short_factor: Number = 0.0
     launch_intensity: NonNeg = 0.0
-    launch_jump_mean: float = 0.0
-    launch_jump_vol: NonNeg = 0.0
+    launch_jump_mean: Number = 0.0
+    launch_jump_vol: Vol = 0.0
     launch_dates: list[Time] = []
     spike_intensity: NonNeg = 0.0
-    spike_jump_mean: float = 0.0
-    spike_jump_vol: NonNeg = 0.0
-    rate: float | None = None
+    spike_jump_mean: Number = 0.0
+    spike_jump_vol: Vol = 0.0
+    rate: Number | None = None
 
 
-Fraction = Annotated[float, Field(gt=0, lt=1)]
+Fraction = Annotated[Number, Field(gt=0, lt=1)]
 
 
 class FleetIndexSpec(_Table):
     """The fleet's rental index (Schwartz-Smith); defaults: FACTS.md 8.1 for an H100 index."""
     spot: Positive | None = None
     mean_reversion: Positive = 2.0
-    short_vol: NonNeg = 0.45
-    long_vol: NonNeg = 0.20
-    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.0
-    long_drift: float = -0.13
-    short_factor: float = 0.0
+    short_vol: Vol = 0.45
+    long_vol: Vol = 0.20
+    correlation: Annotated[Number, Field(ge=-1, le=1)] = 0.0
+    long_drift: Number = -0.13
+    short_factor: Number = 0.0
     launch_intensity: NonNeg = 1.0
-    launch_jump_mean: float = -0.16
-    launch_jump_vol: NonNeg = 0.10
+    launch_jump_mean: Number = -0.16
+    launch_jump_vol: Vol = 0.10
     launch_dates: list[Time] = []
     spike_intensity: NonNeg = 0.5
-    spike_jump_mean: float = 0.18
-    spike_jump_vol: NonNeg = 0.10
+    spike_jump_mean: Number = 0.18
+    spike_jump_vol: Vol = 0.10
 
 
 class UtilizationSpec(_Table):
     """Merchant utilization U = logistic(Y), Y an OU process; FACTS.md 8.2."""
     level: Fraction = 0.70
     start: Fraction | None = None
-    vol: NonNeg = 1.4
+    vol: Vol = 1.4
     mean_reversion: Positive = 2.0
-    correlation: Annotated[float, Field(ge=-1, le=1)] = 0.3
-    contracted: Annotated[float, Field(gt=0, le=1)] = 0.95
+    correlation: Annotated[Number, Field(ge=-1, le=1)] = 0.3
+    contracted: Annotated[Number, Field(gt=0, le=1)] = 0.95
 
 
 class CostsSpec(_Table):
     """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost; FACTS.md 8.3.
     power_price (USD/kWh) defaults to the shipped snapshot's (data/market.toml)."""
     power_kw: Positive | None = None
-    pue: Annotated[float, Field(ge=1)] = 1.25
+    pue: Annotated[Number, Field(ge=1)] = 1.25
     power_price: NonNeg | None = None
     other_cost: NonNeg = 0.40
 
@@ -107,12 +121,12 @@ class CostsSpec(_Table):
 class ContractSpec(_Table):
     """A take-or-pay contract on a share of the fleet at a fixed rate (USD per GPU-hour)."""
     customer: str = ""
-    share: Annotated[float, Field(gt=0, le=1)]
+    share: Annotated[Number, Field(gt=0, le=1)]
     rate: NonNeg
     start: Time = 0.0
     end: Time
-    prepayment: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    default_hazard: NonNeg = 0.0
+    prepayment: Annotated[Number, Field(ge=0, lt=1)] = 0.0
+    default_hazard: Hazard = 0.0
 
 
 class GpuFleetSpec(_Table):
@@ -126,10 +140,10 @@ class GpuFleetSpec(_Table):
     valuation: Literal["income", "residual", "book"] = "income"
     depreciation_years: Literal[4, 5, 6] = 6
     economic_life_years: Positive = 6.0
-    salvage_fraction: Annotated[float, Field(ge=0, le=1)] = 0.05
+    salvage_fraction: Annotated[Number, Field(ge=0, le=1)] = 0.05
     residual_elasticity: NonNeg = 1.0
-    discount_spread: float = 0.0
-    rate: float | None = None
+    discount_spread: Number = 0.0
+    rate: Number | None = None
     index: FleetIndexSpec = FleetIndexSpec()
     utilization: UtilizationSpec = UtilizationSpec()
     costs: CostsSpec = CostsSpec()
@@ -234,26 +248,26 @@ class LoanSpec(_Table):
     commitment: Positive | None = None
     maturity: Time
     coupon: NonNeg | None = None
-    spread: float | None = None
-    floor: float = 0.0
+    spread: Number | None = None
+    floor: Number = 0.0
     amortization: Literal["bullet", "linear", "annuity", "sculpted", "sweep"] = "bullet"
     payment_frequency: str = "3M"
     commitment_fee: NonNeg = 0.0
     target_dscr: Positive = 1.30
-    sweep_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    sweep_share: Annotated[Number, Field(ge=0, le=1)] | None = None
     reserve_periods: NonNeg = 0.0
     ltv_trigger: Positive | None = None
     ltv_test: Literal["payment", "monthly", "continuous"] | list[Time] = "payment"
     dscr_trigger: Positive | None = None
     dscr_basis: Literal["period", "ttm"] = "period"
     lockup_dscr: Positive | None = None
-    lockup_sweep_share: Annotated[float, Field(ge=0, le=1)] = 1.0
+    lockup_sweep_share: Annotated[Number, Field(ge=0, le=1)] = 1.0
     default_on: Literal["payment", "payment-or-covenant"] = "payment"
     acceleration: Literal["never", "always"] = "always"
     schedule: list[ScheduleEntrySpec] | None = None
-    liquidation_haircut: Annotated[float, Field(ge=0, lt=1)] = 0.15
+    liquidation_haircut: Annotated[Number, Field(ge=0, lt=1)] = 0.15
     liquidation_lag: NonNeg = 0.5
-    workout_cost: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    workout_cost: Annotated[Number, Field(ge=0, lt=1)] = 0.0
 
 
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,
@@ -263,22 +277,27 @@ INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": Bar
 # ---- numerics and market --------------------------------------------------------------------
 
 
+MAX_PATHS = 100_000_000
+MAX_STEPS_PER_YEAR = 8760               # hourly
+MAX_HORIZON_YEARS = 100.0
+
+
 class MCSpec(_Table):
-    paths: Annotated[int, Field(ge=2)] = 100_000
+    paths: Annotated[int, Field(ge=2, le=MAX_PATHS)] = 100_000
     seed: int = 1
-    steps_per_year: Annotated[int, Field(ge=0)] | None = None
+    steps_per_year: Annotated[int, Field(ge=0, le=MAX_STEPS_PER_YEAR)] | None = None
     antithetic: bool = True
     control_variate: bool = True
     method: Literal["auto", "mc", "analytic"] = "auto"
-    horizon: Positive = 5.0
+    horizon: Annotated[Number, Field(gt=0, le=MAX_HORIZON_YEARS)] = 5.0
     chunk_paths: Annotated[int, Field(ge=1)] | None = None
 
 
 class CurveSpec(_Table):
     kind: Literal["flat", "zero", "sofr"]
-    rate: float | None = None
+    rate: Number | None = None
     tenors: list[Time] = []
-    rates: list[float] = []
+    rates: list[Number] = []
     deposits: list[dict] = []
     ois: list[dict] = []
 

@@ -24,6 +24,7 @@ from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 
 SERIES = ("index", "utilization", "cash_flow", "collateral_value")
+MAX_PATH_DATES = 50_000_000     # 1.6 GB of paths held in memory
 UNITS = {"index": "USD/GPU-hr", "utilization": "fraction", "cash_flow": "USD per month",
          "collateral_value": "USD"}
 
@@ -46,6 +47,9 @@ def simulate(spec, overrides=(), out_path: str | Path | None = None) -> Simulati
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides, instrument_required=False)
     setup = fleet_setup(s)
     n, n_dates = s.mc.paths, setup.times.size
+    if n * n_dates > MAX_PATH_DATES:
+        raise SpecError("mc.paths", f"got {n:,} paths x {n_dates:,} dates; expected at most {MAX_PATH_DATES:,} "
+                                    "(every path is held for the quantiles: fewer paths or a shorter mc.horizon)")
     everything = np.empty((len(SERIES), n, n_dates))
     writer = _ParquetStream(out_path, setup) if out_path else None
     try:

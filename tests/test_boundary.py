@@ -1,0 +1,70 @@
+"""The boundary: what a user types never crashes gpufin, never prices nonsense, and gets one
+line naming the key (exit status 2). Each case is a regression test of a bad input that once
+got through."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "data" / "examples" / "european.toml"
+FLEET = ROOT / "data" / "examples" / "fleet.toml"
+
+
+def run(*args):
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def one_line_error(out, key: str, detail: str = ""):
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert lines[0].startswith(f"error: {key}") and detail in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_binary_spec_file(tmp_path, suffix):
+    binary = tmp_path / f"spec{suffix}"
+    binary.write_bytes(bytes(range(256)) * 4)
+    one_line_error(run("price", str(binary)), str(binary), "not UTF-8 text")
+
+
+def test_a_yaml_file_holding_toml_is_refused(tmp_path):
+    yaml = tmp_path / "spec.yaml"
+    yaml.write_text(EXAMPLE.read_text())
+    one_line_error(run("price", str(yaml)), str(yaml), "expected a .toml or .json file")
+
+
+CASES = [
+    (["--set", "model.rate=inf"], "model.rate", "finite"),
+    (["--set", "model.spot=inf"], "model.spot", "finite"),
+    (["--set", "model.spot=nan"], "model.spot", "finite"),
+    (["--set", "model.vol=1e300"], "model.vol", "10"),
+    (["--set", "model.spot=true"], "model.spot", "valid number"),
+    (["--set", "mc.paths=1000000000000"], "mc.paths", "100000000"),
+    (["--set", "mc.paths=1e5"], "mc.paths", "valid integer"),
+    (["--set", "instrument.maturity=nan"], "instrument.maturity", "finite"),
+    (["--set", "mc.steps_per_year=1000000"], "mc.steps_per_year", "8760"),
+]
+
+
+@pytest.mark.parametrize("args,key,detail", CASES, ids=[c[0][1] for c in CASES])
+def test_nonsense_is_refused_before_pricing(args, key, detail):
+    one_line_error(run("price", str(EXAMPLE), *args), key, detail)
+
+
+def test_a_json_string_is_not_a_number(tmp_path):
+    import tomllib
+    doc = tomllib.loads(EXAMPLE.read_text())
+    doc["model"]["spot"] = "2.4"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(doc))
+    one_line_error(run("price", str(spec)), "model.spot", "valid number")
+
+
+def test_a_huge_simulation_is_refused_before_allocating():
+    one_line_error(run("simulate", str(FLEET), "--set", "mc.horizon=1e9"), "mc.horizon", "100")
+    one_line_error(run("simulate", str(FLEET), "--paths", "10000000"), "mc.paths", "at most")

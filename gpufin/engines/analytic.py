@@ -98,6 +98,14 @@ def linear_strip(model, market, plan) -> float:
     return total
 
 
+def _scaled(base: float, power: float, probability: float) -> float:
+    """base ** power x probability, in logs: at a small volatility the power overflows where
+    the probability underflows, and the product is what counts."""
+    if probability <= 0.0:
+        return 0.0
+    return math.exp(min(power * math.log(base) + math.log(probability), 700.0))
+
+
 def barrier(model: Lognormal, market, plan) -> float:
     """Continuously monitored single barrier under GBM (Reiner-Rubinstein; Haug 2007, 4.17.1):
     r is the zero rate to expiry, b = r - q; a knock-out rebate is paid at the hit, a
@@ -122,8 +130,8 @@ def barrier(model: Lognormal, market, plan) -> float:
         return phi * carry * n(phi * x1) - phi * x * df * n(phi * (x1 - sd))
 
     def c_(y):
-        return (phi * carry * hs ** (2 * (mu + 1)) * n(eta * y)
-                - phi * x * df * hs ** (2 * mu) * n(eta * (y - sd)))
+        return (phi * carry * _scaled(hs, 2 * (mu + 1), n(eta * y))
+                - phi * x * df * _scaled(hs, 2 * mu, n(eta * (y - sd))))
 
     x1 = math.log(s / x) / sd + (1 + mu) * sd
     x2 = math.log(s / h) / sd + (1 + mu) * sd
@@ -131,8 +139,8 @@ def barrier(model: Lognormal, market, plan) -> float:
     y2 = math.log(h / s) / sd + (1 + mu) * sd
     z = math.log(h / s) / sd + lam * sd
     A, B, C, D = a_(x1), a_(x2), c_(y1), c_(y2)
-    E = k * df * (n(eta * (x2 - sd)) - hs ** (2 * mu) * n(eta * (y2 - sd)))
-    F = k * (hs ** (mu + lam) * n(eta * z) + hs ** (mu - lam) * n(eta * (z - 2 * lam * sd)))
+    E = k * df * (n(eta * (x2 - sd)) - _scaled(hs, 2 * mu, n(eta * (y2 - sd))))
+    F = k * (_scaled(hs, mu + lam, n(eta * z)) + _scaled(hs, mu - lam, n(eta * (z - 2 * lam * sd))))
     above = x >= h
     call = phi > 0
     if knock.knock_in:

@@ -14,6 +14,7 @@ from gpufin.engines.pricing import price_many
 from gpufin.errors import SpecError
 from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
 from gpufin.spec.book import Position
+from gpufin.spec.reader import load_spec
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 
@@ -26,6 +27,7 @@ def _prepare(doc: dict, options: dict) -> dict:
         doc["market"] = {**doc.get("market", {}), **options["market"]}
     if options.get("paths") is not None:
         doc.setdefault("mc", {})["paths"] = options["paths"]
+    load_spec(doc)             # checked as `gpufin price` checks it, before any bump reads it
     return fixed_schedule(doc)
 
 
@@ -37,7 +39,7 @@ def _describe(exc: Exception) -> str:
 
 def position_row(pos: Position) -> dict:
     row = {"id": pos.id, **{t: pos.tags.get(t) for t in ("book", "counterparty", "sku")},
-           "quantity": pos.quantity}
+           "quantity": pos.quantity, "duplicate_id": pos.tags.get("duplicate_id") == "true"}
     doc = pos.doc or {}
     row["instrument"] = doc.get("instrument", {}).get("kind")
     row["model"] = doc.get("model", {}).get("kind")

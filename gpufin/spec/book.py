@@ -9,14 +9,17 @@ A row that cannot be read keeps its reason in `error`; the other rows are unaffe
 """
 from __future__ import annotations
 
+import csv
 import math
-from dataclasses import dataclass, field
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from gpufin.errors import SpecError
-from gpufin.spec.reader import apply_overrides, parse_value, read_document
+from gpufin.spec.reader import apply_overrides, parse_value, read_document, suggest
 from gpufin.spec.schema import TABLES
 
 TAGS = ("book", "counterparty", "sku")
@@ -32,28 +35,66 @@ class Position:
     tags: dict = field(default_factory=dict)
 
 
-def read_table(path: str | Path):
-    """A book file as a pandas DataFrame (CSV or Parquet); unreadable files are SpecErrors."""
+COLUMNS = ("id", "quantity", "spec", *TAGS)
+
+
+def read_table(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A book file (CSV or Parquet) as a frame of text cells and, by frame row, the error of
+    each CSV row whose cell count differs from the header's (such a row is never shifted into
+    other columns). Unreadable, empty and header-only books are SpecErrors."""
     p = Path(path)
     try:
         if p.suffix.lower() == ".parquet":
-            return pd.read_parquet(p)
-        return pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
+            frame, bad = pd.read_parquet(p), {}
+        else:
+            frame, bad = _read_csv_rows(p)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), f"cannot read the book ({exc})") from None
+    if frame.empty:
+        raise SpecError(str(path), "no positions; expected a header and one row per position")
+    return frame, bad
+
+
+def _read_csv_rows(path: Path) -> tuple[pd.DataFrame, dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise SpecError(str(path), "empty; expected a header and one row per position")
+    header, body = rows[0], rows[1:]
+    bad = {n: f"line {n + 2}: {len(r)} cells; expected {len(header)}, as in the header"
+           for n, r in enumerate(body) if len(r) != len(header)}
+    cells = [r if len(r) == len(header) else r[:1] + [""] * (len(header) - 1) for r in body]
+    return pd.DataFrame(cells, columns=header, dtype=str), bad
 
 
 def load_book(path: str | Path) -> list[Position]:
-    """Every row of a book as a Position, bad rows included (with their error)."""
-    frame = read_table(path)
+    """Every row of a book as a Position, bad rows included (with their error); a repeated id
+    is flagged (`duplicate_id` in the position's tags) and warned about."""
+    frame, bad = read_table(path)
     if "id" not in frame.columns:
         raise SpecError(str(path), "missing column 'id'")
+    unknown = [c for c in frame.columns if c not in COLUMNS and c.split(".")[0] not in TABLES]
+    if unknown:
+        raise SpecError(f"{path}: column {unknown[0]!r}", suggest(unknown[0].split(".")[0], list(TABLES))
+                        if "." in unknown[0] else f"unknown; expected {', '.join(COLUMNS)} or TABLE.KEY")
     base = Path(path).resolve().parent
     spec_columns = [c for c in frame.columns if c.split(".")[0] in TABLES and "." in c]
     positions = []
-    for n, row in enumerate(frame.to_dict(orient="records"), start=2):
-        positions.append(_position(row, n, base, spec_columns))
-    return positions
+    for n, row in enumerate(frame.to_dict(orient="records")):
+        position = _position(row, n + 2, base, spec_columns)
+        if n in bad:
+            position = Position(position.id, math.nan, None, bad[n], position.tags)
+        positions.append(position)
+    return _flag_duplicates(positions)
+
+
+def _flag_duplicates(positions: list[Position]) -> list[Position]:
+    counts = Counter(p.id for p in positions)
+    repeated = sorted(i for i, k in counts.items() if k > 1)
+    if repeated:
+        warnings.warn(f"book: ids used more than once: {', '.join(repeated[:5])}", stacklevel=3)
+    return [replace(p, tags={**p.tags, "duplicate_id": "true"}) if counts[p.id] > 1 else p for p in positions]
 
 
 def _cell(value):

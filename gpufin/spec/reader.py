@@ -94,7 +94,7 @@ def apply_overrides(doc: dict, overrides) -> dict:
     return doc
 
 
-def _suggest(name: str, allowed: list[str]) -> str:
+def suggest(name: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.4)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown key; {hint}allowed: {', '.join(allowed)}"
@@ -136,7 +136,7 @@ def _validate_table(name: str, table: dict, schema: type[BaseModel]):
         key = _key(name, err["loc"])
         if err["type"] == "extra_forbidden":
             allowed = list(_schema_at(schema, err["loc"][:-1]).model_fields)
-            raise SpecError(key, _suggest(str(err["loc"][-1]), allowed)) from None
+            raise SpecError(key, suggest(str(err["loc"][-1]), allowed)) from None
         if err["type"] == "missing":
             raise SpecError(key, "missing; see docs/spec.md for its meaning and unit") from None
         msg = err["msg"].replace("Input should be", "expected").replace("Value error, ", "")
@@ -156,7 +156,7 @@ def validate(doc: dict, instrument_required: bool = True) -> Spec:
     """A checked Spec from a plain dict (`gpufin simulate` needs no instrument)."""
     unknown = [k for k in doc if k not in TABLES]
     if unknown:
-        raise SpecError(unknown[0], _suggest(unknown[0], list(TABLES)))
+        raise SpecError(unknown[0], suggest(unknown[0], list(TABLES)))
     has_instrument = instrument_required or "instrument" in doc
     return timed(
         model=_validate_kind("model", _table(doc, "model", True), MODEL_SPECS),

@@ -5,53 +5,35 @@ gpufin itself (and with it numba, QuantLib, pandas) is imported inside the comma
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
-import math
 import sys
 from pathlib import Path
 
 import click
 
 FORMATS = ("table", "json", "csv")
+FORMAT_HELP = "Output format: aligned tables with units, or JSON / CSV at full precision in raw units."
+OUT_SUFFIXES = {"price": (".json", ".csv", ".xlsx"), "simulate": (".parquet", ".xlsx")}
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):          # numpy scalars
-        return value.item()
-    return value
+def format_option(command):
+    """--format, the same in every command."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                        show_default=True, help=FORMAT_HELP)(command)
 
 
-def _cell(value) -> str:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return f"{len(value)} rows (see --format json)"
-    if isinstance(value, float):
-        return f"{value:.10g}" if math.isfinite(value) else str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_cell(v) for v in value) + "]"
-    return "" if value is None else str(value)
+def check_out(out: str | None, command: str):
+    """Refuses an --out file whose extension `command` cannot write, before any work."""
+    from gpufin.errors import SpecError
+    if out and Path(out).suffix.lower() not in OUT_SUFFIXES[command]:
+        *rest, last = OUT_SUFFIXES[command]
+        raise SpecError("--out", f"got {out!r}; expected a {', '.join(rest)} or {last} file")
 
 
-def render(result: dict, fmt: str) -> str:
-    """A result as a key/value table, a JSON object or a one-row CSV (lists as JSON)."""
-    result = _jsonable(result)
-    if fmt == "json":
-        return json.dumps(result, indent=2)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(result.keys())
-        writer.writerow(json.dumps(v) if isinstance(v, list) else ("" if v is None else v)
-                        for v in result.values())
-        return buf.getvalue().rstrip("\n")
-    width = max(len(k) for k in result)
-    return "\n".join(f"{k:<{width}}  {_cell(v)}" for k, v in result.items())
+def spec_inputs(spec, overrides) -> dict:
+    """The spec document as read, with the overrides applied (the inputs sheet of a workbook)."""
+    from gpufin.spec.reader import apply_overrides, read_document
+    return apply_overrides(read_document(spec), list(overrides))
 
 
 class _Group(click.Group):
@@ -90,16 +72,30 @@ def main():
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format.")
+@format_option
 @run_options
+@click.option("--method", type=click.Choice(["auto", "mc", "analytic"]),
+              help="Set mc.method: auto (closed form where one exists), mc or analytic.")
 @click.option("--solve", type=click.Choice(["spread"]),
               help="Solve a loan's spread over SOFR for a price of par.")
-def price(spec, fmt, paths, seed, overrides, solve):
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Also write the result to this .json, .csv or .xlsx file.")
+def price(spec, fmt, paths, seed, overrides, method, solve, out):
     """Value the trade described by SPEC (a TOML or JSON file)."""
     import gpufin
-    price_spec = gpufin.solve_spread if solve else gpufin.price
-    click.echo(render(price_spec(spec, spec_overrides(overrides, paths, seed)), fmt))
+    from gpufin.output.excel import key_values, result_sheets, write_excel
+    from gpufin.output.files import write_atomic
+    from gpufin.output.tables import format_result
+    check_out(out, "price")
+    assignments = spec_overrides(overrides, paths, seed) + [f"mc.method={method}"] * (method is not None)
+    result = (gpufin.solve_spread if solve else gpufin.price)(spec, assignments)
+    if (paths is not None or seed is not None) and result["method"] == "analytic" and method != "analytic":
+        click.echo("note: closed form used; --paths/--seed ignored (use --method mc)", err=True)
+    if out and Path(out).suffix.lower() == ".xlsx":
+        write_excel(out, {**result_sheets(result), "inputs": key_values(spec_inputs(spec, assignments))})
+    elif out:
+        write_atomic(Path(out), format_result(result, Path(out).suffix.lower().lstrip(".")) + "\n")
+    click.echo(format_result(result, fmt))
 
 
 @main.command()
@@ -113,42 +109,70 @@ def price(spec, fmt, paths, seed, overrides, solve):
               help="Write the fitted [model] table to this TOML file.")
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw observed and filtered log prices to this PNG file.")
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
-              show_default=True, help="Output format.")
+@format_option
 def calibrate(history, sku, basis, fixes, out, plot, fmt):
     """Fit the Schwartz-Smith model to a price HISTORY (CSV: date, level_usd_per_gpu_hour)
     by maximum likelihood with a Kalman filter; print estimates and standard errors."""
-    from gpufin.models.calibration import calibrate_file, parse_fix, write_model
+    import pandas as pd
+    from gpufin.models.calibration import PARAMETERS, SPEC_KEYS, UNITS, calibrate_file, parse_fix, write_model
     from gpufin.output.plots import plot_calibration
+    from gpufin.output.tables import format_frame, format_result, frame_tables, render, result_tables
     cal = calibrate_file(history, sku=sku, basis=basis, fixed=parse_fix(fixes))
     if out:
         write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
     if plot:
         plot_calibration(cal, plot, label=sku or Path(history).name)
-    click.echo(render(cal.report(), "json") if fmt == "json" else cal.table())
+    report = cal.report()
+    if fmt == "json":
+        click.echo(format_result(report, "json"))
+        return
+    fit = pd.DataFrame({"parameter": PARAMETERS, "spec_key": [SPEC_KEYS[p] or "" for p in PARAMETERS],
+                        "estimate": [report["estimates"][p] for p in PARAMETERS],
+                        "estimate_stderr": [report["stderr"][p] for p in PARAMETERS],
+                        "unit": [UNITS[p] for p in PARAMETERS],
+                        "fit": ["fixed" if p in cal.fixed else "free" for p in PARAMETERS]})
+    if fmt == "csv":
+        click.echo(format_frame(fit, "csv"))
+        return
+    stats = {"loglik": report["loglik"], "n_obs": report["n_obs"],
+             "period": f"{report['start_date']} to {report['end_date']}",
+             "short_factor": float(cal.chi[-1])}
+    click.echo(render(frame_tables(fit, title="Schwartz-Smith estimates")
+                      + result_tables(stats, title="fit (short_factor: filtered chi on the last date)")))
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="Output format of the quantile table.")
+@format_option
 @run_options
-@click.option("--plot", type=click.Path(dir_okay=False), help="Write fan charts to this PNG.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Stream every path to this Parquet file.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Write fan charts (index, utilization, cash flow, collateral value) to this PNG.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Stream every path to this .parquet file, or write the quantiles to this .xlsx workbook.")
 def simulate(spec, fmt, paths, seed, overrides, plot, out):
     """Simulate the gpu-fleet in SPEC: quantiles by date of the index, utilization,
     operating cash flow and collateral value."""
     import gpufin
+    from gpufin.output.excel import key_values, write_excel
     from gpufin.output.plots import plot_fan
-    sim = gpufin.simulate(spec, spec_overrides(overrides, paths, seed), out_path=out)
+    from gpufin.output.tables import format_frame, format_result
+    check_out(out, "simulate")
+    workbook = out and Path(out).suffix.lower() == ".xlsx"
+    assignments = spec_overrides(overrides, paths, seed)
+    sim = gpufin.simulate(spec, assignments, out_path=None if workbook else out)
+    if workbook:
+        write_excel(out, {"results": sim.quantiles, "inputs": key_values(spec_inputs(spec, assignments))})
     if plot:
         plot_fan(sim.quantiles, plot, f"{spec}: {sim.paths:,} paths, seed {sim.seed}")
     if fmt == "json":
-        click.echo(render(sim.to_dict(), "json"))
-    elif fmt == "csv":
-        click.echo(sim.quantiles.to_csv(index=False).rstrip("\n"))
+        click.echo(format_result(sim.to_dict(), "json"))
     else:
-        click.echo(sim.quantiles.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        click.echo(format_frame(sim.quantiles, fmt, group="series"))
+
+
+def book_title(book, paths) -> str:
+    """A chart's title: the book, and the path count when --paths sets it."""
+    return str(book) + (f", {paths:,} paths" if paths else "")
 
 
 def executor_options(command):
@@ -184,34 +208,47 @@ def portfolio():
 
 @portfolio.command("value")
 @click.argument("book", type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Results file (.csv or .parquet); the summary is written beside it.")
+@format_option
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write the results (.csv or .parquet, the summary beside them; or .xlsx, one sheet each).")
 @click.option("--no-greeks", is_flag=True, help="Values only.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Bar chart PNG of value and delta by SKU.")
 @executor_options
-def portfolio_value(book, out, no_greeks, market_file, paths, workers, scheduler, checkpoint, chunk):
+def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers, scheduler, checkpoint,
+                    chunk):
     """Value every position of BOOK with its Greeks; print the summary."""
     import gpufin
-    _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler, checkpoint,
-                            chunk)
-    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:,.6g}"))
+    from gpufin.output.plots import plot_book_values
+    from gpufin.output.tables import format_frame
+    _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
+                                   checkpoint, chunk)
+    if plot:
+        plot_book_values(summary, plot, book_title(book, paths))
+    click.echo(format_frame(summary, fmt, group="by"))
 
 
 @portfolio.command("stress")
 @click.argument("book", type=click.Path(dir_okay=False))
+@format_option
 @click.option("--scenarios", "scenarios_file", type=click.Path(dir_okay=False),
               help="Scenario file (default: data/scenarios.toml).")
-@click.option("--out", type=click.Path(dir_okay=False), help="P&L per position (.csv or .parquet).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="P&L per position (.csv, .parquet, or .xlsx with the totals and inputs).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Bar chart PNG of the P&L by scenario.")
 @executor_options
-def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
-                     chunk):
+def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, workers, scheduler,
+                     checkpoint, chunk):
     """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
     import gpufin
-    table = gpufin.stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler, checkpoint,
-                        chunk)
-    names = [c for c in table.columns if c not in ("id", "book", "counterparty", "sku", "quantity",
-                                                  "instrument", "model", "error")]
-    totals = table[names].sum(skipna=True)
-    click.echo(totals.to_frame("total P&L (USD)").to_string(float_format=lambda v: f"{v:,.0f}"))
+    from gpufin.output.plots import plot_stress
+    from gpufin.output.tables import format_frame
+    from gpufin.portfolio.scenarios import stress_totals
+    table = gpufin.stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler,
+                               checkpoint, chunk)
+    totals = stress_totals(table)
+    if plot:
+        plot_stress(totals.set_index("scenario")["pnl"], plot, f"P&L by scenario, {book_title(book, paths)}")
+    click.echo(format_frame(totals, fmt, title="total P&L by scenario"))
     failed = int(table["error"].notna().sum())
     if failed:
         click.echo(f"{failed} position(s) could not be valued; see the error column", err=True)
@@ -219,10 +256,13 @@ def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, sch
 
 @portfolio.command("var")
 @click.argument("book", type=click.Path(dir_okay=False))
+@format_option
 @click.option("--horizon", default="10D", show_default=True, help="Horizon as a tenor (D, W, M, Y).")
 @click.option("--level", default=0.99, show_default=True, type=float, help="Confidence level.")
-@click.option("--scenarios", "n_scenarios", default=100, show_default=True, type=int,
+@click.option("--n-scenarios", "n_scenarios", default=100, show_default=True, type=int,
               help="Simulated risk-factor moves, each a full revaluation.")
+@click.option("--scenarios", "renamed", hidden=True, is_flag=False, flag_value="",
+              help="Renamed --n-scenarios.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the moves.")
 @click.option("--vol", default=0.5, show_default=True, type=float,
               help="Annual volatility of each SKU's index moves (FACTS.md 8.1).")
@@ -231,20 +271,23 @@ def portfolio_stress(book, scenarios_file, out, market_file, paths, workers, sch
 @click.option("--rate-vol", default=0.01, show_default=True, type=float,
               help="Annual volatility of the parallel rate shift.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="P&L histogram PNG.")
-@click.option("--out", type=click.Path(dir_okay=False), help="P&L per scenario (.csv or .parquet).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="P&L per scenario (.csv, .parquet, or .xlsx with the summary and inputs).")
 @executor_options
-def portfolio_var(book, horizon, level, n_scenarios, seed, vol, correlation, rate_vol, plot, out,
-                  market_file, paths, workers, scheduler, checkpoint, chunk):
+def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, correlation, rate_vol, plot,
+                  out, market_file, paths, workers, scheduler, checkpoint, chunk):
     """Full-revaluation VaR and ES of BOOK."""
     import gpufin
+    from gpufin.output.tables import format_result
     from gpufin.spec.times import add_tenor
+    if renamed is not None:
+        raise gpufin.SpecError("--scenarios", "renamed; use --n-scenarios N")
     start = dt.date(2026, 1, 1)
     days = (add_tenor(start, horizon, "--horizon") - start).days
     result = gpufin.var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
-                      market_file=market_file,
-                      paths=paths, workers=workers, scheduler=scheduler, checkpoint=checkpoint, plot=plot,
-                      chunk=chunk)
-    click.echo(render(result, "table"))
+                             market_file=market_file, paths=paths, workers=workers, scheduler=scheduler,
+                             checkpoint=checkpoint, plot=plot, chunk=chunk)
+    click.echo(format_result(result, fmt))
 
 
 if __name__ == "__main__":

@@ -262,20 +262,6 @@ class Calibration:
                 "start_date": self.start_date.isoformat(), "end_date": self.end_date.isoformat(),
                 "model": self.model_table()}
 
-    def table(self) -> str:
-        """The report as aligned text: one row per parameter, then the fit statistics."""
-        rows = [("parameter", "spec key", "estimate", "stderr", "unit")]
-        for name in PARAMETERS:
-            se = self.stderr[name]
-            rows.append((name, SPEC_KEYS[name] or "-", f"{self.estimates[name]:.6g}",
-                         "fixed" if name in self.fixed else f"{se:.3g}", UNITS[name] or "-"))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        lines += ["", f"loglik        {self.loglik:.6f}", f"n_obs         {self.n_obs}",
-                  f"period        {self.start_date} to {self.end_date}",
-                  f"short_factor  {self.chi[-1]:.6g}  (filtered chi on the last date)"]
-        return "\n".join(lines)
-
 
 def calibrate(history, fixed: dict | None = None) -> Calibration:
     """Fit the model to `history`: a DataFrame with `date` and `level_usd_per_gpu_hour`

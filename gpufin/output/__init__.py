@@ -1,1 +1,1 @@
-"""What users get back: files written atomically and plots."""
+"""What users get back: tables with units, workbooks, files written atomically and plots."""

@@ -1,15 +1,13 @@
-"""Charts written to image files with matplotlib's Agg canvas (no display, no pyplot state).
+"""Charts written to PNG files with matplotlib's Agg canvas (no display, no pyplot state).
 
-Each function here stands alone: it builds its own Figure, draws, and saves it atomically
-(a temporary file in the target folder, then os.replace), so a failed or interrupted
-save never leaves a partial image under the requested name.
+Each function builds its own Figure, draws and saves it atomically (gpufin.output.files), so
+a failed or interrupted save never leaves a partial image under the requested name. Every
+axis names its unit; money axes are in USD m (USD for figures under a million), with tick
+labels that need no multiplier.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
-from gpufin.errors import SpecError
+from gpufin.output.files import write_atomic
+from gpufin.output.tables import cell
 
 
 def plot_calibration(calibration, path, label: str | None = None) -> Path:
@@ -30,8 +29,7 @@ def plot_calibration(calibration, path, label: str | None = None) -> Path:
     """
     cal = calibration
     dates = cal.dates.astype("datetime64[D]").astype("O")
-    fig = Figure(figsize=(10, 5.5), dpi=110)
-    FigureCanvasAgg(fig)
+    fig = _figure(10, 5.5)
     ax = fig.add_subplot()
     ax.plot(dates, cal.log_levels, ".", color="0.55", markersize=2.5,
             label="observed ln S (index print)")
@@ -59,43 +57,57 @@ def plot_calibration(calibration, path, label: str | None = None) -> Path:
     ax.legend(loc="best", fontsize=9)
     fig.autofmt_xdate()
     fig.tight_layout()
-    return _save_atomic(fig, Path(path))
+    return _save(fig, path)
 
 
-def _save_atomic(fig, path: Path) -> Path:
-    """fig as a PNG at path, written to a temporary file in the same folder first."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        # os.open with mode 0o666 leaves the permissions to the umask, as a plain open would
-        tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
-        raise
+def _save(fig: Figure, path) -> Path:
+    """fig as a PNG at path, written atomically."""
+    path = Path(path)
+    write_atomic(path, write=lambda tmp: fig.savefig(tmp, format="png"))
     return path
 
 
-FAN_PANELS = (("index", "Rental index (USD per GPU-hour)", 1.0),
-              ("collateral_value", "Collateral value (USD millions)", 1e-6))
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+MILLIONS_FROM = 1e6       # USD magnitude from which a money axis is in USD m
+
+
+def _money_axis(axis, values) -> tuple[str, bool]:
+    """Tick labels of an axis of USD values: in millions when the values reach MILLIONS_FROM,
+    with no multiplier and no scientific notation. Returns the unit (USD or USD m) and
+    whether it is in millions."""
+    millions = float(np.nanmax(np.abs(values), initial=0.0)) >= MILLIONS_FROM
+    scale = 1e6 if millions else 1.0
+    axis.set_major_formatter(FuncFormatter(
+        lambda v, _: f"{round(v / scale, 6) + 0.0:,.6f}".rstrip("0").rstrip(".")))
+    return ("USD m" if millions else "USD"), millions
+
+
+def _figure_text(value: float, millions: bool) -> str:
+    """A USD figure with 2 decimals in the unit of its axis, as the tables show it."""
+    return cell("value", value, millions=millions).text
+
+
+# series of gpufin.simulate: title, y-axis label ({usd}: the money unit), factor from the raw
+# value, money; drawn from the valuation date (a month's cash flow is 0 there: no month has ended)
+FAN_PANELS = (("index", "Rental index", "USD per GPU-hour", 1.0, False, True),
+              ("utilization", "Merchant utilization", "utilization (%)", 100.0, False, True),
+              ("cash_flow", "Operating cash flow", "{usd} per month", 1.0, True, False),
+              ("collateral_value", "Collateral value", "{usd}", 1.0, True, True))
 
 
 def plot_fan(quantiles, path, title: str) -> Path:
-    """Fan charts of the index and the collateral value from `gpufin.simulate` quantiles:
-    5-95% and 25-75% bands, the median and the mean by date, as a PNG at `path`."""
-    fig = Figure(figsize=(12, 4.5), dpi=110)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(FAN_PANELS))
-    for ax, (series, label, scale) in zip(axes, FAN_PANELS):
-        q = quantiles[quantiles["series"] == series]
+    """Fan charts of the index, utilization, operating cash flow and collateral value from
+    `gpufin.simulate` quantiles: 5-95% and 25-75% bands, the median and the mean by date,
+    as a PNG at `path`."""
+    fig = _figure(13, 8.5)
+    axes = fig.subplots(2, 2).ravel()
+    for ax, (series, name, label, scale, money, from_start) in zip(axes, FAN_PANELS):
+        q = quantiles[(quantiles["series"] == series) & (from_start | (quantiles["time_years"] > 0))]
         dates = pd.to_datetime(q["date"])
         ax.fill_between(dates, q["q05"] * scale, q["q95"] * scale, color="tab:blue", alpha=0.18,
                         label="5-95%")
@@ -103,28 +115,84 @@ def plot_fan(quantiles, path, title: str) -> Path:
                         label="25-75%")
         ax.plot(dates, q["q50"] * scale, color="tab:blue", linewidth=2, label="median")
         ax.plot(dates, q["mean"] * scale, color="black", linewidth=1, linestyle="--", label="mean")
-        ax.set_title(label)
+        if money:
+            label = label.format(usd=_money_axis(ax.yaxis, q[["q05", "q95", "mean"]].to_numpy())[0])
+        if (q["q05"] >= 0).all():
+            ax.set_ylim(bottom=0)
+        else:
+            ax.axhline(0, color="0.4", linewidth=0.8)
+        ax.set_title(name)
         ax.set_xlabel("date")
-        ax.set_ylim(bottom=0)
+        ax.set_ylabel(label)
+        ax.tick_params(axis="x", labelrotation=30)
         ax.grid(True, alpha=0.3)
     axes[0].legend(loc="upper right")
     fig.suptitle(title)
     fig.tight_layout()
-    return _save_atomic(fig, Path(path))
+    return _save(fig, path)
 
 
 def plot_pnl_histogram(pnl, var: float, es: float, level: float, horizon_days: int, path) -> Path:
-    """Histogram of simulated book P&L (USD) with the VaR and ES marked, as a PNG at `path`."""
-    fig = Figure(figsize=(9, 5), dpi=110)
-    FigureCanvasAgg(fig)
+    """Histogram of simulated book P&L (USD, or USD m from a million) with the VaR and ES
+    marked, as a PNG at `path`."""
+    fig = _figure(9, 5)
     ax = fig.add_subplot()
     ax.hist(pnl, bins=min(60, max(10, len(pnl) // 5)), color="tab:blue", alpha=0.75)
-    ax.axvline(-var, color="tab:red", linewidth=2, label=f"VaR {level:.0%}: {var:,.0f} USD")
-    ax.axvline(-es, color="black", linewidth=1.5, linestyle="--", label=f"ES {level:.0%}: {es:,.0f} USD")
+    unit, millions = _money_axis(ax.xaxis, np.append(pnl, [var, es]))
+    ax.axvline(-var, color="tab:red", linewidth=2,
+               label=f"VaR {level:.0%}: {_figure_text(var, millions)} {unit}")
+    ax.axvline(-es, color="black", linewidth=1.5, linestyle="--",
+               label=f"ES {level:.0%}: {_figure_text(es, millions)} {unit}")
     ax.set_title(f"Book P&L over {horizon_days} days, {len(pnl)} full revaluations")
-    ax.set_xlabel("P&L (USD)")
+    ax.set_xlabel(f"P&L ({unit})")
     ax.set_ylabel("scenarios")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    return _save_atomic(fig, Path(path))
+    return _save(fig, path)
+
+
+def plot_book_values(summary: pd.DataFrame, path, title: str) -> Path:
+    """Bars of value and delta by SKU from a `gpufin.value_book` summary, labelled with their
+    values, as a PNG at `path`; no delta panel when the book was valued without Greeks."""
+    sku = summary[summary["by"] == "sku"]
+    panels = [("value", "Value by SKU", "value ({usd})")]
+    if sku["delta"].notna().any():
+        panels.append(("delta", "Delta by SKU", "delta ({usd} per USD/GPU-hr)"))
+    fig = _figure(5.5 * len(panels) + 1, 5)
+    for k, (column, name, label) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), k)
+        values = sku[column].fillna(0.0).to_numpy()
+        bars = ax.bar(sku["name"], values, color=np.where(values < 0, "tab:red", "tab:blue"))
+        unit, millions = _money_axis(ax.yaxis, values)
+        ax.bar_label(bars, labels=[_figure_text(v, millions) for v in values], padding=3, fontsize=9)
+        ax.axhline(0, color="0.4", linewidth=0.8)
+        ax.margins(y=0.12)
+        ax.set_title(name)
+        ax.set_xlabel("SKU")
+        ax.set_ylabel(label.format(usd=unit))
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_stress(pnl: pd.Series, path, title: str) -> Path:
+    """Horizontal bars of the book's P&L by scenario (a Series, USD, indexed by scenario
+    name), labelled with their values, as a PNG at `path`."""
+    fig = _figure(9, 1.2 + 0.55 * len(pnl))
+    ax = fig.add_subplot()
+    names, values = list(pnl.index)[::-1], pnl.to_numpy()[::-1]
+    bars = ax.barh(names, values, color=np.where(values < 0, "tab:red", "tab:blue"))
+    unit, millions = _money_axis(ax.xaxis, values)
+    ax.bar_label(bars, labels=[_figure_text(v, millions) for v in values], padding=4, fontsize=9)
+    ax.axvline(0, color="0.4", linewidth=0.8)
+    lo, hi = min(values.min(), 0.0), max(values.max(), 0.0)
+    span = hi - lo or 1.0                 # room for the labels on the side the bars point to
+    ax.set_xlim(lo - (0.2 if lo < 0 else 0.05) * span, hi + (0.2 if hi > 0 else 0.05) * span)
+    ax.set_title(title)
+    ax.set_xlabel(f"P&L ({unit})")
+    ax.set_ylabel("scenario")
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -15,7 +15,10 @@ from pathlib import Path
 from dask.distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
+import pandas as pd
+
 from gpufin.errors import SpecError
+from gpufin.output.excel import key_values, write_excel
 from gpufin.output.files import write_atomic
 from gpufin.spec.reader import read_document
 from gpufin.version import __version__
@@ -103,7 +106,23 @@ def book_options(market_file=None, paths=None, chunk=None, **extra) -> dict:
 
 
 def check_output(path) -> Path:
+    """The --out path of a book command, refused unless it is a .csv, .parquet or .xlsx file."""
     out = Path(path)
-    if out.suffix.lower() not in (".csv", ".parquet"):
-        raise SpecError("--out", f"got {str(path)!r}; expected a .csv or .parquet file")
+    if out.suffix.lower() not in (".csv", ".parquet", ".xlsx"):
+        raise SpecError("--out", f"got {str(path)!r}; expected a .csv, .parquet or .xlsx file")
     return out
+
+
+def write_output(out: Path, results: pd.DataFrame, inputs: dict, summary: pd.DataFrame | None = None,
+                 summary_beside: bool = False, aliases: dict[str, str] | None = None):
+    """A book command's output: for .xlsx one workbook with the sheets results, summary (if
+    any) and inputs (the command's options), its cells formatted by column (`aliases`: see
+    write_excel); otherwise results as CSV or Parquet and, with `summary_beside`, the summary
+    next to it as NAME.summary.EXT."""
+    if out.suffix.lower() == ".xlsx":
+        write_excel(out, {"results": results, **({} if summary is None else {"summary": summary}),
+                          "inputs": key_values(inputs)}, aliases)
+        return
+    write_atomic(out, frame=results)
+    if summary_beside:
+        write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)

@@ -11,11 +11,11 @@ import pandas as pd
 
 from gpufin.errors import SpecError
 from gpufin.market.data import check_scenarios, load_market_data
-from gpufin.output.files import write_atomic
+from gpufin.output.excel import key_values
 from gpufin.output.plots import plot_pnl_histogram
 from gpufin.portfolio.positions import (in_book_order, in_chunks, position_row, scenario_chunk,
                                         underlying_order)
-from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
+from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks, write_output
 from gpufin.spec.book import load_book
 from gpufin.spec.reader import read_document
 
@@ -44,11 +44,21 @@ def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=Non
     else:
         doc = load_market_data().scenarios
     scenarios = {name: {k: v for k, v in table.items() if k != "description"} for name, table in doc.items()}
-    table = _scenario_pnl(book, book_options(market_file, paths, chunk, scenarios=scenarios), workers, scheduler,
-                          checkpoint, "stress")
+    options = book_options(market_file, paths, chunk, scenarios=scenarios)
+    table = _scenario_pnl(book, options, workers, scheduler, checkpoint, "stress")
     if out:
-        write_atomic(out, frame=table)
+        write_output(out, table, {"command": "portfolio stress", "book": str(book),
+                                  "scenarios": str(scenarios_file or "data/scenarios.toml"),
+                                  "market": market_file, "paths": paths, "chunk": options["chunk"]},
+                     stress_totals(table), aliases=dict.fromkeys(scenarios, "pnl"))
     return table
+
+
+def stress_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """The book's P&L (USD) per scenario of a stress_book table: columns scenario and pnl;
+    positions that could not be valued add nothing."""
+    names = list(table.columns[table.columns.get_loc("error") + 1:])
+    return pd.DataFrame({"scenario": names, "pnl": [float(table[n].sum(skipna=True)) for n in names]})
 
 
 def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int = 100, seed: int = 1,
@@ -73,8 +83,8 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
     shifts = rate_vol * math.sqrt(h) * rng.standard_normal(scenarios)
     moves = {f"s{k:04d}": {"index_factor_by_sku": dict(zip(skus, map(float, factors[k]))),
                            "rate_shift": float(shifts[k])} for k in range(scenarios)}
-    table = _scenario_pnl(book, book_options(market_file, paths, chunk, scenarios=moves), workers, scheduler,
-                          checkpoint, "var")
+    options = book_options(market_file, paths, chunk, scenarios=moves)
+    table = _scenario_pnl(book, options, workers, scheduler, checkpoint, "var")
     pnl = table[list(moves)].sum(axis=0, skipna=True).to_numpy()
     var = -float(np.quantile(pnl, 1 - level))
     tail = pnl[pnl <= -var]
@@ -82,7 +92,12 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
               "scenarios": scenarios, "seed": seed, "positions": len(table),
               "errors": int(table["error"].notna().sum()), "mean_pnl": float(pnl.mean())}
     if out:
-        write_atomic(out, frame=pd.DataFrame({"scenario": list(moves), "pnl": pnl}))
+        write_output(out, pd.DataFrame({"scenario": list(moves), "pnl": pnl}),
+                     {"command": "portfolio var", "book": str(book), "horizon_days": horizon_days,
+                      "level": level, "scenarios": scenarios, "seed": seed, "vol": vol,
+                      "correlation": correlation, "rate_vol": rate_vol, "market": market_file,
+                      "paths": paths, "chunk": options["chunk"]},
+                     key_values(result))
     if plot:
         plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)
     return result

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gpufin.output.files import write_atomic
 from gpufin.portfolio.positions import (GREEK_COLUMNS, in_book_order, in_chunks, underlying_order,
                                         value_chunk)
-from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
+from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks, write_output
 from gpufin.spec.book import load_book
 
 GROUPS = ("book", "counterparty", "sku", "instrument")
@@ -33,10 +32,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return summary[["by", "name", "positions", "errors", "value", *GREEK_COLUMNS]]
 
 
-def value_book(book, out, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
+def value_book(book, out=None, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
                checkpoint=None, chunk=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Value every position of `book`; write results and their summary beside them."""
-    out = check_output(out)
+    """Value every position of `book`; with `out`, write the results and their summary (beside
+    them, or on their own sheet of an .xlsx workbook)."""
+    out = check_output(out) if out else None
     positions = load_book(book)
     options = book_options(market_file, paths, chunk, greeks=greeks)
     order = underlying_order(positions)
@@ -44,6 +44,8 @@ def value_book(book, out, market_file=None, paths=None, greeks=True, workers=Non
                       scheduler, checkpoint, digest(book, positions, options, "value"))
     results = pd.DataFrame(in_book_order(rows, order))
     summary = summarize(results)
-    write_atomic(out, frame=results)
-    write_atomic(out.with_name(f"{out.stem}.summary{out.suffix}"), frame=summary)
+    if out:
+        write_output(out, results, {"command": "portfolio value", "book": str(book), "market": market_file,
+                                    "paths": paths, "greeks": greeks, "chunk": options["chunk"]},
+                     summary, summary_beside=True)
     return results, summary

@@ -1,7 +1,10 @@
 """The `gpufin` command. It only parses, calls gpufin's Python API and formats.
 
 gpufin itself (and with it numba, QuantLib, pandas) is imported inside the commands, so
-`gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its top. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2.
+`gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its
+top. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2; a bug
+prints one `internal error` line (the traceback with `--debug`) and exits with status 1. No
+output (`--out`, `--plot`) may be an input of the run.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import click
 
 FORMATS = ("table", "json", "csv")
 FORMAT_HELP = "Output format: aligned tables with units, or JSON / CSV at full precision in raw units."
-OUT_SUFFIXES = {"price": (".json", ".csv", ".xlsx"), "simulate": (".parquet", ".xlsx")}
+OUT_SUFFIXES = {"price": (".json", ".csv", ".xlsx"), "simulate": (".parquet", ".xlsx"),
+                "calibrate": (".toml",), "plot": (".png", ".svg", ".pdf")}
 
 
 def format_option(command):
@@ -22,12 +26,23 @@ def format_option(command):
                         show_default=True, help=FORMAT_HELP)(command)
 
 
-def check_out(out: str | None, command: str):
-    """Refuses an --out file whose extension `command` cannot write, before any work."""
+def check_out(out: str | None, command: str, key: str = "--out"):
+    """Refuses an output file whose extension `command` cannot write, before any work."""
     from gpufin.errors import SpecError
     if out and Path(out).suffix.lower() not in OUT_SUFFIXES[command]:
         *rest, last = OUT_SUFFIXES[command]
-        raise SpecError("--out", f"got {out!r}; expected a {', '.join(rest)} or {last} file")
+        expected = f"{', '.join(rest)} or {last}" if rest else last
+        raise SpecError(key, f"got {out!r}; expected a {expected} file")
+
+
+def check_outputs(inputs, out=None, plot=None, command=None):
+    """Before any work: --out and --plot of the right kind, and neither an input of the run."""
+    from gpufin.output.files import not_an_input
+    if command:
+        check_out(out, command)
+    check_out(plot, "plot", "--plot")
+    not_an_input(out, inputs, "--out")
+    not_an_input(plot, inputs, "--plot")
 
 
 def spec_inputs(spec, overrides) -> dict:
@@ -37,17 +52,24 @@ def spec_inputs(spec, overrides) -> dict:
 
 
 class _Group(click.Group):
-    """Turns SpecError into a one-line message and exit status 2."""
+    """A SpecError is a user's mistake: one line, exit status 2. Any other exception is a bug:
+    one `internal error` line and exit status 1, or the traceback with --debug."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except Exception as exc:
             errors = sys.modules.get("gpufin.errors")     # loaded by any command that ran
-            if errors is None or not isinstance(exc, errors.SpecError):
+            if errors is not None and isinstance(exc, errors.SpecError):
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(2)
+            if ctx.params.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (a bug in gpufin; rerun with "
+                       "--debug for the traceback)", err=True)
+            sys.exit(1)
 
 
 def run_options(command):
@@ -66,7 +88,8 @@ def spec_overrides(overrides, paths, seed) -> list[str]:
 
 @click.group(cls=_Group)
 @click.version_option(package_name="gpufin")
-def main():
+@click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+def main(debug):
     """gpufin: price compute derivatives and GPU-backed loans by Monte Carlo."""
 
 
@@ -86,7 +109,7 @@ def price(spec, fmt, paths, seed, overrides, method, solve, out):
     from gpufin.output.excel import key_values, result_sheets, write_excel
     from gpufin.output.files import write_atomic
     from gpufin.output.tables import format_result
-    check_out(out, "price")
+    check_outputs([spec], out, command="price")
     assignments = spec_overrides(overrides, paths, seed) + [f"mc.method={method}"] * (method is not None)
     result = (gpufin.solve_spread if solve else gpufin.price)(spec, assignments)
     if (paths is not None or seed is not None) and result["method"] == "analytic" and method != "analytic":
@@ -117,6 +140,7 @@ def calibrate(history, sku, basis, fixes, out, plot, fmt):
     from gpufin.models.calibration import PARAMETERS, SPEC_KEYS, UNITS, calibrate_file, parse_fix, write_model
     from gpufin.output.plots import plot_calibration
     from gpufin.output.tables import format_frame, format_result, frame_tables, render, result_tables
+    check_outputs([history], out, plot, command="calibrate")
     cal = calibrate_file(history, sku=sku, basis=basis, fixed=parse_fix(fixes))
     if out:
         write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
@@ -156,7 +180,7 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
     from gpufin.output.excel import key_values, write_excel
     from gpufin.output.plots import plot_fan
     from gpufin.output.tables import format_frame, format_result
-    check_out(out, "simulate")
+    check_outputs([spec], out, plot, command="simulate")
     workbook = out and Path(out).suffix.lower() == ".xlsx"
     assignments = spec_overrides(overrides, paths, seed)
     sim = gpufin.simulate(spec, assignments, out_path=None if workbook else out)
@@ -220,6 +244,7 @@ def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers
     import gpufin
     from gpufin.output.plots import plot_book_values
     from gpufin.output.tables import format_frame
+    check_outputs([book, market_file], out, plot)
     _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
                                    checkpoint, chunk)
     if plot:
@@ -243,6 +268,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
     from gpufin.output.plots import plot_stress
     from gpufin.output.tables import format_frame
     from gpufin.portfolio.scenarios import stress_totals
+    check_outputs([book, market_file, scenarios_file], out, plot)
     table = gpufin.stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler,
                                checkpoint, chunk)
     totals = stress_totals(table)
@@ -282,6 +308,7 @@ def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, co
     from gpufin.spec.times import add_tenor
     if renamed is not None:
         raise gpufin.SpecError("--scenarios", "renamed; use --n-scenarios N")
+    check_outputs([book, market_file], out, plot)
     start = dt.date(2026, 1, 1)
     days = (add_tenor(start, horizon, "--horizon") - start).days
     result = gpufin.var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,

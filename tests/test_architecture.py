@@ -21,7 +21,7 @@ ALLOWED = {
     "risk": {"errors", "market"},
     "output": {"errors"},
     "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},
-    "workflows": {"errors", "spec", "models", "engines"},
+    "workflows": {"errors", "spec", "models", "engines", "output"},
 }
 
 

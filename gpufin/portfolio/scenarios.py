@@ -70,8 +70,13 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
     `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years)."""
     if not 0.5 < level < 1.0:
         raise SpecError("--level", f"got {level}; expected a level between 0.5 and 1")
-    if not -1.0 < correlation <= 1.0 or vol < 0 or rate_vol < 0 or scenarios < 2:
-        raise SpecError("--correlation", "expected vol >= 0, rate vol >= 0, -1 < correlation <= 1, scenarios >= 2")
+    for key, value, ok, expected in (
+            ("--n-scenarios", scenarios, scenarios >= 2, "at least 2 scenarios"),
+            ("--vol", vol, vol >= 0, "a volatility >= 0"),
+            ("--rate-vol", rate_vol, rate_vol >= 0, "a volatility >= 0"),
+            ("--correlation", correlation, -1.0 < correlation <= 1.0, "a correlation in (-1, 1]")):
+        if not ok:
+            raise SpecError(key, f"got {value}; expected {expected}")
     out = check_output(out) if out else None
     positions = load_book(book)
     skus = sorted({position_row(p)["sku"] or "index" for p in positions})

@@ -20,6 +20,7 @@ from gpufin.engines.collateral import fleet_chunks
 from gpufin.engines.montecarlo import QUANTILES
 from gpufin.errors import SpecError
 from gpufin.models.fleet import FleetSetup, fleet_setup
+from gpufin.output.files import temporary
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 
@@ -83,7 +84,7 @@ class _ParquetStream:
 
     def __init__(self, out_path, setup: FleetSetup):
         self.out = Path(out_path)
-        self.tmp = self.out.with_name(f".{self.out.name}.tmp-{os.getpid()}")
+        self.tmp = temporary(self.out)
         self.dates = np.array(setup.dates, dtype="datetime64[D]")
         self.times = setup.times
         schema = pa.schema([("path", pa.int64()), ("date", pa.date32()), ("time_years", pa.float64())]

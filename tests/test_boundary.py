@@ -68,3 +68,40 @@ def test_a_json_string_is_not_a_number(tmp_path):
 def test_a_huge_simulation_is_refused_before_allocating():
     one_line_error(run("simulate", str(FLEET), "--set", "mc.horizon=1e9"), "mc.horizon", "100")
     one_line_error(run("simulate", str(FLEET), "--paths", "10000000"), "mc.paths", "at most")
+
+
+def test_a_binary_spec_in_one_book_row_sinks_only_that_row(tmp_path):
+    import gpufin
+    (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
+    (tmp_path / "good.toml").write_text(EXAMPLE.read_text())
+    book = tmp_path / "book.csv"
+    book.write_text("id,quantity,spec\nbad,1,binary.toml\ngood,1,good.toml\n")
+    results, _ = gpufin.value_book(book, tmp_path / "out.csv", greeks=False)
+    errors = results.set_index("id")["error"]
+    assert "not UTF-8 text" in errors["bad"] and errors.isna()["good"]
+
+
+def test_an_empty_scenario_file_is_refused(tmp_path):
+    empty = tmp_path / "scenarios.toml"
+    empty.write_text("")
+    book = ROOT / "data" / "books" / "sample_book.csv"
+    out = run("portfolio", "stress", str(book), "--scenarios", str(empty), "--paths", "64")
+    one_line_error(out, str(empty), "")
+
+
+def test_a_market_file_with_a_word_for_a_rate(tmp_path):
+    import gpufin
+    market = tmp_path / "market.toml"
+    market.write_text('[market.curve]\nkind = "flat"\nrate = "four"\n')
+    book = tmp_path / "book.csv"
+    book.write_text("id,quantity,spec\nA,1," + str(EXAMPLE) + "\n")
+    results, summary = gpufin.value_book(book, tmp_path / "out.csv", market_file=market, greeks=False)
+    assert results.loc[0, "error"].startswith("market.curve.rate: got 'four'")
+    assert summary.iloc[-1]["errors"] == 1
+
+
+def test_a_history_with_an_infinite_level_names_the_line(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("date,level_usd_per_gpu_hour\n2026-01-01,2.4\n2026-01-02,inf\n")
+    out = run("calibrate", str(history))
+    one_line_error(out, str(history), "line 3: got 'inf'")

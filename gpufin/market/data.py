@@ -49,7 +49,7 @@ def _read_csv(path: Path, required, dates=(), positive=()) -> pd.DataFrame:
     for col in positive:
         values = pd.to_numeric(df[col], errors="coerce")
         _check(path, df[col], values.isna(), col, "a number")
-        _check(path, df[col], ~(values > 0), col, "a positive number")
+        _check(path, df[col], ~(np.isfinite(values) & (values > 0)), col, "a finite positive number")
         df[col] = values.astype(float)
     return df
 
@@ -114,6 +114,8 @@ def check_scenarios(path: Path, doc: dict):
              "utilization": lambda x: _positive(x) and x < 1,
              "rate_shift": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
              "anchor_default": lambda x: isinstance(x, bool)}
+    if not doc:
+        raise SpecError(str(path), "no scenarios; expected one table per named scenario")
     for name, table in doc.items():
         if not isinstance(table, dict) or not str(table.get("description", "")).strip():
             raise SpecError(str(path), f"{name}: expected a table with a description")

@@ -17,7 +17,7 @@ import click
 FORMATS = ("table", "json", "csv")
 FORMAT_HELP = "Output format: aligned tables with units, or JSON / CSV at full precision in raw units."
 OUT_SUFFIXES = {"price": (".json", ".csv", ".xlsx"), "simulate": (".parquet", ".xlsx"),
-                "calibrate": (".toml",), "plot": (".png", ".svg", ".pdf")}
+                "calibrate": (".toml",), "grid": (".csv", ".json", ".xlsx"), "plot": (".png", ".svg", ".pdf")}
 
 
 def format_option(command):
@@ -192,6 +192,35 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
         click.echo(format_result(sim.to_dict(), "json"))
     else:
         click.echo(format_frame(sim.quantiles, fmt, group="series"))
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--vary", "vary", multiple=True, required=True, metavar="KEY=START:STOP:N",
+              help="A spec key and its N values from START to STOP (once or twice: a 1-D or 2-D grid).")
+@click.option("--field", default="value", show_default=True,
+              help="The result field to tabulate: value, price_pct, pd, expected_loss, spread, ...")
+@format_option
+@run_options
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the grid to this .csv, .json or .xlsx file.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="A line (1-D) or heat map (2-D) PNG or SVG.")
+def grid(spec, vary, field, fmt, paths, seed, overrides, out, plot):
+    """Revalue SPEC over a grid of one or two keys, every point on common random numbers."""
+    import gpufin
+    from gpufin.output.excel import key_values, write_excel
+    from gpufin.output.files import write_atomic
+    from gpufin.output.grid_plots import plot_grid
+    from gpufin.output.tables import format_frame
+    check_outputs([spec], out, plot, command="grid")
+    assignments = spec_overrides(overrides, paths, seed)
+    frame = gpufin.grid(spec, list(vary), field, assignments)
+    if out and Path(out).suffix.lower() == ".xlsx":
+        write_excel(out, {"results": frame, "inputs": key_values(spec_inputs(spec, assignments))})
+    elif out:
+        write_atomic(Path(out), format_frame(frame, Path(out).suffix.lower().lstrip(".")) + "\n")
+    if plot:
+        plot_grid(frame, field, plot)
+    click.echo(format_frame(frame, fmt))
 
 
 def book_title(book, paths) -> str:

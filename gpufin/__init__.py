@@ -11,9 +11,10 @@ from gpufin.errors import NoClosedForm, SpecError
 from gpufin.models.calibration import calibrate
 from gpufin.portfolio.scenarios import stress_book, var_book
 from gpufin.portfolio.value import value_book
+from gpufin.risk.grid import grid
 from gpufin.version import __version__
 from gpufin.workflows.simulate import simulate
 from gpufin.workflows.warmup import warm_up
 
-__all__ = ["price", "price_many", "solve_spread", "simulate", "calibrate", "value_book",
+__all__ = ["price", "price_many", "solve_spread", "grid", "simulate", "calibrate", "value_book",
            "stress_book", "var_book", "warm_up", "SpecError", "NoClosedForm", "__version__"]

@@ -29,7 +29,7 @@ def plot_calibration(calibration, path, label: str | None = None) -> Path:
     """
     cal = calibration
     dates = cal.dates.astype("datetime64[D]").astype("O")
-    fig = _figure(10, 5.5)
+    fig = new_figure(10, 5.5)
     ax = fig.add_subplot()
     ax.plot(dates, cal.log_levels, ".", color="0.55", markersize=2.5,
             label="observed ln S (index print)")
@@ -67,7 +67,7 @@ def _save(fig: Figure, path) -> Path:
     return path
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     return fig
@@ -104,7 +104,7 @@ def plot_fan(quantiles, path, title: str) -> Path:
     """Fan charts of the index, utilization, operating cash flow and collateral value from
     `gpufin.simulate` quantiles: 5-95% and 25-75% bands, the median and the mean by date,
     as a PNG at `path`."""
-    fig = _figure(13, 8.5)
+    fig = new_figure(13, 8.5)
     axes = fig.subplots(2, 2).ravel()
     for ax, (series, name, label, scale, money, from_start) in zip(axes, FAN_PANELS):
         q = quantiles[(quantiles["series"] == series) & (from_start | (quantiles["time_years"] > 0))]
@@ -135,7 +135,7 @@ def plot_fan(quantiles, path, title: str) -> Path:
 def plot_pnl_histogram(pnl, var: float, es: float, level: float, horizon_days: int, path) -> Path:
     """Histogram of simulated book P&L (USD, or USD m from a million) with the VaR and ES
     marked, as a PNG at `path`."""
-    fig = _figure(9, 5)
+    fig = new_figure(9, 5)
     ax = fig.add_subplot()
     ax.hist(pnl, bins=min(60, max(10, len(pnl) // 5)), color="tab:blue", alpha=0.75)
     unit, millions = _money_axis(ax.xaxis, np.append(pnl, [var, es]))
@@ -159,7 +159,7 @@ def plot_book_values(summary: pd.DataFrame, path, title: str) -> Path:
     panels = [("value", "Value by SKU", "value ({usd})")]
     if sku["delta"].notna().any():
         panels.append(("delta", "Delta by SKU", "delta ({usd} per USD/GPU-hr)"))
-    fig = _figure(5.5 * len(panels) + 1, 5)
+    fig = new_figure(5.5 * len(panels) + 1, 5)
     for k, (column, name, label) in enumerate(panels, start=1):
         ax = fig.add_subplot(1, len(panels), k)
         values = sku[column].fillna(0.0).to_numpy()
@@ -180,7 +180,7 @@ def plot_book_values(summary: pd.DataFrame, path, title: str) -> Path:
 def plot_stress(pnl: pd.Series, path, title: str) -> Path:
     """Horizontal bars of the book's P&L by scenario (a Series, USD, indexed by scenario
     name), labelled with their values, as a PNG at `path`."""
-    fig = _figure(9, 1.2 + 0.55 * len(pnl))
+    fig = new_figure(9, 1.2 + 0.55 * len(pnl))
     ax = fig.add_subplot()
     names, values = list(pnl.index)[::-1], pnl.to_numpy()[::-1]
     bars = ax.barh(names, values, color=np.where(values < 0, "tab:red", "tab:blue"))

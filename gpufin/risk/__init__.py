@@ -1,1 +1,1 @@
-"""Risk-factor moves applied to spec documents: Greek bumps and stress scenarios."""
+"""Risk-factor moves applied to spec documents: Greek bumps, stress scenarios, sensitivity grids."""

@@ -85,10 +85,10 @@ def loan_paths(seed, first_path, cash, value, loan):
     ltv = np.full((n_paths, n_pay), np.nan)
     dscr = np.full((n_paths, n_pay), np.nan)
     equity = np.full((n_paths, n_pay), np.nan)
+    period_cash = np.zeros((n_paths, n_pay))       # the DSCR window's cash and debt service
+    period_due = np.zeros((n_paths, n_pay))        # (allocated once, not per path)
     for p in prange(n_paths):
         path_id = np.uint64(first_path + p)
-        period_cash = np.zeros(n_pay)
-        period_due = np.zeros(n_pay)
         outstanding = 0.0
         undrawn = commitment
         accrued = 0.0
@@ -126,19 +126,19 @@ def loan_paths(seed, first_path, cash, value, loan):
                 # before the first draw only fees are due, and the sponsor pays them
                 paid_by_sponsor = sponsor or (outstanding <= 0.0 and not final)
                 if not paid_by_sponsor and due > 0.0:
-                    period_cash[k] = on_hand
-                    period_due[k] = due
+                    period_cash[p, k] = on_hand
+                    period_due[p, k] = due
                     covered = 0.0
                     owed = 0.0
                     for j in range(ttm_first[k], k + 1):
-                        covered += period_cash[j]
-                        owed += period_due[j]
+                        covered += period_cash[p, j]
+                        owed += period_due[p, j]
                     if covered < dscr_trigger * owed and reserve > 0.0:
                         cure = min(reserve, dscr_trigger * owed - covered)   # the reserve cures it
                         reserve -= cure
                         on_hand += cure
                         covered += cure
-                        period_cash[k] += cure
+                        period_cash[p, k] += cure
                     dscr[p, k] = covered / owed
                     breach = breach or dscr[p, k] < dscr_trigger
                     locked = dscr[p, k] < lockup_dscr

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 import gpufin
+from gpufin.market.data import load_market_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -76,8 +77,7 @@ def compute() -> dict[str, float]:
         out[f"book/total/{column}"] = float(total[column])
     out["book/loan-001/value"] = float(results.loc[results["id"] == "LOAN-001", "value"].iloc[0])
     stress = gpufin.stress_book(book, paths=BOOK_PATHS)
-    names = [c for c in stress.columns if c not in ("id", "book", "counterparty", "sku", "quantity",
-                                                    "instrument", "model", "error")]
+    names = list(load_market_data().scenarios)
     out.update({f"stress/{n}": float(stress[n].sum(skipna=True)) for n in names})
     var = gpufin.var_book(book, scenarios=20, paths=BOOK_PATHS)
     out.update({"var/var": var["var"], "var/es": var["es"]})

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -48,6 +50,30 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def command_seconds(args: list[str]) -> float:
+    """Wall seconds of one `gpufin` command in a fresh process (output discarded)."""
+    cli = [sys.executable, "-c", "from cli import main; main()"]
+    return timed(lambda: subprocess.run(cli + args, check=True, capture_output=True,
+                                        cwd=Path(DEAL).parents[2]))
+
+
+def command_table() -> None:
+    """`gpufin grid` against `gpufin price`, each in its own process."""
+    price = [*"price".split(), DEAL, "--paths", str(PATHS)]
+    grid = ["grid", DEAL, "--paths", str(PATHS), "--field", "price_pct",
+            *[arg for v in VARY for arg in ("--vary", v)]]
+    command_seconds(price)                                            # warm the cache, untimed
+    before, grid_seconds, after = command_seconds(price), command_seconds(grid), command_seconds(price)
+    mean = (before + after) / 2
+    cells = [["command", "prices", "seconds", "x gpufin price"],
+             ["gpufin price, before the grid", "1", f"{before:.2f}", f"{before / mean:.2f}"],
+             ["gpufin grid (5 x 5)", str(POINTS), f"{grid_seconds:.2f}", f"{grid_seconds / mean:.2f}"],
+             ["gpufin price, after the grid", "1", f"{after:.2f}", f"{after / mean:.2f}"]]
+    print()
+    print(format_table(cells))
+    print(f"gpufin grid / gpufin price = {grid_seconds / mean:.2f} for {POINTS} points")
+
+
 def main() -> None:
     overrides = [f"mc.paths={PATHS}"]
     single = functools.partial(gpufin.price, DEAL, overrides)
@@ -68,6 +94,7 @@ def main() -> None:
     print(f"x single price: seconds over the mean of the two single prices ({mean:.3f} s); "
           f"grid / single = {grid_seconds / mean:.2f} for {POINTS} points "
           f"({grid_seconds / mean / POINTS:.2f} single prices per point)")
+    command_table()
 
 
 if __name__ == "__main__":

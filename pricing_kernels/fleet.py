@@ -2,36 +2,50 @@
 
 Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet:
   out[0] index S (USD/GPU-hr), out[1] merchant utilization U, out[2] operating cash flow of
-  the period ending at date i (USD), out[3] collateral value (USD).
-Index: the Schwartz-Smith step of pricing_kernels.index_step (state form: income
-values read chi and xi apart). Utilization U = logistic(Y),
-Y <- theta + (Y - theta) u_decay[i] + b1[i] Z1 + b2[i] Z2 + b3[i] Z3: (b1, b2, b3) is the
-last row of the exact 3x3 step covariance's Cholesky factor, so Y is correlated with the
-index shocks. Customer u defaults at an exponential time (hazard[u]) drawn once per path;
+  the period ending at date i (USD), out[3] collateral value (USD), and with `continuation`
+  out[4] the going-concern value of the SPV (USD): the fleet's income value plus, for each
+  contract not ended whose customer still pays, the PV of its contracted cash (contract_pv)
+  less the merchant revenue it displaces over its term (`displaced` weights), both with its
+  customer's survival from the date.
+Index and utilization: the Gaussian state (chi, xi, Y), U = logistic(Y), is drawn with
+numbers keyed by time (gpufin.models.keyed): each canonical month from its own normals, a
+date inside a month by bisection from the month's ends, so a date's value never depends on
+the other dates of the grid. Jumps: the Poisson events of pricing_kernels.index_step (keyed
+by event number; a spike's weight is taken relative to the start of its month), and each
+scheduled launch keyed by its rank.
+Customer u defaults at an exponential time (hazard[u]) drawn once per path;
 contract c belongs to customer[c].
 Income value per GPU at date i:
   sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sd Z)]) - opex_pv[i]
 with m = theta + (Y - theta) d[i,j] + cov[i,j] = -(util_base[i,j] - d[i,j] Y) and the
 expectation by Gauss-Hermite quadrature in symmetric pairs (pair_s, pair_w), floored
 at `salvage`: the conditional expectation of discounted merchant margin (gpufin.models.fleet).
-Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end,
+Billable GPUs: fleet[i], or with delay_probability > 0 each delivery late or not per path
+(on_time or late GPUs of each delivery). Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end,
 contracted_cash[c] while its customer pays and released_cash[c] (its prepayment, held in the
 SPV's account and released as the service is delivered) whether or not the customer pays.
 Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
-same bits. RNG streams: 0, 1 index shocks, jumps as in pricing_kernels.index_step, 100 Z3, 200 default times.
+same bits. RNG streams: 0, 1 index shocks, 100 utilization shocks (counter: month // 4), 101 bisection
+midpoints (month x 32 + node), 102 a date's own bridge (its minute), 2 and 3 jumps as in
+pricing_kernels.index_step (3: counter = the scheduled launch's rank), 200 default times,
+201 late deliveries (counter = the delivery).
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.index_step import (has_jumps, index_diffusion, index_jumps, jump_scratch,
-                                        jump_start)
+from pricing_kernels.index_step import EVENT_STREAM, LAUNCH_STREAM, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import fill_normals4, fill_words, split_seed, uniform_open
+from pricing_kernels.rng import (fill_normals4, fill_words, normal_pair, split_seed, uniform_open,
+                                 words_lane)
 from pricing_kernels.vecmath import exp_vec, log_vec
 
 UTIL_STREAM = 100
+BISECT_STREAM = 101
+DATE_STREAM = 102
 DEFAULT_STREAM = 200
+DELAY_STREAM = 201
+LEVELS = 5           # gpufin.models.keyed.LEVELS
 INCOME, RESIDUAL, BOOK = 0, 1, 2
 E_LOG_MAX = 69.0
 GH_PAIRS = 5         # gpufin.models.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
@@ -44,9 +58,10 @@ def logistic(y):
 
 @njit(inline="always")
 def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
-                  out):
+                  weights, partial, out):
     """Per-GPU income-approach values at date i for a lane group (lanes innermost, so the
-    loops vectorize). Gauss-Hermite nodes +-x_k pair
+    loops vectorize), and in partial[k, lane] the merchant revenue weighted month by month by
+    weights[k, i, j]. Gauss-Hermite nodes +-x_k pair
     up: with E = e^{-m} and s_k = 2 cosh(sd x_k),
     logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
     one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite; it
@@ -54,6 +69,9 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
     n = chi.size
     for lane in range(n):
         out[lane] = 0.0
+    for k in range(weights.shape[0]):
+        for lane in range(n):
+            partial[k, lane] = 0.0
     for j in range(j0[i], w.shape[1]):
         for lane in range(n):
             level = w[i, j] * exp_vec(log_a[i, j] + c[i, j] * chi[lane] + xi[lane])
@@ -63,76 +81,205 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
                 s = pair_s[i, j, k]
                 util += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
             out[lane] += level * util
+            for k in range(weights.shape[0]):
+                partial[k, lane] += weights[k, i, j] * level * util
     for lane in range(n):
         out[lane] = max(out[lane] - opex_pv[i], floor)
+
+
+@njit(inline="always")
+def affine(a, b, c, f, left, right, z, out, bridged):
+    """out = a left + c + f z (+ b right for a bridge), per lane; out is neither input."""
+    for r in range(3):
+        for lane in range(out.shape[1]):
+            v = c[r]
+            for j in range(3):
+                v += a[r, j] * left[j, lane] + f[r, j] * z[j, lane]
+                if bridged:
+                    v += b[r, j] * right[j, lane]
+            out[r, lane] = v
+
+
+@njit(inline="always")
+def month_normals(k0, k1, ids, signs, month, z1, z2, z3, z):
+    """z[:, lane] = the three normals of `month` (four months share one draw per stream)."""
+    row = month % 4
+    if row == 0:
+        fill_normals4(k0, k1, ids, signs, 0, month // 4, z1)
+        fill_normals4(k0, k1, ids, signs, 1, month // 4, z2)
+        fill_normals4(k0, k1, ids, signs, UTIL_STREAM, month // 4, z3)
+    for lane in range(ids.size):
+        z[0, lane] = z1[row, lane]
+        z[1, lane] = z2[row, lane]
+        z[2, lane] = z3[row, lane]
+
+
+@njit(inline="always")
+def bridge_normals(k0, k1, ids, signs, stream, counter, z4, z):
+    """z[:, lane] = three normals of (stream, counter)."""
+    fill_normals4(k0, k1, ids, signs, stream, counter, z4)
+    for r in range(3):
+        for lane in range(ids.size):
+            z[r, lane] = z4[r, lane]
+
+
+@njit(inline="always")
+def bisect(k0, k1, ids, signs, fa, i, start, end, z4, z, left, right, mid, out):
+    """The Gaussian state at date i inside its month (gpufin.models.keyed): halve the month
+    down to the date's finest cell from the month's ends `start` and `end`, then bridge."""
+    month, cell = fa.month[i], fa.cell[i]
+    left[:, :] = start
+    right[:, :] = end
+    heap = 1
+    for level in range(LEVELS):
+        bridge_normals(k0, k1, ids, signs, BISECT_STREAM, month * (1 << LEVELS) + heap, z4, z)
+        affine(fa.level_a[level], fa.level_b[level], fa.level_c[level], fa.level_f[level],
+               left, right, z, mid, True)
+        if (cell >> (LEVELS - 1 - level)) & 1:
+            left[:, :] = mid
+            heap = 2 * heap + 1
+        else:
+            right[:, :] = mid
+            heap = 2 * heap
+    bridge_normals(k0, k1, ids, signs, DATE_STREAM, fa.minute[i], z4, z)
+    affine(fa.final_a[i], fa.final_b[i], fa.final_c[i], fa.final_f[i], left, right, z, out, True)
+
+
+@njit(inline="always")
+def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, launched):
+    """Consume each lane's Poisson events up to `clock` (event rate x time): a launch adds to
+    `launched`; a spike at tau to `spikes`, weighted e^{kappa (tau - month_start)} (the
+    spike part of chi at t in the month is spikes x e^{-kappa (t - month_start)})."""
+    next_event, seen, _ = scratch
+    for lane in range(ids.size):
+        while next_event[lane] <= clock:
+            seen[lane] += 1
+            w0, w1, w2, w3 = words_lane(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
+            za, _ = normal_pair(w0, w1)
+            z = signs[lane] * za
+            if uniform_open(w3) < ix.launch_share:
+                launched[lane] += ix.launch_mean + ix.launch_vol * z
+            else:
+                tau = next_event[lane] / ix.event_rate
+                spikes[lane] += (ix.spike_mean + ix.spike_vol * z) * np.exp(ix.kappa * (tau - month_start))
+            next_event[lane] -= log_vec(uniform_open(w2))
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     """out[series, path, date] for paths first_path .. first_path + n_paths - 1 of the fleet
-    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record, state form)."""
+    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record)."""
     k0, k1 = split_seed(seed)
-    decay, a11, a21, a22, mu_dt, shift = ix.decay, ix.a11, ix.a21, ix.a22, ix.mu_dt, ix.shift
-    chi0, xi0 = ix.chi0, ix.xi0
-    theta, y0, u_decay = fleet_args.theta, fleet_args.y0, fleet_args.u_decay
-    b1, b2, b3 = fleet_args.b1, fleet_args.b2, fleet_args.b3
-    times, hours, fleet, opex = fleet_args.times, fleet_args.hours, fleet_args.fleet, fleet_args.opex
-    contracted_cash, share = fleet_args.contracted_cash, fleet_args.share
-    start, end, customer = fleet_args.start, fleet_args.end, fleet_args.customer
-    hazard, released_cash = fleet_args.hazard, fleet_args.released_cash
-    valuation, floor, elasticity = fleet_args.valuation, fleet_args.floor, fleet_args.elasticity
-    w, log_a, c, d = fleet_args.w, fleet_args.log_a, fleet_args.c, fleet_args.d
-    util_base, pair_s, pair_w = fleet_args.util_base, fleet_args.pair_s, fleet_args.pair_w
-    j0, opex_pv = fleet_args.j0, fleet_args.opex_pv
-    residual_base, book = fleet_args.residual_base, fleet_args.book
-    n_dates = shift.size + 1
+    fa = fleet_args
+    shift, chi0, xi0, event_rate = ix.shift, ix.chi0, ix.xi0, ix.event_rate
+    times, hours, fleet, opex = fa.times, fa.hours, fa.fleet, fa.opex
+    contracted_cash, share = fa.contracted_cash, fa.share
+    start, end, customer = fa.start, fa.end, fa.customer
+    hazard, released_cash = fa.hazard, fa.released_cash
+    valuation, floor, elasticity = fa.valuation, fa.floor, fa.elasticity
+    w, log_a, c, d = fa.w, fa.log_a, fa.c, fa.d
+    util_base, pair_s, pair_w = fa.util_base, fa.pair_s, fa.pair_w
+    j0, opex_pv = fa.j0, fa.opex_pv
+    residual_base, book = fa.residual_base, fa.book
+    launch_at, spike_decay = fa.launch_at, fa.spike_decay
+    n_dates = times.size
     n_contracts = share.size
-    jumps = has_jumps(ix)
-    out = np.empty((4, n_paths, n_dates))
+    events = event_rate > 0.0
+    going, displaced = fa.continuation, fa.displaced
+    n_deliveries = fa.on_time.shape[0]
+    delays = fa.delay_probability > 0.0
+    out = np.empty((5 if going else 4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
-        chi = np.empty(LANES)
-        xi = np.empty(LANES)
         z1 = np.empty((4, LANES))
         z2 = np.empty((4, LANES))
+        z3 = np.empty((4, LANES))
+        z4 = np.empty((4, LANES))
+        z = np.empty((3, LANES))
+        start_state = np.empty((3, LANES))       # Gaussian (chi, xi, Y) at the month's start
+        end_state = np.empty((3, LANES))         # and at its end
+        state = np.empty((3, LANES))             # at the date
+        left = np.empty((3, LANES))
+        right = np.empty((3, LANES))
+        mid = np.empty((3, LANES))
+        spikes = np.zeros(LANES)
+        launched = np.zeros(LANES)               # Poisson launches
+        scheduled = np.zeros(LANES)              # scheduled launches
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
-        y = np.empty(LANES)
-        z3 = np.empty((4, LANES))
         tau = np.empty((max(hazard.size, 1), LANES))
         per_gpu = np.empty(LANES)
+        gpus = np.empty(LANES)
+        is_late = np.zeros((n_deliveries, LANES), dtype=np.bool_)
+        income = np.empty(LANES)
+        partial = np.empty((displaced.shape[0], LANES))
+        chi = np.empty(LANES)
+        xi = np.empty(LANES)
         for lane in range(LANES):
             ids[lane] = np.uint64(first_path + g * LANES + lane)
             signs[lane] = 1.0
-            chi[lane] = chi0
-            xi[lane] = xi0
-            y[lane] = y0
-        if jumps:
+            state[0, lane] = chi0
+            state[1, lane] = xi0
+            state[2, lane] = fa.y0
+        if events:
             jump_start(k0, k1, ids, scratch)
+        if delays:
+            for k in range(n_deliveries):
+                fill_words(k0, k1, ids, DELAY_STREAM, k, words)
+                for lane in range(LANES):
+                    is_late[k, lane] = uniform_open(words[0, lane]) < fa.delay_probability
         for cu in range(hazard.size):
             fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
             for lane in range(LANES):
                 tau[cu, lane] = -log_vec(uniform_open(words[0, lane])) / hazard[cu]
+        month = -1                     # the month whose end end_state holds
+        launches = 0                   # scheduled launches taken
         for i in range(n_dates):
             if i > 0:
-                s = i - 1
-                if s % 4 == 0:
-                    fill_normals4(k0, k1, ids, signs, 0, s // 4, z1)
-                    fill_normals4(k0, k1, ids, signs, 1, s // 4, z2)
-                    fill_normals4(k0, k1, ids, signs, UTIL_STREAM, s // 4, z3)
-                r = s % 4
-                index_diffusion(s, r, chi, xi, z1, z2, decay, a11, a21, a22, mu_dt)
-                if jumps:
-                    index_jumps(s, k0, k1, ids, signs, scratch, ix, chi, xi, False)
+                while month < fa.month[i]:
+                    if month >= 0:     # close the month: its last events, the spikes' decay
+                        if events:
+                            take_events(k0, k1, ids, signs, ix, event_rate * (month + 1) / 12.0,
+                                        month / 12.0, scratch, spikes, launched)
+                        for lane in range(LANES):
+                            spikes[lane] *= fa.month_decay
+                    month += 1
+                    start_state[:, :] = state if month == 0 else end_state
+                    month_normals(k0, k1, ids, signs, month, z1, z2, z3, z)
+                    affine(fa.step_a, fa.step_a, fa.step_c, fa.step_f, start_state, start_state, z,
+                           end_state, False)
+                if fa.canonical[i]:
+                    state[:, :] = end_state
+                else:
+                    bisect(k0, k1, ids, signs, fa, i, start_state, end_state, z4, z, left, right,
+                           mid, state)
+                if events:
+                    take_events(k0, k1, ids, signs, ix, ix.event_clock[i - 1], month / 12.0,
+                                scratch, spikes, launched)
+                while launches < launch_at.size and launch_at[launches] <= times[i] + 1e-12:
+                    fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, launches, z4)
+                    for lane in range(LANES):
+                        scheduled[lane] += ix.launch_mean + ix.launch_vol * z4[0, lane]
+                    launches += 1
+            for lane in range(LANES):
+                chi[lane] = state[0, lane] + spikes[lane] * spike_decay[i]
+                xi[lane] = state[1, lane] + launched[lane] + scheduled[lane]
+            for lane in range(LANES):
+                gpus[lane] = fleet[i]
+            if delays:
                 for lane in range(LANES):
-                    y[lane] = (theta + (y[lane] - theta) * u_decay[s] + b1[s] * z1[r, lane]
-                               + b2[s] * z2[r, lane] + b3[s] * z3[r, lane])
+                    gpus[lane] = 0.0
+                    for k in range(n_deliveries):
+                        gpus[lane] += fa.late[k, i] if is_late[k, lane] else fa.on_time[k, i]
             g_shift = shift[i - 1] if i > 0 else 0.0
+            if valuation == INCOME or going:
+                income_values(i, chi, xi, state[2], w, log_a, c, d, util_base, pair_s, pair_w, j0,
+                              opex_pv, floor, displaced, partial, income)
             if valuation == INCOME:
-                income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0,
-                              opex_pv, floor, per_gpu)
+                for lane in range(LANES):
+                    per_gpu[lane] = income[lane]
             elif valuation == RESIDUAL:
                 for lane in range(LANES):
                     per_gpu[lane] = residual_base[i] * exp_vec(elasticity * xi[lane])
@@ -144,7 +291,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 if p >= n_paths:
                     break
                 index = exp_vec(g_shift + chi[lane] + xi[lane])
-                util = logistic(y[lane])
+                util = logistic(state[2, lane])
                 cash = 0.0
                 if i > 0:
                     contract_rate = 0.0
@@ -155,9 +302,15 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                         contract_rate += (contracted_cash[ci] if on else 0.0) + (released_cash[ci] if running else 0.0)
                         contracted_share += share[ci] if on else 0.0
                     margin = contract_rate + (1.0 - contracted_share) * util * index - opex
-                    cash = hours[i - 1] * fleet[i] * margin
+                    cash = hours[i - 1] * gpus[lane] * margin
                 out[0, p, i] = index
                 out[1, p, i] = util
                 out[2, p, i] = cash
-                out[3, p, i] = fleet[i] * per_gpu[lane]
+                out[3, p, i] = gpus[lane] * per_gpu[lane]
+                if going:
+                    value = income[lane]
+                    for ci in range(n_contracts):
+                        if i <= end[ci] and tau[customer[ci], lane] > times[i]:
+                            value += fa.contract_pv[ci, i] - share[ci] * partial[ci, lane]
+                    out[4, p, i] = gpus[lane] * value
     return out

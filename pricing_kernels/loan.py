@@ -21,22 +21,32 @@ At payment k the debt service due is the interest and the principal of the fixed
    `sweep_share` prepays principal and the rest, with any trapped cash, goes to equity.
 At maturity the balloon is met from cash, the trap, the reserve and the collateral's sale or
 refinancing value x (1 - haircut); a shortfall is a payment default.
+Customer prepayments paid to the loan (`prepaid`, per date) are held until the next payment,
+where after the debt service and the reserve top-up they prepay principal (before the sweep;
+installments fall away from the last, as with a sweep); what the balance cannot take is held
+for later payments and, at maturity, meets the balloon with the cash.
 
 A covenant breach (DSCR, or LTV above `ltv_trigger`) ends the loan only with
-`accelerate` (default_on = "payment-or-covenant", acceleration = "always"); otherwise it is a
+`accelerate` (default_on = "payment-or-covenant", acceleration = "always"), or with
+`lender_optimal` where liquidating beats continuing (liquidation_wins); otherwise it is a
 technical breach, recorded by its first time. The commitment fee accrues on the undrawn
 amount until the last draw date (`fee_until`). At a default (payment or acceleration) at
-grid date i the lender collects the fleet's operating cash (net of opex) until the sale, and
-then value at the first grid date j on or after i + lag x (1 - haircut) + cash on hand + trap
-+ reserve - workout_cost x claim, discounted from i + lag; in PV at most the claim
-(principal + accrued interest and fees) discounted from i + lag, and at least 0. A loan repaid in full with no draw left ends
+grid date i the collateral is sold in n equal tranches, tranche q = 1..n at i + q lag / n:
+1/n of the value at the first grid date on or after it x (1 - tranche_haircut), discounted
+from i + q lag / n; the lender collects the operating cash (net of opex) of the GPUs not yet
+sold until the last sale, and cash on hand + trap + reserve + held prepayments -
+workout_cost x claim at i + lag; in PV at most the claim (principal + accrued interest and
+fees) discounted from i + lag, and at least 0. A loan repaid in full with no draw left ends
 there. With `sponsor` set (index collateral, no operating cash) debt service is paid by the
 sponsor and only the covenants and the balloon can default; before the first draw the
 sponsor pays the fees due.
 
+With `best_of` the recovery is the larger of the liquidation's and the going concern's
+(the lender keeps the SPV running: going[p, i] + the SPV's cash - workout_cost x claim, at i,
+at most the claim).
 out[path]: PV receipts, PV draws, ended in default (payment or acceleration), its time,
 PV loss, PV claim, sum t x principal repaid, principal repaid, payment default (1/0), first
-covenant breach time (NaN: none), accelerated (1/0). ltv/dscr/equity[path, k]: at payment
+covenant breach time (NaN: none), accelerated (1/0), recovered as a going concern (1/0). ltv/dscr/equity[path, k]: at payment
 k (NaN after the loan ended; equity in USD paid to the sponsor at k).
 """
 import math
@@ -48,9 +58,9 @@ from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.rng import philox4x32, split_seed, uniform_open
 
 BRIDGE_STREAM = 300
-N_OUT = 11
+N_OUT = 12
 RECEIPTS, DRAWS, ENDED, END_TIME, LOSS, CLAIM, TIME_PRINCIPAL, PRINCIPAL, PAYMENT_DEFAULT, \
-    FIRST_BREACH, ACCELERATED = range(N_OUT)
+    FIRST_BREACH, ACCELERATED, CONTINUED = range(N_OUT)
 
 
 @njit(inline="always")
@@ -64,10 +74,47 @@ def bridge_crossed(path_id, i, k0, k1, v0, v1, barrier, variance):
     return uniform_open(w[0]) < crossing
 
 
+@njit(inline="always")
+def tranche_proceeds(p, i, value, lag_index, lag_df, tranche_index, tranche_df, haircut):
+    """Sale proceeds of the collateral sold in equal tranches after a default at date i, in
+    USD at the end of the lag (each earlier tranche carried there from its own sale)."""
+    n_sales = tranche_index.shape[1] + 1
+    proceeds = value[p, lag_index[i]] * (1.0 - haircut) / n_sales
+    for q in range(n_sales - 1):
+        proceeds += value[p, tranche_index[i, q]] * (1.0 - haircut) / n_sales * (tranche_df[i, q] / lag_df[i])
+    return proceeds
+
+
+@njit(inline="always")
+def workout_cash(p, i, cash, df, lag_index, tranche_index):
+    """PV of the operating cash (USD) of the GPUs not yet sold, from a default at date i to
+    the last sale."""
+    n_sales = tranche_index.shape[1] + 1
+    collected = 0.0
+    sold = 0
+    for m in range(i + 1, lag_index[i] + 1):
+        while sold < n_sales - 1 and tranche_index[i, sold] < m:
+            sold += 1
+        collected += df[m] * cash[p, m] * (1.0 - sold / n_sales)
+    return collected
+
+
+@njit(inline="always")
+def liquidation_wins(sale, going, cash, claim, workout, carry, continuing):
+    """Lender-optimal acceleration at a covenant breach: whether selling now (the collateral's
+    value after the haircut, carried over the lag by `carry` = DF(lag end) / DF(now), plus the
+    SPV's cash, less the workout cost; at most the claim) beats letting the loan run: worth
+    `continuing` (the rest of the loan if every payment is made) at most, and no more than
+    the SPV as a going concern (USD at the breach)."""
+    liquidation = min(carry * sale + cash - workout * claim, claim)
+    return liquidation >= min(continuing, going + cash - workout * claim)
+
+
 @njit(cache=CACHE, parallel=PRANGE)
-def loan_paths(seed, first_path, cash, value, loan):
+def loan_paths(seed, first_path, cash, value, going, loan):
     """The waterfall of `loan` (a LoanArgs record, pricing_kernels.records) on the collateral
-    paths cash[path, date] and value[path, date]: (out, ltv, dscr, equity) as above."""
+    paths cash[path, date], value[path, date] and going[path, date] (the going-concern value,
+    read only with `best_of` or `lender_optimal`): (out, ltv, dscr, equity) as above."""
     times, df, accrual, rate, draws = loan.times, loan.df, loan.accrual, loan.rate, loan.draws
     fee, commitment, fee_until = loan.fee, loan.commitment, loan.fee_until
     pay_index, principal_due, ttm_first = loan.pay_index, loan.principal_due, loan.ttm_first
@@ -76,7 +123,9 @@ def loan_paths(seed, first_path, cash, value, loan):
     ltv_trigger, ltv_test, continuous = loan.ltv_trigger, loan.ltv_test, loan.continuous
     bridge_var, dscr_trigger, haircut = loan.bridge_var, loan.dscr_trigger, loan.haircut
     lag_index, lag_df, sponsor, accelerate = loan.lag_index, loan.lag_df, loan.sponsor, loan.accelerate
-    workout = loan.workout_cost
+    workout, prepaid = loan.workout_cost, loan.prepaid
+    best_of, lender_optimal = loan.best_of, loan.lender_optimal
+    tranche_haircut, tranche_index, tranche_df = loan.tranche_haircut, loan.tranche_index, loan.tranche_df
     n_paths = cash.shape[0]
     n_pay = pay_index.size
     last = pay_index[-1]
@@ -95,6 +144,7 @@ def loan_paths(seed, first_path, cash, value, loan):
         on_hand = 0.0        # operating cash of the current period
         trap = 0.0           # cash trapped by a lock-up
         reserve = reserve0
+        held = 0.0           # customer prepayments waiting for the next payment
         receipts = 0.0
         pv_draws = 0.0
         k = 0
@@ -114,6 +164,7 @@ def loan_paths(seed, first_path, cash, value, loan):
                 outstanding += draws[i]
                 undrawn -= draws[i]
                 pv_draws += df[i] * draws[i]
+            held += prepaid[i]
             if i == pay_index[k]:
                 ltv[p, k] = outstanding / value[p, i] if value[p, i] > 0.0 else np.inf
             breach = breach or (ltv_test[i] and outstanding > ltv_trigger * value[p, i])
@@ -146,7 +197,7 @@ def loan_paths(seed, first_path, cash, value, loan):
                     first_breach = times[i]
                 if final:
                     capacity = value[p, i] * (1.0 - haircut)       # sale or refinancing
-                    cash_left = 0.0 if sponsor else on_hand + trap + reserve
+                    cash_left = 0.0 if sponsor else on_hand + trap + reserve + held
                     owed = principal if sponsor else interest + principal   # a sponsor pays interest
                     if cash_left + capacity < owed:
                         payment_default = True
@@ -170,6 +221,9 @@ def loan_paths(seed, first_path, cash, value, loan):
                     top_up = min(on_hand, max(reserve_periods * due - reserve, 0.0))
                     reserve += top_up
                     on_hand -= top_up
+                    applied = min(held, outstanding - principal)     # prepaid by customers
+                    principal += applied
+                    held -= applied
                     share = lockup_sweep if locked else sweep_share
                     swept = min(share * on_hand, outstanding - principal)
                     principal += swept
@@ -192,7 +246,10 @@ def loan_paths(seed, first_path, cash, value, loan):
                 k += 1
             if breach and math.isnan(first_breach):
                 first_breach = times[i]
-            if breach and accelerate and outstanding > 0.0:
+            if breach and outstanding > 0.0 and (accelerate or (lender_optimal and liquidation_wins(
+                    value[p, i] * (1.0 - haircut), going[p, i], on_hand + trap + reserve + held,
+                    outstanding + accrued, workout, lag_df[i] / df[i],
+                    outstanding * loan.riskless[i] + accrued))):
                 end_at = i
                 break
             if outstanding <= 0.0 and i >= fee_until and k > 0:
@@ -200,12 +257,15 @@ def loan_paths(seed, first_path, cash, value, loan):
         if end_at >= 0:
             i = end_at
             claim = outstanding + accrued
-            j = lag_index[i]
-            sale = value[p, j] * (1.0 - haircut) + max(on_hand, 0.0) + trap + reserve - workout * claim
-            collected = 0.0            # the fleet's operating cash until the sale, net of opex
-            for m in range(i + 1, j + 1):
-                collected += df[m] * cash[p, m]
+            sale = (tranche_proceeds(p, i, value, lag_index, lag_df, tranche_index, tranche_df, tranche_haircut)
+                    + max(on_hand, 0.0) + trap + reserve + held - workout * claim)
+            collected = workout_cash(p, i, cash, df, lag_index, tranche_index)
             recovered = min(max(lag_df[i] * sale + collected, 0.0), lag_df[i] * claim)
+            if best_of:                # the lender keeps the SPV running if that is worth more
+                kept = df[i] * (going[p, i] + max(on_hand, 0.0) + trap + reserve + held - workout * claim)
+                if min(kept, df[i] * claim) > recovered:
+                    recovered = min(kept, df[i] * claim)
+                    out[p, CONTINUED] = 1.0
             receipts += recovered
             out[p, ENDED] = 1.0
             out[p, END_TIME] = times[i]

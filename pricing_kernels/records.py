@@ -76,15 +76,32 @@ class PayoffArgs(NamedTuple):
 class FleetArgs(NamedTuple):
     """A GPU fleet's utilization, cash flow and collateral value (pricing_kernels.fleet, beside
     the TwoFactorArgs of its index; built by gpufin.models.fleet.FleetModel.kernel_args)."""
-    theta: float                 # long-run level of Y = logit(utilization)
-    y0: float                    # Y at the valuation date
-    u_decay: np.ndarray          # per step: e^{-kappa_u dt}
-    b1: np.ndarray               # per step: loadings of Y's step on the index normals Z1, Z2
-    b2: np.ndarray
-    b3: np.ndarray               # per step: and on its own normal Z3
+    y0: float                    # Y = logit(utilization) at the valuation date
+    month: np.ndarray            # per date: its month k, t in (m_k, m_{k+1}] (int64; gpufin.models.keyed)
+    canonical: np.ndarray        # per date: the date is the month's end m_{k+1} (bool)
+    cell: np.ndarray             # per date: its finest bisection cell in the month (int64)
+    minute: np.ndarray           # per date: its time in minutes, the key of its own bridge (int64)
+    months: int                  # canonical months drawn
+    step_a: np.ndarray           # (3, 3): one month's step of (chi, xi, Y) without jumps, X' = a X + c + f Z
+    step_c: np.ndarray           # (3,)
+    step_f: np.ndarray           # (3, 3)
+    level_a: np.ndarray          # (levels, 3, 3): midpoint bridges, X = a X_left + b X_right + c + f Z
+    level_b: np.ndarray          # (levels, 3, 3)
+    level_c: np.ndarray          # (levels, 3)
+    level_f: np.ndarray          # (levels, 3, 3)
+    final_a: np.ndarray          # (dates, 3, 3): each date's bridge in its finest cell
+    final_b: np.ndarray          # (dates, 3, 3)
+    final_c: np.ndarray          # (dates, 3)
+    final_f: np.ndarray          # (dates, 3, 3)
+    spike_decay: np.ndarray      # per date: e^{-kappa (t - m_k)}, spikes' decay since the month began
+    month_decay: float           # e^{-kappa / 12}
+    launch_at: np.ndarray        # scheduled launch times, sorted (years)
     times: np.ndarray            # per date: years from the valuation date
     hours: np.ndarray            # per step: hours in the period
     fleet: np.ndarray            # per date: billable GPUs
+    delay_probability: float     # probability that a delivery is late (independently per delivery)
+    on_time: np.ndarray          # [delivery, date]: its billable GPUs if on time
+    late: np.ndarray             # [delivery, date]: and if late
     opex: float                  # USD per GPU-hour
     contracted_cash: np.ndarray  # per contract: USD per GPU-hour of the fleet its customer pays, after prepayment
     released_cash: np.ndarray    # per contract: USD per GPU-hour of the fleet released from the prepayment account
@@ -107,6 +124,9 @@ class FleetArgs(NamedTuple):
     residual_base: np.ndarray    # per date: residual-curve value per GPU before the index move
     elasticity: float            # residual value's elasticity to the long-term index level
     book: np.ndarray             # per date: book value per GPU
+    continuation: bool           # also write the SPV's going-concern value (out[4])
+    displaced: np.ndarray        # (contracts, dates, months): survival x 1 in its term, weights of the merchant revenue it displaces
+    contract_pv: np.ndarray      # (contracts, dates): PV per GPU of its contracted cash still to come, survival included
 
 
 class LoanArgs(NamedTuple):
@@ -134,11 +154,19 @@ class LoanArgs(NamedTuple):
     bridge_var: np.ndarray       # per date: log-variance of the collateral over the step
     dscr_trigger: float          # DSCR covenant (-inf: none)
     accelerate: bool             # a covenant breach ends the loan (else it is technical)
-    haircut: float               # liquidation haircut on the collateral value
+    haircut: float               # haircut on selling (or refinancing) the whole collateral at once
     workout_cost: float          # workout cost of a default, as a fraction of the claim
     lag_index: np.ndarray        # per date: date index at the end of the liquidation lag (int64)
     lag_df: np.ndarray           # per date: discount factor at the end of the lag
     sponsor: bool                # debt service paid by a sponsor (index collateral)
+    best_of: bool                # recovery: the better of liquidation and the going concern
+    lender_optimal: bool         # a covenant breach accelerates where liquidating beats continuing
+    riskless: np.ndarray         # per date: the rest of the loan's riskless value per USD outstanding
+    prepaid: np.ndarray          # per date: customer prepayments received for the loan, USD
+    tranche_haircut: float       # haircut on each of the equal tranches sold after a default
+    tranche_index: np.ndarray    # [date, tranche]: date index of each tranche sold before the
+                                 # last, which is sold at lag_index (int64; no column: one sale)
+    tranche_df: np.ndarray       # [date, tranche]: discount factor at that tranche's sale time
 
 
 def make(record: type, **fields):

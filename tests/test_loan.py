@@ -242,6 +242,7 @@ BAD = [
     ({"principal": 50, "amortization": "balloon"}, "instrument.amortization"),
     ({"principal": 50, "coupon": 0.05, "spread": 0.02}, "instrument.coupon"),
     ({"principal": 50, "spread": 0.02, "payment_frequency": "quarterly"}, "instrument.payment_frequency"),
+    ({"principal": 50, "prepayments": "loan"}, "instrument.prepayments"),     # an index model has no contracts
 ]
 
 

@@ -11,11 +11,12 @@ import pytest
 
 import gpufin
 from gpufin.engines.loan import PathCache, fixed_schedule, prepare, waterfall
+from gpufin.engines.montecarlo import seed_key
 from gpufin.market.data import load_market_data
 from gpufin.models.fleet import fleet_setup
 from gpufin.risk.bumps import SPOT_BUMP, apply_scenario
 from gpufin.spec.reader import load_spec
-from pricing_kernels.loan import PAYMENT_DEFAULT, PRINCIPAL
+from pricing_kernels.loan import LOSS, PAYMENT_DEFAULT, PRINCIPAL, TIME_PRINCIPAL, loan_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 DEALS = sorted((ROOT / "data" / "deals").glob("*.toml"))
@@ -114,7 +115,7 @@ def test_the_schedule_written_out_and_read_back_gives_the_portfolio_greek(tmp_pa
     path = ROOT / "data" / "deals" / "non_ig_ddtl.toml"
     book = tmp_path / "book.csv"
     book.write_text(f"id,quantity,spec,mc.paths\nL1,1,{path},2000\n")
-    results, _ = gpufin.value_book(book, tmp_path / "values.csv")
+    results, _ = gpufin.value_book(book, tmp_path / "values.csv", allow_outside=True)
     written = gpufin.price(path, ["mc.paths=2000"])["schedule"]
     doc = tomllib.loads(path.read_text())
     doc["mc"]["paths"] = 2000
@@ -236,6 +237,22 @@ BAD = [
     ({"acceleration": "sometimes"}, "instrument.acceleration", "sometimes"),
     ({"draws": [{"time": 0.0, "amount": 1.0e8, "delivery": "2025-01-01"}], "principal": None},
      "instrument.draws[0].delivery", "before the valuation date"),
+    ({"haircut_curve": [[0.25, 0.2], [1.0, 0.1]]}, "instrument.haircut_curve", "does not fall"),
+    ({"haircut_curve": [[0.5, 0.1], [0.5, 0.2]]}, "instrument.haircut_curve", "increase"),
+    ({"haircut_curve": [[0.0, 0.1], [1.0, 0.2]]}, "instrument.haircut_curve[0]", "(0, 1]"),
+    ({"haircut_curve": [[0.5, 0.1], [1.5, 0.2]]}, "instrument.haircut_curve[1]", "(0, 1]"),
+    ({"haircut_curve": [[0.5, 0.1], [1.0, 1.0]]}, "instrument.haircut_curve[1]", "haircut < 1"),
+    ({"haircut_curve": [[0.5, 0.1, 0.2]]}, "instrument.haircut_curve[0]", "at most 2"),
+    ({"liquidation_tranches": 0}, "instrument.liquidation_tranches", "greater than or equal to 1"),
+    ({"maturity_from_draw": 0.0, "maturity": None}, "instrument.maturity_from_draw", "greater than 0"),
+    ({"maturity_from_draw": -2.0, "maturity": None}, "instrument.maturity_from_draw", "greater than 0"),
+    ({"maturity_from_draw": 2.0, "maturity": None, "amortization": "linear",
+      "schedule": [{"time": 3.0, "principal": 1.0e8}]}, "instrument.maturity_from_draw", "fixed"),
+    ({"maturity_from_draw": 2.0}, "instrument.maturity_from_draw", "not both"),
+    ({"maturity_from_draw": 2.0, "maturity": None, "amortization": "sculpted"},
+     "instrument.maturity_from_draw", "sculpted"),
+    ({"maturity": None}, "instrument.maturity", "missing"),
+    ({"prepayments": "customer"}, "instrument.prepayments", "'customer'"),
 ]
 
 
@@ -247,7 +264,7 @@ def test_bad_loan_terms_are_one_line_naming_the_key(instrument, key, detail):
     doc["instrument"] = {k: v for k, v in doc["instrument"].items() if v is not None}
     with pytest.raises(gpufin.SpecError) as err:
         gpufin.price(doc)
-    assert str(err.value).startswith(key) and detail in str(err.value)
+    assert str(err.value).startswith(key + ":") and detail in str(err.value) and "\n" not in str(err.value)
 
 
 def test_book_value_is_refused_as_a_recovery_basis():
@@ -302,3 +319,135 @@ def test_a_new_gpu_is_valued_beside_its_capex_and_used_prices():
     assert 0.0 < check["income_value_usd"] < 2 * h200["capex_usd"]
     used = data.used_prices[data.used_prices["sku"] == "H200"].sort_values("date").iloc[-1]
     assert check["used_price_usd"] == [used["price_usd_low"], used["price_usd_high"]]
+
+
+# ---- tranches that mature from their draw ---------------------------------------------------------
+
+SAFE_INDEX = {"kind": "gbm", "spot": 1.0e12, "vol": 0.0, "rate": 0.04}
+
+
+def _tranche_loan(**instrument) -> dict:
+    """60 drawn at 0 and 40 at 0.5 years, each due 2 years after its draw, quarterly, in years."""
+    ins = dict({"kind": "loan", "draws": [{"time": 0.0, "amount": 60.0}, {"time": 0.5, "amount": 40.0}],
+                "maturity_from_draw": 2.0, "coupon": 0.05}, **instrument)
+    return {"model": SAFE_INDEX, "instrument": ins, "mc": {"paths": 16, "seed": 1}}
+
+
+def test_each_draw_amortizes_to_its_own_maturity():
+    res = gpufin.price(_tranche_loan(amortization="linear"))
+    times = [row["time_years"] for row in res["schedule"]]
+    assert times == pytest.approx([0.25 * k for k in range(1, 11)], abs=1e-12)
+    assert res["maturity_years"] == 2.5            # the second draw's maturity: 0.5 + 2
+    # 60 over the 8 payments 0.25..2.0; 40 over the 8 payments after its draw, 0.75..2.5
+    first = [60.0 / 8] * 8 + [0.0] * 2
+    second = [0.0] * 2 + [40.0 / 8] * 8
+    expected = [a + b for a, b in zip(first, second)]
+    assert [row["principal"] for row in res["schedule"]] == pytest.approx(expected, rel=1e-12)
+    assert math.fsum(row["principal"] for row in res["schedule"]) == pytest.approx(100.0, rel=1e-12)
+    assert res["pd"] == 0.0 and res["wal"] < res["maturity_years"]
+
+
+def test_a_bullet_tranche_is_due_at_its_own_maturity():
+    res = gpufin.price(_tranche_loan())
+    principal = [row["principal"] for row in res["schedule"]]
+    assert principal == [0.0] * 7 + [60.0, 0.0, 40.0]
+    # riskless and fixed: the first draw's 60 comes back at 2.0, the second's 40 at 2.5
+    assert res["wal"] == pytest.approx((60.0 * 2.0 + 40.0 * 2.5) / 100.0, rel=1e-12)
+
+
+def test_the_tranche_schedule_written_out_values_the_same_loan():
+    doc = _tranche_loan(amortization="annuity")
+    written = fixed_schedule(doc)
+    assert "maturity_from_draw" not in written["instrument"] and written["instrument"]["maturity"] == 2.5
+    assert gpufin.price(written)["value"] == gpufin.price(doc)["value"]
+
+
+# ---- customer prepayments paid to the loan ----------------------------------------------------------
+
+PREPAID = [{"share": 1.0, "rate": 1.6, "start": 7 / 12, "end": 7 / 12 + 2.0, "prepayment": 0.2}]
+
+
+def _collateral_and_paths(doc):
+    run = prepare(load_spec(doc))
+    (_, cash, value, _), = PathCache(run, 16, 1, None)
+    return run, cash, value, waterfall(run, PathCache(run, 16, 1, None))
+
+
+def test_prepayments_paid_to_the_loan_prepay_it_at_the_next_payment():
+    """A 2-year contract from 7 months, 20% prepaid, on 1,000 GPUs at 1.6 USD/GPU-hr: its
+    prepaid 20% (5,606,400 USD) is received at 7 months and prepays the bullet at the 9-month
+    payment, and the fleet's cash no longer carries it as the service is delivered."""
+    doc = _loan_doc(PREPAID, capex=1.0e6, prepayments="loan")
+    run, cash, value, (out, ltv, _, _) = _collateral_and_paths(doc)
+    prepaid = 0.2 * 1.6 * 1000 * 8760.0 * 2.0
+    k = 2                                   # the payment at 0.75 years, the first after 7 / 12
+    at = run.args.pay_index
+    assert run.grid[at[k]] == pytest.approx(0.75)
+    assert ltv[:, k] * value[:, at[k]] == pytest.approx(1.0e8, rel=1e-12)                # before it
+    assert ltv[:, k + 1] * value[:, at[k + 1]] == pytest.approx(1.0e8 - prepaid, rel=1e-12)  # after it
+    assert np.all(out[:, PRINCIPAL] == pytest.approx(1.0e8)) and np.all(out[:, PAYMENT_DEFAULT] == 0.0)
+    account_run, account_cash, _, (_, account_ltv, _, _) = _collateral_and_paths(
+        _loan_doc(PREPAID, capex=1.0e6))
+    assert account_ltv[:, k + 1] * value[:, at[k + 1]] == pytest.approx(1.0e8, rel=1e-12)
+    running = (run.grid > 7 / 12 + 1e-9) & (run.grid < 7 / 12 + 2.0 + 1e-9)
+    hours = 8760.0 * np.diff(run.grid, prepend=0.0)
+    assert cash[0, running] == pytest.approx(hours[running] * 1000 * 1.6 * 0.8, rel=1e-12)   # nothing released
+    assert account_cash[0, running] - cash[0, running] == pytest.approx(hours[running] * 1000 * 1.6 * 0.2,
+                                                                        rel=1e-9)
+    assert np.all(run.collateral.model.kernel_args(run.grid, run.collateral.market)[1].released_cash == 0.0)
+
+
+def test_prepayments_paid_to_the_loan_shorten_an_amortizing_schedule():
+    """The schedule stays the contract's; the prepaid amount comes off its last installments."""
+    linear = dict(amortization="linear", principal=1.0e7)
+    _, _, _, (account, _, _, _) = _collateral_and_paths(_loan_doc(PREPAID, capex=1.0e6, **linear))
+    run, _, _, (loan, _, _, _) = _collateral_and_paths(_loan_doc(PREPAID, capex=1.0e6, prepayments="loan", **linear))
+    assert math.fsum(run.args.principal_due) == pytest.approx(1.0e7, rel=1e-12)
+    assert np.all(loan[:, PRINCIPAL] == pytest.approx(1.0e7)) and np.all(account[:, PRINCIPAL] == pytest.approx(1.0e7))
+    # repaid sooner: a shorter weighted-average life
+    assert np.all(loan[:, TIME_PRINCIPAL] < account[:, TIME_PRINCIPAL])
+
+
+# ---- liquidation in tranches ---------------------------------------------------------------------
+
+FLAT = {"kind": "gbm", "spot": 80.0, "vol": 0.0, "rate": 0.04, "dividend": 0.04}   # V = 80 on every date
+
+
+def _liquidated(**instrument) -> dict:
+    """100 against a flat collateral of 80 breaches an LTV trigger of 1 at the first payment
+    (0.25 years) and is accelerated; the lag is half a year."""
+    ins = dict({"kind": "loan", "principal": 100.0, "maturity": 2.0, "coupon": 0.05, "ltv_trigger": 1.0,
+                "default_on": "payment-or-covenant", "liquidation_lag": 0.5}, **instrument)
+    return gpufin.price({"model": FLAT, "instrument": ins, "mc": {"paths": 16, "seed": 1}})
+
+
+def test_small_tranches_with_a_lower_haircut_recover_more_on_a_flat_collateral():
+    curve = [[0.25, 0.05], [1.0, 0.2]]
+    whole = _liquidated(liquidation_haircut=0.2)
+    assert _liquidated(haircut_curve=curve)["expected_loss"] == whole["expected_loss"]   # h(1) = 0.2
+    tranches = _liquidated(haircut_curve=curve, liquidation_tranches=4)
+    assert tranches["acceleration_probability"] == 1.0
+    df = lambda t: math.exp(-0.04 * t)
+    recovery = sum(df(0.25 + 0.125 * q) * 80.0 / 4 * (1 - 0.05) for q in range(1, 5))
+    assert tranches["expected_loss"] == pytest.approx(df(0.25) * 100.0 - recovery, rel=1e-12)
+    assert whole["expected_loss"] == pytest.approx(df(0.25) * 100.0 - df(0.75) * 80.0 * 0.8, rel=1e-12)
+    assert tranches["expected_loss"] < whole["expected_loss"] and tranches["value"] > whole["value"]
+
+
+def test_recovery_in_tranches_by_hand_on_one_path():
+    """Two tranches at 0.5 and 0.75 years after a default at 0.25, a haircut of 10% on half the
+    collateral at once; the fleet's cash (1 USD a month) is collected on the GPUs not yet sold."""
+    doc = {"model": FLAT, "mc": {"paths": 16, "seed": 1},
+           "instrument": {"kind": "loan", "principal": 100.0, "maturity": 2.0, "coupon": 0.0,
+                          "ltv_trigger": 1.0, "default_on": "payment-or-covenant", "liquidation_lag": 0.5,
+                          "liquidation_tranches": 2, "haircut_curve": [[0.5, 0.1], [1.0, 0.3]]}}
+    run = prepare(load_spec(doc))
+    grid = run.grid
+    assert grid == pytest.approx(np.arange(31) / 12.0, abs=1e-12)
+    value = (90.0 - 10.0 * grid)[None, :]          # LTV 100 / 87.5 at the first payment
+    cash = np.ones((1, grid.size))
+    out, _, _, _ = loan_paths(seed_key(1), 0, cash, value, value[:, :0], run.args._replace(sponsor=False))
+    df = np.exp(-0.04 * grid)
+    sales = df[6] * 85.0 / 2 * 0.9 + df[9] * 82.5 / 2 * 0.9         # at 0.5 and 0.75 years
+    collected = df[4:7].sum() + 0.5 * df[7:10].sum()               # half the GPUs after the first sale
+    assert out[0, LOSS] == pytest.approx(df[3] * 100.0 - (sales + collected), rel=1e-12)

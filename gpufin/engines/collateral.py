@@ -20,9 +20,11 @@ from pricing_kernels import index_paths
 from pricing_kernels.fleet import fleet_paths
 
 
-def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chunk_paths: int | None):
-    """Yield (first_path, out[series, path, date]) chunk by chunk on the dates `times` (years)."""
-    args = model.kernel_args(times, market)
+def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chunk_paths: int | None,
+                 observe=None):
+    """Yield (first_path, out[series, path, date]) chunk by chunk on the dates `times` (years),
+    of which `observe` flags observation-only dates."""
+    args = model.kernel_args(times, market, observe)
     key = seed_key(seed)
     step = chunk_paths or PATH_CHUNK
     for first in range(0, n_paths, step):
@@ -38,11 +40,14 @@ class Collateral:
     fleet: bool
     timeline: Timeline
 
-    def paths(self, grid, n_paths, seed, chunk_paths):
-        """Yield (first_path, cash[paths, dates], value[paths, dates])."""
+    def paths(self, grid, n_paths, seed, chunk_paths, observe=None):
+        """Yield (first_path, cash[paths, dates], value[paths, dates], going[paths, dates]):
+        going is the SPV's going-concern value (a fleet modelled with `continuation`, else no
+        dates); observation-only dates (`observe`) have no cash of their own."""
         if self.fleet:
-            for first, out in fleet_chunks(self.model, self.market, grid, n_paths, seed, chunk_paths):
-                yield first, out[2], out[3]
+            for first, out in fleet_chunks(self.model, self.market, grid, n_paths, seed, chunk_paths,
+                                           observe):
+                yield first, out[2], out[3], out[4] if out.shape[0] > 4 else out[3][:, :0]
             return
         key = seed_key(seed)
         step = chunk_paths or PATH_CHUNK
@@ -51,7 +56,7 @@ class Collateral:
                   else index_paths.two_factor_paths)
         for first in range(0, n_paths, step):
             value = kernel(key, first, min(step, n_paths - first), args)
-            yield first, np.zeros_like(value), value
+            yield first, np.zeros_like(value), value, value[:, :0]
 
     def bridge_variance(self, grid) -> np.ndarray:
         """Variance of the log collateral value over each grid step (index models)."""

@@ -26,12 +26,13 @@ from gpufin.engines.collateral import Collateral, build_collateral, new_gpu_valu
 from gpufin.engines.montecarlo import MERGE, QUANTILES, Z95, merged_grid, seed_key
 from gpufin.errors import SpecError
 from gpufin.market.data import load_market_data
-from gpufin.instruments.loan import LoanTerms, loan_terms, ltv_test_times
+from gpufin.instruments.loan import LoanTerms, loan_maturity, loan_terms, ltv_test_times
+from gpufin.models.fleet import HOURS_PER_YEAR, FleetModel
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
-from gpufin.spec.times import DAYS_PER_YEAR
-from pricing_kernels.loan import (ACCELERATED, CLAIM, DRAWS, END_TIME, ENDED, FIRST_BREACH, LOSS,
-                                  PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, loan_paths)
+from gpufin.spec.times import DAYS_PER_YEAR, period_lengths
+from pricing_kernels.loan import (ACCELERATED, CLAIM, CONTINUED, DRAWS, END_TIME, ENDED, FIRST_BREACH,
+                                  LOSS, PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, loan_paths)
 from pricing_kernels.records import LoanArgs, make
 
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
@@ -45,6 +46,7 @@ class LoanRun:
     terms: LoanTerms
     collateral: Collateral
     grid: np.ndarray             # years
+    observe: np.ndarray          # per date: a covenant test date only (no cash flow, no accrual)
     args: LoanArgs
 
 
@@ -58,22 +60,43 @@ def prepare(s: Spec, spread: float | None = None, collateral: Collateral | None 
     if collateral.fleet:
         shares = terms.draw_amounts / terms.drawn
         deliveries = tuple(zip(terms.delivery_times.tolist(), shares.tolist()))
-        collateral = replace(collateral, model=replace(collateral.model, deliveries=deliveries))
+        delay = ins.delivery_delay
+        collateral = replace(collateral, model=replace(
+            collateral.model, deliveries=deliveries, prepayments=ins.prepayments,
+            continuation=ins.recovery == "best-of" or ins.acceleration == "lender-optimal",
+            delay_probability=delay.probability if delay else 0.0,
+            delay_years=delay.length if delay else 0.0))
+    else:
+        _refuse_without_fleet(ins)
     sched = terms.schedule
     lag = ins.liquidation_lag
     end = sched.pay_times[-1] + lag
     monthly = np.arange(0, math.floor(end * 12) + 1) / 12.0
     events = np.concatenate([[0.0, end], sched.start_times, sched.pay_times, terms.draw_times,
-                             terms.delivery_times, ltv_test_times(ins, timeline)])
-    grid = merged_grid(events, monthly)
+                             terms.delivery_times])
+    cash_grid = merged_grid(events, monthly)
+    grid = merged_grid(cash_grid, ltv_test_times(ins, timeline))
+    observe = ~np.isin(grid, cash_grid)          # covenant test dates only: no cash, no accrual
     principal = terms.principal_due
     if principal is None:
         if not collateral.fleet:
             raise SpecError("instrument.amortization", "sculpted amortization needs gpu-fleet collateral (operating cash)")
-        principal = sculpt(ins, terms, grid, collateral.model.base_case_cash(grid))
-    args = _kernel_args(s, terms, collateral, grid, lag, principal)
+        principal = sculpt(ins, terms, grid, collateral.model.base_case_cash(grid, observe))
+    args = _kernel_args(s, terms, collateral, grid, observe, lag, principal)
     reserve = ins.reserve_periods * _first_debt_service(terms, args) if collateral.fleet else 0.0
-    return LoanRun(s, terms, collateral, grid, args._replace(reserve0=reserve))
+    return LoanRun(s, terms, collateral, grid, observe, args._replace(reserve0=reserve))
+
+
+def _refuse_without_fleet(ins) -> None:
+    """The loan keys that need a gpu-fleet's contracts, deliveries or going concern."""
+    if ins.prepayments == "loan":
+        raise SpecError("instrument.prepayments", "got 'loan'; customer prepayments come from a "
+                                                  "gpu-fleet's contracts, and an index model has none")
+    if ins.acceleration == "lender-optimal":
+        raise SpecError("instrument.acceleration", "got 'lender-optimal'; it weighs the sale against "
+                                                   "the SPV as a going concern, which needs gpu-fleet collateral")
+    if ins.delivery_delay is not None:
+        raise SpecError("instrument.delivery_delay", "GPUs are delivered to a gpu-fleet; an index model has none")
 
 
 def _first_debt_service(terms: LoanTerms, args: LoanArgs) -> float:
@@ -92,14 +115,15 @@ def _ttm_first(pay_times: np.ndarray, basis: str) -> np.ndarray:
     return np.searchsorted(pay_times, pay_times - 1.0 + MERGE, side="left").astype(np.int64)
 
 
-def _kernel_args(s, terms, collateral, grid, lag, principal) -> LoanArgs:
-    """The waterfall's record on `grid` (years); `lag` is the liquidation lag in years."""
+def _kernel_args(s, terms, collateral, grid, observe, lag, principal) -> LoanArgs:
+    """The waterfall's record on `grid` (years; `observe` flags its test-only dates, which
+    neither accrue nor end a liquidation lag); `lag` is the liquidation lag in years."""
     ins, sched, market = s.instrument, terms.schedule, collateral.market
     df = market.discount(grid)
     period = np.searchsorted(sched.pay_times, grid, side="left")     # payment period of step ending at grid[i]
     inside = period < sched.pay_times.size
     rate = np.where(inside, terms.rates[np.minimum(period, sched.pay_times.size - 1)], 0.0)
-    accrual = np.concatenate([[0.0], np.diff(grid) * sched.accrual_per_year])
+    accrual = np.concatenate([[0.0], period_lengths(grid, observe) * sched.accrual_per_year])
     draws = np.zeros(grid.size)
     np.add.at(draws, np.searchsorted(grid, terms.draw_times), terms.draw_amounts)
     pay_index = np.searchsorted(grid, sched.pay_times).astype(np.int64)
@@ -108,13 +132,17 @@ def _kernel_args(s, terms, collateral, grid, lag, principal) -> LoanArgs:
     continuous = ins.ltv_trigger is not None and ins.ltv_test == "continuous"
     if ins.ltv_trigger is not None:
         if isinstance(ins.ltv_test, list):
-            ltv_test[np.searchsorted(grid, ltv_test_times(ins, collateral.timeline))] = True
+            ltv_test[np.searchsorted(grid, ltv_test_times(ins, collateral.timeline) - MERGE)] = True
         elif ins.ltv_test == "payment":
             ltv_test[pay_index] = True
         else:
             ltv_test[grid <= sched.pay_times[-1]] = True
     bridge = collateral.bridge_variance(grid) if continuous else np.zeros(grid.size)
-    target = np.searchsorted(grid, grid + lag - MERGE).clip(max=grid.size - 1)
+    cash_dates = np.flatnonzero(~observe)
+    target = _sale_index(grid, cash_dates, lag)
+    tranche_index, tranche_df = _tranche_sales(grid, cash_dates, lag, ins.liquidation_tranches, market)
+    prepaid = (_customer_prepayments(collateral.model, grid, cash_dates)
+               if collateral.fleet and ins.prepayments == "loan" else np.zeros(grid.size))
     return make(LoanArgs, times=grid, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
                 commitment=terms.commitment, draws=draws,
                 fee_until=int(np.searchsorted(grid, terms.draw_times.max())), pay_index=pay_index,
@@ -126,9 +154,67 @@ def _kernel_args(s, terms, collateral, grid, lag, principal) -> LoanArgs:
                 ltv_test=ltv_test, continuous=continuous, bridge_var=bridge,
                 dscr_trigger=ins.dscr_trigger if ins.dscr_trigger is not None else -math.inf,
                 accelerate=ins.default_on == "payment-or-covenant" and ins.acceleration == "always",
-                haircut=ins.liquidation_haircut, workout_cost=ins.workout_cost,
+                lender_optimal=ins.default_on == "payment-or-covenant" and ins.acceleration == "lender-optimal",
+                best_of=collateral.fleet and ins.recovery == "best-of",
+                riskless=riskless_per_unit(grid, terms, principal, market),
+                haircut=terms.sale_haircut, workout_cost=ins.workout_cost,
                 lag_index=target.astype(np.int64),
-                lag_df=market.discount(grid + lag), sponsor=not collateral.fleet)
+                lag_df=market.discount(grid + lag), sponsor=not collateral.fleet, prepaid=prepaid,
+                tranche_haircut=terms.tranche_haircut, tranche_index=tranche_index, tranche_df=tranche_df)
+
+
+def riskless_per_unit(grid: np.ndarray, terms: LoanTerms, principal: np.ndarray, market) -> np.ndarray:
+    """Per date, what the rest of the loan is worth to the lender if every scheduled payment is
+    made, per USD then outstanding on the schedule: PV at the date of the interest and principal
+    still due, less the draws still to fund (interest on the balance after the period's draws;
+    1 where nothing is outstanding). Lender-optimal acceleration weighs a sale against it."""
+    sched = terms.schedule
+    pays = sched.pay_times
+    drawn_by = np.array([terms.draw_amounts[terms.draw_times <= t + MERGE].sum() for t in pays])
+    owed = drawn_by - np.concatenate([[0.0], np.cumsum(principal)[:-1]])      # before each payment
+    receipts = market.discount(pays) * (owed * terms.rates * sched.accrual + principal)
+    funded = market.discount(terms.draw_times) * terms.draw_amounts
+    value = np.array([receipts[pays > t + MERGE].sum() - funded[terms.draw_times > t + MERGE].sum()
+                      for t in grid])
+    balance = np.array([terms.draw_amounts[terms.draw_times <= t + MERGE].sum()
+                        - principal[pays <= t + MERGE].sum() for t in grid])
+    per_unit = np.divide(value, market.discount(grid) * balance, out=np.ones_like(grid),
+                         where=balance > 1e-9 * terms.drawn)
+    return per_unit
+
+
+def _sale_index(grid: np.ndarray, cash_dates: np.ndarray, delay: float) -> np.ndarray:
+    """Per date, the first cash date (index) on or after it + `delay` years (the last date at most)."""
+    return cash_dates[np.searchsorted(grid[cash_dates], grid + delay - MERGE).clip(max=cash_dates.size - 1)]
+
+
+def _tranche_sales(grid, cash_dates, lag: float, tranches: int, market) -> tuple[np.ndarray, np.ndarray]:
+    """Per date, the sale date index and the discount factor of each tranche sold before the
+    last of a liquidation in `tranches` equal tranches, tranche q at the date + q lag / tranches
+    (years); [date, tranches - 1] arrays."""
+    index = np.zeros((grid.size, tranches - 1), dtype=np.int64)
+    dfs = np.zeros((grid.size, tranches - 1))
+    for q in range(1, tranches):
+        delay = lag * q / tranches
+        index[:, q - 1] = _sale_index(grid, cash_dates, delay)
+        dfs[:, q - 1] = market.discount(grid + delay)
+    return index, dfs
+
+
+def _customer_prepayments(model: FleetModel, grid: np.ndarray, cash_dates: np.ndarray) -> np.ndarray:
+    """Per date of `grid` (years), the contract prepayments (USD) paid to the loan there: each
+    contract's prepayment share of its value (share x rate x contracted x the GPU-hours of the
+    billable fleet over its term, counted in steps of at most a month, each at the fleet of
+    its end, as the fleet kernel counts them), received at the cash date nearest its start."""
+    received = np.zeros(grid.size)
+    for c in model.contracts:
+        if c.prepayment == 0.0 or c.start > grid[-1]:
+            continue
+        steps = np.linspace(c.start, c.end, max(1, math.ceil((c.end - c.start) * 12.0 - 1e-9)) + 1)
+        gpu_hours = HOURS_PER_YEAR * np.sum(np.diff(steps) * model.fleet_size(steps[1:]))
+        date = cash_dates[np.argmin(np.abs(grid[cash_dates] - c.start))]
+        received[date] += c.prepayment * c.share * c.rate * model.contracted * gpu_hours
+    return received
 
 
 def sculpt(ins, terms: LoanTerms, grid: np.ndarray, base_cash: np.ndarray) -> np.ndarray:
@@ -157,7 +243,12 @@ def fixed_schedule(doc: dict) -> dict:
     run = prepare(load_spec(doc))
     times = run.terms.schedule.pay_times.tolist()
     entries = [{"time": t, "principal": float(p)} for t, p in zip(times, run.args.principal_due)]
-    return {**doc, "instrument": {**ins, "schedule": entries}}
+    written = {**ins, "schedule": entries}
+    if ins.get("maturity_from_draw") is not None:       # the draws' schedules, now the loan's
+        del written["maturity_from_draw"]
+        written["maturity"] = loan_maturity(run.spec.instrument, run.collateral.timeline,
+                                            run.terms.draw_times).years
+    return {**doc, "instrument": written}
 
 
 class PathCache:
@@ -170,7 +261,8 @@ class PathCache:
         self.kept = list(self._generate()) if size <= CACHE_BYTES else None
 
     def _generate(self):
-        return self.run.collateral.paths(self.run.grid, self.n_paths, self.seed, self.chunk)
+        return self.run.collateral.paths(self.run.grid, self.n_paths, self.seed, self.chunk,
+                                         self.run.observe)
 
     def __iter__(self):
         return iter(self.kept) if self.kept is not None else self._generate()
@@ -179,7 +271,7 @@ class PathCache:
 def waterfall(run: LoanRun, cache: PathCache):
     """(out, ltv, dscr, equity) over all paths, chunk by chunk."""
     key = seed_key(cache.seed)
-    parts = [loan_paths(key, first, cash, value, run.args) for first, cash, value in cache]
+    parts = [loan_paths(key, first, cash, value, going, run.args) for first, cash, value, going in cache]
     return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
 
 
@@ -266,6 +358,7 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
               "breach_probability": breached, "breach_probability_stderr": math.sqrt(breached * (1 - breached) / n),
               "breach_by_year": _by_year(breach_time, years),
               "acceleration_probability": float(np.mean(out[:, ACCELERATED] > 0.0)),
+              "going_concern_share": (float(np.mean(out[ended, CONTINUED])) if ended.any() else math.nan),
               "lgd": lgd, "lgd_stderr": lgd_se,
               "wal": (math.fsum(out[:, TIME_PRINCIPAL]) / math.fsum(out[:, PRINCIPAL])
                       if out[:, PRINCIPAL].any() else math.nan),

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpufin.errors import SpecError
-from gpufin.spec.times import DAYS_PER_YEAR, TENOR, Timeline
+from gpufin.spec.times import DAYS_PER_YEAR, TENOR, Instant, Timeline
 
-DEFAULT_SWEEP_SHARE = 0.5       # FACTS.md 8.5: 50% of excess cash (estimate)
+DEFAULT_SWEEP_SHARE = 0.5       # data/SOURCES.md section 7, SWEEP: 50% of excess cash (estimate)
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,12 @@ class Schedule:
     accrual_per_year: float      # accrual per year of ACT/365F time: 365/360 (dates) or 1 (years)
 
 
-def build_schedule(ins, market, timeline: Timeline) -> Schedule:
-    """The payment schedule to `instrument.maturity` at `payment_frequency`. With a valuation
-    date the loan is in dates: QuantLib's schedule (US government-bond calendar, modified
-    following, generated backward from the maturity date) with ACT/360 accrual. Without one,
-    every time is years and the loan pays at exactly maturity - k x frequency, accruing the
-    year fraction."""
-    maturity = timeline.instant("instrument.maturity")
+def build_schedule(ins, market, timeline: Timeline, maturity: Instant) -> Schedule:
+    """The payment schedule to `maturity` (the last payment before adjustment) at
+    `payment_frequency`. With a valuation date the loan is in dates: QuantLib's schedule (US
+    government-bond calendar, modified following, generated backward from the maturity date)
+    with ACT/360 accrual. Without one, every time is years and the loan pays at exactly
+    maturity - k x frequency, accruing the year fraction."""
     if maturity.years <= 0.0:
         raise SpecError("instrument.maturity", f"got {ins.maturity!r}; expected a time after the valuation date")
     if timeline.valuation_date is None:
@@ -88,6 +87,29 @@ def _dated_periods(ins, market, maturity) -> tuple:
     return times[:-1], times[1:], accrual
 
 
+def loan_maturity(ins, timeline: Timeline, draw_times: np.ndarray) -> Instant:
+    """The loan's last payment (before business-day adjustment): `maturity`, or with
+    `maturity_from_draw` the last draw's tranche maturity, that many years after the draw."""
+    m = ins.maturity_from_draw
+    if m is None:
+        if ins.maturity is None:
+            raise SpecError("instrument.maturity", "missing; give maturity, or maturity_from_draw "
+                                                   "(years from each draw to its maturity)")
+        return timeline.instant("instrument.maturity")
+    if ins.maturity is not None:
+        raise SpecError("instrument.maturity_from_draw", "give maturity (one for the loan) or "
+                                                         "maturity_from_draw (one per draw), not both")
+    if ins.schedule is not None:
+        raise SpecError("instrument.maturity_from_draw", "each draw amortizes on its own schedule "
+                                                         "to its own maturity; not with a fixed "
+                                                         "instrument.schedule")
+    if ins.amortization == "sculpted":
+        raise SpecError("instrument.maturity_from_draw", "sculpted amortization sizes one schedule "
+                                                         "to the fleet's cash, not one per draw; use "
+                                                         "bullet, linear, annuity or sweep")
+    return Instant(float(draw_times.max()) + m)
+
+
 @dataclass(frozen=True)
 class LoanTerms:
     schedule: Schedule
@@ -101,6 +123,8 @@ class LoanTerms:
     sweep_share: float
     floating: bool
     principal_due: np.ndarray | None   # USD per payment; None: sculpted on the collateral
+    sale_haircut: float          # fraction of value lost selling (or refinancing) all the collateral at once
+    tranche_haircut: float       # fraction lost on each of the liquidation_tranches sold after a default
 
     @property
     def drawn(self) -> float:
@@ -109,12 +133,36 @@ class LoanTerms:
 
 def loan_terms(ins, market, timeline: Timeline, spread: float | None = None) -> LoanTerms:
     """Check the loan's keys and fix its schedule, rates and draws."""
-    schedule = build_schedule(ins, market, timeline)
+    draw_times, amounts, deliveries = _draws(ins, timeline)
+    schedule = build_schedule(ins, market, timeline, loan_maturity(ins, timeline, draw_times))
     if (ins.coupon is None) == (ins.spread is None):
         raise SpecError("instrument.coupon", "give exactly one of coupon (fixed rate) or spread (over SOFR)")
     spread = ins.spread if spread is None else spread
     if spread is not None and spread <= -1.0:
         raise SpecError("instrument.spread", f"got {spread!r}; expected a spread above -100% (-1.0)")
+    commitment = ins.commitment if ins.commitment is not None else float(amounts.sum())
+    if amounts.sum() > commitment * (1 + 1e-12):
+        raise SpecError("instrument.draws", f"draws add up to {amounts.sum():,.2f}, above the commitment {commitment:,.2f}")
+    if draw_times.max() >= schedule.pay_times[-1]:
+        key = "maturity" if ins.maturity_from_draw is None else "maturity_from_draw"
+        raise SpecError(f"instrument.{key}", f"got {getattr(ins, key)!r}; expected a maturity after the last draw")
+    rates = (np.full(schedule.accrual.size, ins.coupon) if ins.coupon is not None
+             else np.maximum(schedule.forward, ins.floor) + spread)
+    amort_start = int(np.searchsorted(schedule.pay_times, draw_times.max(), side="right"))
+    sweep = ins.sweep_share if ins.sweep_share is not None else (
+        DEFAULT_SWEEP_SHARE if ins.amortization == "sweep" else 0.0)
+    if ins.maturity_from_draw is not None:
+        principal = _tranche_schedule(ins, schedule, rates, draw_times, amounts)
+    else:
+        principal = _principal_schedule(ins, schedule, rates, float(amounts.sum()), amort_start, timeline)
+    sale_haircut, tranche_haircut = liquidation_haircuts(ins)
+    return LoanTerms(schedule, rates, draw_times, amounts, deliveries, commitment, ins.amortization,
+                     amort_start, sweep, ins.spread is not None, principal, sale_haircut, tranche_haircut)
+
+
+def _draws(ins, timeline: Timeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw times (years), amounts (USD) and GPU delivery times (years): `draws`, or
+    `principal` as one draw at time 0."""
     if ins.draws and ins.principal is not None:
         raise SpecError("instrument.principal", "give principal (one draw at time 0) or a draws list, not both")
     if ins.draws:
@@ -122,24 +170,10 @@ def loan_terms(ins, market, timeline: Timeline, spread: float | None = None) -> 
         amounts = np.array([d.amount for d in ins.draws])
         deliveries = np.array([timeline.years(f"instrument.draws[{i}].delivery") if d.delivery is not None
                                else t for i, (d, t) in enumerate(zip(ins.draws, draw_times))])
-    elif ins.principal is not None:
-        draw_times, amounts = np.zeros(1), np.array([ins.principal])
-        deliveries = draw_times
-    else:
+        return draw_times, amounts, deliveries
+    if ins.principal is None:
         raise SpecError("instrument.principal", "missing; give principal or a draws list")
-    commitment = ins.commitment if ins.commitment is not None else float(amounts.sum())
-    if amounts.sum() > commitment * (1 + 1e-12):
-        raise SpecError("instrument.draws", f"draws add up to {amounts.sum():,.2f}, above the commitment {commitment:,.2f}")
-    if draw_times.max() >= schedule.pay_times[-1]:
-        raise SpecError("instrument.maturity", f"got {ins.maturity!r}; expected a maturity after the last draw")
-    rates = (np.full(schedule.accrual.size, ins.coupon) if ins.coupon is not None
-             else np.maximum(schedule.forward, ins.floor) + spread)
-    amort_start = int(np.searchsorted(schedule.pay_times, draw_times.max(), side="right"))
-    sweep = ins.sweep_share if ins.sweep_share is not None else (
-        DEFAULT_SWEEP_SHARE if ins.amortization == "sweep" else 0.0)
-    principal = _principal_schedule(ins, schedule, rates, float(amounts.sum()), amort_start, timeline)
-    return LoanTerms(schedule, rates, draw_times, amounts, deliveries, commitment, ins.amortization,
-                     amort_start, sweep, ins.spread is not None, principal)
+    return np.zeros(1), np.array([ins.principal]), np.zeros(1)
 
 
 def _principal_schedule(ins, schedule: Schedule, rates, drawn: float, start: int, timeline):
@@ -147,8 +181,6 @@ def _principal_schedule(ins, schedule: Schedule, rates, drawn: float, start: int
     annuity on the drawn amount from the first payment after the last draw (the balloon
     takes what is left), none for a bullet or a sweep; None for a sculpted loan, whose
     schedule comes from the collateral's base case (gpufin.engines.loan)."""
-    n = schedule.pay_times.size
-    due = np.zeros(n)
     if ins.schedule is not None:
         if ins.amortization == "bullet":
             raise SpecError("instrument.schedule", "a bullet loan has no principal schedule; "
@@ -156,17 +188,74 @@ def _principal_schedule(ins, schedule: Schedule, rates, drawn: float, start: int
         return _given_schedule(ins, schedule, drawn, timeline)
     if ins.amortization == "sculpted":
         return None
-    if ins.amortization == "linear":
-        due[start:] = drawn / (n - start)
-    elif ins.amortization == "annuity":
-        outstanding = drawn
-        for k in range(start, n):
-            r = rates[k] * schedule.accrual[k]
-            remaining = n - k
+    return _installments(ins.amortization, drawn, start, schedule.pay_times.size, rates, schedule.accrual)
+
+
+def _installments(kind: str, amount: float, first: int, stop: int, rates, accrual) -> np.ndarray:
+    """Principal (USD) per payment of the loan's schedule repaying `amount` over payments
+    first..stop-1: straight-line, or the principal part of a level payment at the period
+    rates; nothing for a bullet or a sweep (their principal is due at maturity)."""
+    due = np.zeros(accrual.size)
+    if kind == "linear":
+        due[first:stop] = amount / (stop - first)
+    elif kind == "annuity":
+        outstanding = amount
+        for k in range(first, stop):
+            r = rates[k] * accrual[k]
+            remaining = stop - k
             due[k] = outstanding / remaining if r <= 0.0 else (
                 outstanding * r / (1.0 - (1.0 + r) ** (-remaining)) - outstanding * r)
             outstanding -= due[k]
     return due
+
+
+def _tranche_schedule(ins, schedule: Schedule, rates, draw_times, amounts) -> np.ndarray:
+    """Principal (USD) per payment of a loan whose draws each mature `maturity_from_draw`
+    years after they are drawn: the sum over draws of the loan's amortization applied to the
+    draw alone, from the first payment after it to the payment nearest its maturity (at least
+    that first payment), where whatever its installments leave is due."""
+    pays = schedule.pay_times
+    due = np.zeros(pays.size)
+    for t, amount in zip(draw_times, amounts):
+        first = int(np.searchsorted(pays, t, side="right"))
+        last = max(int(np.argmin(np.abs(pays - (t + ins.maturity_from_draw)))), first)
+        tranche = _installments(ins.amortization, amount, first, last + 1, rates, schedule.accrual)
+        tranche[last] += amount - tranche.sum()
+        due += tranche
+    return due
+
+
+def liquidation_haircuts(ins) -> tuple[float, float]:
+    """Haircuts (fractions of collateral value) on selling the whole collateral at once (the
+    balloon's sale or refinancing) and on each of `liquidation_tranches` equal tranches:
+    `haircut_curve` interpolated linearly in the share sold at once (flat beyond its ends),
+    else `liquidation_haircut` for any share."""
+    if ins.haircut_curve is None:
+        return ins.liquidation_haircut, ins.liquidation_haircut
+    shares, haircuts = _haircut_points(ins.haircut_curve)
+    return (float(np.interp(1.0, shares, haircuts)),
+            float(np.interp(1.0 / ins.liquidation_tranches, shares, haircuts)))
+
+
+def _haircut_points(curve) -> tuple[np.ndarray, np.ndarray]:
+    """The checked points of a haircut curve: shares in (0, 1] increasing, haircuts in [0, 1)
+    not falling as the share grows."""
+    key = "instrument.haircut_curve"
+    if not curve:
+        raise SpecError(key, "got []; expected [share sold at once, haircut] points")
+    for i, (share, haircut) in enumerate(curve):
+        if not 0.0 < share <= 1.0:
+            raise SpecError(f"{key}[{i}]", f"got share {share!r}; expected a share of the collateral "
+                                           f"sold at once in (0, 1]")
+        if not 0.0 <= haircut < 1.0:
+            raise SpecError(f"{key}[{i}]", f"got haircut {haircut!r}; expected 0 <= haircut < 1")
+    shares, haircuts = np.array(curve).T
+    if np.any(np.diff(shares) <= 0.0):
+        raise SpecError(key, f"got shares {shares.tolist()}; expected shares that increase from point to point")
+    if np.any(np.diff(haircuts) < 0.0):
+        raise SpecError(key, f"got haircuts {haircuts.tolist()}; expected a haircut that does not "
+                             f"fall as the share sold at once grows")
+    return shares, haircuts
 
 
 def _given_schedule(ins, schedule: Schedule, drawn: float, timeline) -> np.ndarray:

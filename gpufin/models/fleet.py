@@ -34,10 +34,10 @@ import numpy as np
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
 from gpufin.market.data import load_market_data
-from gpufin.models.index import TwoFactor, with_forward_curve
+from gpufin.models.index import TwoFactor, launch_times, with_forward_curve
+from gpufin.models.keyed import MONTH, keyed_plan
 from gpufin.spec.schema import MarketSpec, Spec
-from gpufin.models.index import launch_times
-from gpufin.spec.times import DAYS_PER_YEAR, Timeline
+from gpufin.spec.times import DAYS_PER_YEAR, Timeline, period_lengths
 from pricing_kernels.records import FleetArgs, TwoFactorArgs, make
 
 HOURS_PER_YEAR = 24.0 * DAYS_PER_YEAR
@@ -87,29 +87,42 @@ class FleetModel:
     residual_fractions: tuple
     discount_spread: float
     deliveries: tuple = ((0.0, 1.0),)    # (time in years, share of the GPUs) of each delivery
+    continuation: bool = False           # the kernel also values the SPV as a going concern
+    delay_probability: float = 0.0       # each delivery is late with this probability, independently
+    delay_years: float = 0.0             # by this long
     sku: str = "H100"                    # the catalog row (data/gpus.csv)
+    prepayments: str = "account"         # contract prepayments: "account" (released as the service
+                                         # is delivered) or "loan" (paid to the lender; none released)
 
     def fleet_size(self, t) -> np.ndarray:
-        """Billable GPUs at times t (years): each delivery's GPUs from their arrival, with spares
-        replacing failures until they run out."""
-        t = np.asarray(t, dtype=float)
-        total = np.zeros_like(t)
-        for arrival, share in self.deliveries:
-            age = np.maximum(t - arrival, 0.0)
-            alive = np.minimum(1.0, (1.0 + self.spare_fraction) * np.exp(-self.failure_rate * age))
-            total = total + share * np.where(t >= arrival - 1e-12, alive, 0.0)
-        return self.gpus * total
+        """Billable GPUs at times t (years; an array, or a number for a number) with every
+        delivery on time."""
+        return self.delivered(np.atleast_1d(t)).sum(axis=0).reshape(np.shape(t))
 
-    def base_case_cash(self, times: np.ndarray) -> np.ndarray:
-        """The lender's base case (USD per period ending at each date; 0 at date 0): contracted
-        revenue less the opex of the contracted GPUs, with every customer paying (prepayments
-        released as the service is delivered) and no merchant revenue."""
-        arrays = self._cash_arrays(times, self.fleet_size(times))
+    def delivered(self, t, delay: float = 0.0) -> np.ndarray:
+        """Billable GPUs of each delivery at times t (years), [delivery, time], its GPUs arriving
+        `delay` years after their delivery date, with spares replacing failures until they run
+        out."""
+        t = np.asarray(t, dtype=float)
+        parts = np.zeros((len(self.deliveries), t.size))
+        for k, (arrival, share) in enumerate(self.deliveries):
+            age = np.maximum(t - arrival - delay, 0.0)
+            alive = np.minimum(1.0, (1.0 + self.spare_fraction) * np.exp(-self.failure_rate * age))
+            parts[k] = self.gpus * share * np.where(t >= arrival + delay - 1e-12, alive, 0.0)
+        return parts
+
+    def base_case_cash(self, times: np.ndarray, observe=None) -> np.ndarray:
+        """The lender's base case (USD per period ending at each date; 0 at date 0 and at
+        observation-only dates): contracted revenue less the opex of the contracted GPUs, with
+        every customer paying (prepayments released as the service is delivered, or none with
+        prepayments paid to the loan) and no merchant revenue."""
+        arrays = self._cash_arrays(times, self.fleet_size(times), observe)
         index = np.arange(times.size)
         cash = np.zeros(times.size)
         for ci, c in enumerate(self.contracts):
             on = (arrays["start"][ci] < index) & (index <= arrays["end"][ci])
-            margin = c.share * (c.rate * self.contracted - self.opex)
+            kept = 1.0 - c.prepayment if self.prepayments == "loan" else 1.0
+            margin = c.share * (c.rate * self.contracted * kept - self.opex)
             cash[1:] += np.where(on[1:], arrays["hours"] * arrays["fleet"][1:] * margin, 0.0)
         return cash
 
@@ -126,42 +139,66 @@ class FleetModel:
         months = max(1, int(round(horizon_years * 12)))
         return np.arange(months + 1) / 12.0
 
-    def kernel_args(self, times: np.ndarray, market) -> tuple[TwoFactorArgs, FleetArgs]:
-        """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years): the
-        index's and the fleet's."""
+    def kernel_args(self, times: np.ndarray, market, observe=None) -> tuple[TwoFactorArgs, FleetArgs]:
+        """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years), of
+        which `observe` flags observation-only dates (no cash of their own): the index's and
+        the fleet's."""
         ix = self.index.kernel_args(times, market)
-        return ix, make(FleetArgs, **self._utilization_arrays(times, ix),
-                        **self._cash_arrays(times, self.fleet_size(times)),
+        return ix, make(FleetArgs, **self._keyed_arrays(times),
+                        **self._cash_arrays(times, self.fleet_size(times), observe),
+                        **self._delivery_arrays(times),
                         **self._value_arrays(times, market))
 
-    def _utilization_arrays(self, times, ix) -> dict:
-        dt = np.diff(times)
+    def _delivery_arrays(self, times) -> dict:
+        return dict(delay_probability=self.delay_probability, on_time=self.delivered(times),
+                    late=self.delivered(times, self.delay_years))
+
+    def gaussian_law(self, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The exact step over dt years of (chi, xi, Y) without jumps: the diagonal of its
+        decay, its mean given a zero start, and its covariance."""
         k, ku = self.index.kappa, self.util_kappa
         sc, sx, su = self.index.sigma_chi, self.index.sigma_xi, self.util_vol
-        var_y = su ** 2 * (1.0 - np.exp(-2.0 * ku * dt)) / (2.0 * ku)
-        cov_chi = self.util_rho * su * sc * (1.0 - np.exp(-(k + ku) * dt)) / (k + ku)
-        cov_xi = self.util_rho * self.index.rho * su * sx * (1.0 - np.exp(-ku * dt)) / ku
-        b1 = np.divide(cov_chi, ix.a11, out=np.zeros_like(dt), where=ix.a11 > 0.0)
-        b2 = np.divide(cov_xi - b1 * ix.a21, ix.a22, out=np.zeros_like(dt), where=ix.a22 > 0.0)
-        b3 = np.sqrt(np.maximum(var_y - b1 ** 2 - b2 ** 2, 0.0))
-        return dict(theta=self.util_theta, y0=self.util_y0, u_decay=np.exp(-ku * dt), b1=b1, b2=b2, b3=b3)
+        decay, util_decay = math.exp(-k * dt), math.exp(-ku * dt)
+        var_chi = sc ** 2 * (1.0 - decay ** 2) / (2.0 * k)
+        cov_chi_xi = self.index.rho * sc * sx * (1.0 - decay) / k
+        var_y = su ** 2 * (1.0 - util_decay ** 2) / (2.0 * ku)
+        cov_chi_y = self.util_rho * su * sc * (1.0 - math.exp(-(k + ku) * dt)) / (k + ku)
+        cov_xi_y = self.util_rho * self.index.rho * su * sx * (1.0 - util_decay) / ku
+        cov = np.array([[var_chi, cov_chi_xi, cov_chi_y],
+                        [cov_chi_xi, sx ** 2 * dt, cov_xi_y],
+                        [cov_chi_y, cov_xi_y, var_y]])
+        return (np.array([decay, 1.0, util_decay]),
+                np.array([0.0, self.index.mu_xi * dt, self.util_theta * (1.0 - util_decay)]), cov)
 
-    def _cash_arrays(self, times, fleet) -> dict:
-        hours = HOURS_PER_YEAR * np.diff(times)
+    def _keyed_arrays(self, times) -> dict:
+        plan = keyed_plan(times, self.gaussian_law)
+        k = self.index.kappa
+        return dict(y0=self.util_y0, month=plan.month, canonical=plan.canonical, cell=plan.cell,
+                    minute=plan.minute, months=plan.months,
+                    **dict(zip(("step_a", "step_c", "step_f"), plan.step)),
+                    **dict(zip(("level_a", "level_b", "level_c", "level_f"), plan.level)),
+                    **dict(zip(("final_a", "final_b", "final_c", "final_f"), plan.final)),
+                    spike_decay=np.exp(-k * (times - np.maximum(plan.month, 0) / 12.0)),
+                    month_decay=math.exp(-k * MONTH),
+                    launch_at=np.sort(np.asarray(self.index.launch_times, dtype=float)))
+
+    def _cash_arrays(self, times, fleet, observe=None) -> dict:
+        hours = HOURS_PER_YEAR * period_lengths(times, observe)
+        cash_times = times if observe is None else np.where(observe, np.inf, times)
         n = len(self.contracts)
         start = np.zeros(n, dtype=np.int64)
         end = np.zeros(n, dtype=np.int64)
         for ci, c in enumerate(self.contracts):
-            start[ci] = _nearest(times, c.start)
-            end[ci] = _nearest(times, c.end)
+            start[ci] = _nearest(cash_times, c.start)
+            end[ci] = _nearest(cash_times, c.end)
             if c.start > times[-1]:
                 start[ci] = end[ci] = times.size     # starts after the last date: never runs here
         rates = [c.share * c.rate * self.contracted for c in self.contracts]
         return dict(times=times, hours=hours, fleet=fleet, opex=self.opex,
                     contracted_cash=np.array([r * (1.0 - c.prepayment) for r, c in zip(rates, self.contracts)],
                                              dtype=float),
-                    released_cash=np.array([r * c.prepayment for r, c in zip(rates, self.contracts)],
-                                           dtype=float),
+                    released_cash=np.array([r * c.prepayment if self.prepayments == "account" else 0.0
+                                            for r, c in zip(rates, self.contracts)], dtype=float),
                     share=np.array([c.share for c in self.contracts], dtype=float),
                     start=start, end=end,
                     customer=np.array([c.customer_index for c in self.contracts], dtype=np.int64),
@@ -182,7 +219,25 @@ class FleetModel:
                          * np.exp(-reference.long_factor_log_mgf(times, self.residual_elasticity)))
         return dict(valuation=VALUATION_CODES[self.valuation], **tables,
                     residual_base=residual_base, elasticity=self.residual_elasticity,
-                    book=self.book_value(times))
+                    book=self.book_value(times), continuation=self.continuation,
+                    **self._contract_values(times, tables["w"]))
+
+    def _contract_values(self, times, w) -> dict:
+        """Per contract and date: the PV per GPU of its contracted cash still to come and the
+        weights of the merchant revenue it displaces (its customer's survival from the date,
+        in the months of the valuation grid that end within its term; none without
+        `continuation`)."""
+        s = self.valuation_times()[1:]
+        contracts = self.contracts if self.continuation else ()
+        weights = np.zeros((len(contracts), times.size, s.size))
+        pv = np.zeros((len(contracts), times.size))
+        for k, c in enumerate(contracts):
+            term = (s > c.start + 1e-9) & (s <= c.end + 1e-9)
+            ahead = s[None, :] - times[:, None]
+            hazard = np.multiply(c.default_hazard, ahead, where=ahead > 0.0, out=np.zeros_like(ahead))
+            weights[k] = np.exp(-hazard) * term      # (a customer in default at once: hazard inf)
+            pv[k] = c.share * c.rate * self.contracted * (1.0 - c.prepayment) * (w * weights[k]).sum(axis=1)
+        return dict(displaced=weights, contract_pv=pv)
 
     def valuation_times(self) -> np.ndarray:
         """Months (years) from 0 to the end of the GPUs' economic life (the last one partial)."""

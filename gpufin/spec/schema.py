@@ -82,7 +82,7 @@ Fraction = Annotated[Number, Field(gt=0, lt=1)]
 
 
 class FleetIndexSpec(_Table):
-    """The fleet's rental index (Schwartz-Smith); defaults: FACTS.md 8.1 for an H100 index."""
+    """The fleet's rental index (Schwartz-Smith); H100 defaults: data/SOURCES.md section 3."""
     spot: Positive | None = None
     mean_reversion: Positive = 2.0
     short_vol: Vol = 0.45
@@ -100,7 +100,7 @@ class FleetIndexSpec(_Table):
 
 
 class UtilizationSpec(_Table):
-    """Merchant utilization U = logistic(Y), Y an OU process; FACTS.md 8.2."""
+    """Merchant utilization U = logistic(Y), Y an OU process; data/SOURCES.md section 4."""
     level: Fraction = 0.70
     start: Fraction | None = None
     vol: Vol = 1.4
@@ -110,7 +110,8 @@ class UtilizationSpec(_Table):
 
 
 class CostsSpec(_Table):
-    """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost; FACTS.md 8.3.
+    """Cash opex per GPU-hour = power_kw * pue * power_price + other_cost;
+    defaults: data/SOURCES.md section 5.
     power_price (USD/kWh) defaults to the shipped snapshot's (data/market.toml)."""
     power_kw: Positive | None = None
     pue: Annotated[Number, Field(ge=1)] = 1.25
@@ -233,11 +234,20 @@ class DrawSpec(_Table):
     delivery: Time | None = None
 
 
+class DeliveryDelaySpec(_Table):
+    """Each draw's GPUs arrive late with `probability`, by `length` years, independently per draw."""
+    probability: Annotated[Number, Field(ge=0, le=1)]
+    length: Positive
+
+
 class ScheduleEntrySpec(_Table):
     """One payment of a fixed principal schedule (as `gpufin price --format json` writes it)."""
     time: Time | None = None
     date: Time | None = None
     principal: NonNeg
+
+
+HaircutPoint = Annotated[list[Number], Field(min_length=2, max_length=2)]   # [share sold at once, haircut]
 
 
 class LoanSpec(_Table):
@@ -246,7 +256,8 @@ class LoanSpec(_Table):
     principal: Positive | None = None
     draws: list[DrawSpec] = []
     commitment: Positive | None = None
-    maturity: Time
+    maturity: Time | None = None
+    maturity_from_draw: Positive | None = None      # years from each draw to its tranche's maturity
     coupon: NonNeg | None = None
     spread: Number | None = None
     floor: Number = 0.0
@@ -263,11 +274,16 @@ class LoanSpec(_Table):
     lockup_dscr: Positive | None = None
     lockup_sweep_share: Annotated[Number, Field(ge=0, le=1)] = 1.0
     default_on: Literal["payment", "payment-or-covenant"] = "payment"
-    acceleration: Literal["never", "always"] = "always"
+    acceleration: Literal["never", "always", "lender-optimal"] = "always"
+    recovery: Literal["best-of", "liquidation"] = "best-of"
+    delivery_delay: DeliveryDelaySpec | None = None
     schedule: list[ScheduleEntrySpec] | None = None
     liquidation_haircut: Annotated[Number, Field(ge=0, lt=1)] = 0.15
     liquidation_lag: NonNeg = 0.5
+    liquidation_tranches: Annotated[int, Field(ge=1)] = 1
+    haircut_curve: list[HaircutPoint] | None = None
     workout_cost: Annotated[Number, Field(ge=0, lt=1)] = 0.0
+    prepayments: Literal["account", "loan"] = "account"
 
 
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,

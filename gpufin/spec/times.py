@@ -15,6 +15,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel
 
 from gpufin.errors import SpecError
@@ -160,3 +161,14 @@ def resolve_timeline(tables: dict, valuation_date: dt.date | None) -> Timeline:
         if table is not None:
             _walk(table, name, valuation_date, instants)
     return Timeline(valuation_date, instants)
+
+
+def period_lengths(times: np.ndarray, observe: np.ndarray | None = None) -> np.ndarray:
+    """Per step of `times` (years), the years since the previous date that is not an
+    observation-only date (`observe`); 0 for a step ending at an observation-only date, so
+    such a date neither splits a period nor changes its length by a bit."""
+    times = np.asarray(times, dtype=float)
+    if observe is None:
+        return np.diff(times)
+    previous = np.maximum.accumulate(np.where(observe, -np.inf, times))[:-1]
+    return np.where(observe[1:], 0.0, times[1:] - previous)

@@ -223,14 +223,39 @@ def grid(spec, vary, field, fmt, paths, seed, overrides, out, plot):
     click.echo(format_frame(frame, fmt))
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@run_options
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Write the report to this .html (one self-contained file) or .pdf file.")
+def report(spec, paths, seed, overrides, out):
+    """Write a deal report of the loan in SPEC for credit analysts: terms, collateral and
+    market inputs with their sources, value, price, PD, EL, LGD, WAL and fair spread, LTV and
+    DSCR fan charts, the loss distribution, stress scenarios and a sensitivity grid."""
+    import shlex
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from gpufin.report.build import STEPS, check_out, write_report
+    check_out(out)
+    check_outputs([spec], out)
+    command = "gpufin " + shlex.join(sys.argv[1:])
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(STEPS[0], total=len(STEPS))
+        written = write_report(spec, out, spec_overrides(overrides, paths, seed), command,
+                               lambda step: bar.update(task, description=step, completed=STEPS.index(step)))
+    click.echo(f"wrote {written}")
+
+
 def book_title(book, paths) -> str:
     """A chart's title: the book, and the path count when --paths sets it."""
     return str(book) + (f", {paths:,} paths" if paths else "")
 
 
 def executor_options(command):
-    """--market, --paths, --workers, --scheduler, --checkpoint and --chunk, shared by portfolio
-    commands."""
+    """--market, --paths, --workers, --scheduler, --checkpoint, --chunk and --allow-outside,
+    shared by portfolio commands."""
     for option in reversed([
             click.option("--market", "market_file", type=click.Path(dir_okay=False),
                          help="A TOML/JSON market table that replaces every position's market."),
@@ -241,7 +266,9 @@ def executor_options(command):
                          help="Keep finished chunks here; a rerun computes only what is missing."),
             click.option("--chunk", type=int,
                          help="Positions per chunk, the unit of work, distribution and checkpoints "
-                              "(default 256).")]):
+                              "(default 256)."),
+            click.option("--allow-outside", is_flag=True,
+                         help="Accept spec files outside the book's folder (links and .. resolved).")]):
         command = option(command)
     return command
 
@@ -268,14 +295,14 @@ def portfolio():
 @click.option("--plot", type=click.Path(dir_okay=False), help="Bar chart PNG of value and delta by SKU.")
 @executor_options
 def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers, scheduler, checkpoint,
-                    chunk):
+                    chunk, allow_outside):
     """Value every position of BOOK with its Greeks; print the summary."""
     import gpufin
     from gpufin.output.plots import plot_book_values
     from gpufin.output.tables import format_frame
     check_outputs([book, market_file], out, plot)
     _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
-                                   checkpoint, chunk)
+                                   checkpoint, chunk, allow_outside=allow_outside)
     if plot:
         plot_book_values(summary, plot, book_title(book, paths))
     click.echo(format_frame(summary, fmt, group="by"))
@@ -291,7 +318,7 @@ def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers
 @click.option("--plot", type=click.Path(dir_okay=False), help="Bar chart PNG of the P&L by scenario.")
 @executor_options
 def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, workers, scheduler,
-                     checkpoint, chunk):
+                     checkpoint, chunk, allow_outside):
     """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
     import gpufin
     from gpufin.output.plots import plot_stress
@@ -299,7 +326,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
     from gpufin.portfolio.scenarios import stress_totals
     check_outputs([book, market_file, scenarios_file], out, plot)
     table = gpufin.stress_book(book, scenarios_file, out, market_file, paths, workers, scheduler,
-                               checkpoint, chunk)
+                               checkpoint, chunk, allow_outside=allow_outside)
     totals = stress_totals(table)
     if plot:
         plot_stress(totals.set_index("scenario")["pnl"], plot, f"P&L by scenario, {book_title(book, paths)}")
@@ -320,7 +347,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
               help="Renamed --n-scenarios.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the moves.")
 @click.option("--vol", default=0.5, show_default=True, type=float,
-              help="Annual volatility of each SKU's index moves (FACTS.md 8.1).")
+              help="Annual volatility of each SKU's index moves (data/SOURCES.md section 3, VOL).")
 @click.option("--correlation", default=0.8, show_default=True, type=float,
               help="Correlation of index moves between SKUs.")
 @click.option("--rate-vol", default=0.01, show_default=True, type=float,
@@ -330,7 +357,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
               help="P&L per scenario (.csv, .parquet, or .xlsx with the summary and inputs).")
 @executor_options
 def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, correlation, rate_vol, plot,
-                  out, market_file, paths, workers, scheduler, checkpoint, chunk):
+                  out, market_file, paths, workers, scheduler, checkpoint, chunk, allow_outside):
     """Full-revaluation VaR and ES of BOOK."""
     import gpufin
     from gpufin.output.tables import format_result
@@ -342,7 +369,7 @@ def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, co
     days = (add_tenor(start, horizon, "--horizon") - start).days
     result = gpufin.var_book(book, days, level, n_scenarios, seed, vol, correlation, rate_vol, out=out,
                              market_file=market_file, paths=paths, workers=workers, scheduler=scheduler,
-                             checkpoint=checkpoint, plot=plot, chunk=chunk)
+                             checkpoint=checkpoint, plot=plot, chunk=chunk, allow_outside=allow_outside)
     click.echo(format_result(result, fmt))
 
 

@@ -69,7 +69,7 @@ def compute() -> dict[str, float]:
     cal = gpufin.calibrate(_history(), {"rho": 0.0, "sigma_xi": 0.3})
     out.update({f"calibrate/{k}": v for k, v in cal.estimates.items()})
     out["calibrate/loglik"] = cal.loglik
-    book = DATA / "books" / "sample_book.csv"
+    book = DATA / "sample_book.csv"
     with tempfile.TemporaryDirectory() as tmp:
         results, summary = gpufin.value_book(book, Path(tmp) / "values.csv", paths=BOOK_PATHS)
     total = summary[summary["by"] == "total"].iloc[0]

@@ -22,6 +22,8 @@ ALLOWED = {
     "output": {"errors"},
     "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},
     "workflows": {"errors", "spec", "models", "engines", "output"},
+    "report": {"errors", "version", "spec", "market", "models", "engines", "credit", "risk", "portfolio",
+               "output"},
 }
 
 

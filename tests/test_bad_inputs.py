@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "data" / "examples").glob("*.toml") if p.stem != "fleet")
 DEALS = sorted((ROOT / "data" / "deals").glob("*.toml"))
 FLEET = ROOT / "data" / "examples" / "fleet.toml"
-BOOK = ROOT / "data" / "books" / "sample_book.csv"
+BOOK = ROOT / "data" / "sample_book.csv"
 HISTORY = ROOT / "data" / "rental_history.csv"
+BAD = ROOT / "tests" / "data" / "bad"          # files no command may parse
 
 # (--set assignment, key the error must name) for any trade spec
 SPEC_CASES = [
@@ -85,6 +86,11 @@ def _cases():
         (["portfolio", "var", str(BOOK), "--vol", "-1"], "--vol"),
         (["portfolio", "var", str(BOOK), "--horizon", "10Q"], "--horizon"),
         (["portfolio", "var", str(BOOK), "--plot", str(BOOK)], "--plot"),
+        (["calibrate", str(BAD / "latin1_history.csv")], f"{BAD / 'latin1_history.csv'}: not UTF-8 text"),
+        (["portfolio", "value", str(BAD / "binary_book.csv")], f"{BAD / 'binary_book.csv'}: not UTF-8 text"),
+        (["portfolio", "stress", str(BAD / "binary_book.csv"), "--allow-outside"],
+         f"{BAD / 'binary_book.csv'}: not UTF-8 text"),
+        (["portfolio", "var", str(BAD / "binary_book.csv")], f"{BAD / 'binary_book.csv'}: not UTF-8 text"),
     ]
     for args, key in commands:
         yield pytest.param(args, key, id=" ".join(a.replace(str(ROOT) + "/", "") for a in args))

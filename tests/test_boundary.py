@@ -6,7 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tomllib
+
+import pandas as pd
 import pytest
+
+from gpufin.engines.pricing import price
+from gpufin.errors import SpecError
+from gpufin.market.data import load_history
+from gpufin.spec import reader
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "examples" / "european.toml"
@@ -57,7 +65,6 @@ def test_nonsense_is_refused_before_pricing(args, key, detail):
 
 
 def test_a_json_string_is_not_a_number(tmp_path):
-    import tomllib
     doc = tomllib.loads(EXAMPLE.read_text())
     doc["model"]["spot"] = "2.4"
     spec = tmp_path / "spec.json"
@@ -84,7 +91,7 @@ def test_a_binary_spec_in_one_book_row_sinks_only_that_row(tmp_path):
 def test_an_empty_scenario_file_is_refused(tmp_path):
     empty = tmp_path / "scenarios.toml"
     empty.write_text("")
-    book = ROOT / "data" / "books" / "sample_book.csv"
+    book = ROOT / "data" / "sample_book.csv"
     out = run("portfolio", "stress", str(book), "--scenarios", str(empty), "--paths", "64")
     one_line_error(out, str(empty), "")
 
@@ -93,8 +100,9 @@ def test_a_market_file_with_a_word_for_a_rate(tmp_path):
     import gpufin
     market = tmp_path / "market.toml"
     market.write_text('[market.curve]\nkind = "flat"\nrate = "four"\n')
+    (tmp_path / "spec.toml").write_text(EXAMPLE.read_text())
     book = tmp_path / "book.csv"
-    book.write_text("id,quantity,spec\nA,1," + str(EXAMPLE) + "\n")
+    book.write_text("id,quantity,spec\nA,1,spec.toml\n")
     results, summary = gpufin.value_book(book, tmp_path / "out.csv", market_file=market, greeks=False)
     assert results.loc[0, "error"].startswith("market.curve.rate: got 'four'")
     assert summary.iloc[-1]["errors"] == 1
@@ -105,3 +113,48 @@ def test_a_history_with_an_infinite_level_names_the_line(tmp_path):
     history.write_text("date,level_usd_per_gpu_hour\n2026-01-01,2.4\n2026-01-02,inf\n")
     out = run("calibrate", str(history))
     one_line_error(out, str(history), "line 3: got 'inf'")
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".json"])
+def test_a_spec_with_a_byte_order_mark_is_read(tmp_path, suffix):
+    text = EXAMPLE.read_text() if suffix == ".toml" else json.dumps(tomllib.loads(EXAMPLE.read_text()))
+    spec = tmp_path / f"spec{suffix}"
+    spec.write_text("\N{BYTE ORDER MARK}" + text, encoding="utf-8")
+    assert price(spec) == price(EXAMPLE)
+
+
+def test_a_history_that_is_not_utf8_is_one_line(tmp_path):
+    history = tmp_path / "history.csv"
+    text = "date,level_usd_per_gpu_hour,source\n2026-01-01,2.4,café\n"
+    history.write_bytes(text.encode("latin-1"))
+    with pytest.raises(SpecError) as err:
+        load_history(history)
+    assert str(err.value) == (f"{history}: not UTF-8 text (got byte 0xe9 at offset {text.index('é')}, as in a "
+                              "binary file; expected a CSV table)")
+
+
+def test_an_oversized_history_is_refused_before_parsing(tmp_path, monkeypatch):
+    history = tmp_path / "history.csv"
+    history.write_text("date,level_usd_per_gpu_hour\n2026-01-01,2.4\n2026-01-02,2.5\n")
+    monkeypatch.setitem(reader.MAX_BYTES, "CSV table", 32)
+    monkeypatch.setattr(pd, "read_csv", None)            # parsing would fail with a TypeError
+    with pytest.raises(SpecError) as err:
+        load_history(history)
+    size = history.stat().st_size
+    assert str(err.value) == f"{history}: too large (got {size} bytes; expected a CSV table of at most 32 bytes)"
+
+
+def test_an_oversized_spec_is_refused_before_parsing(tmp_path, monkeypatch):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(EXAMPLE.read_text())
+    monkeypatch.setitem(reader.MAX_BYTES, "TOML document", 100)
+    with pytest.raises(SpecError, match=r"spec.toml: too large \(got [0-9,]+ bytes; expected a TOML document "
+                                        r"of at most 100 bytes\)"):
+        reader.load_spec(spec)
+
+
+def test_a_folder_is_not_a_spec(tmp_path):
+    folder = tmp_path / "spec.toml"
+    folder.mkdir()
+    with pytest.raises(SpecError, match=r"spec.toml: not a regular file \(got a folder; expected a TOML document\)"):
+        reader.read_document(folder)

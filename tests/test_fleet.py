@@ -28,7 +28,7 @@ def paths_of(setup, n, seed=7, chunk=None):
 
 
 INDEX_CASES = [
-    {},   # FACTS.md 8.1 defaults: launches and spikes on
+    {},   # data/SOURCES.md section 3 defaults: launches and spikes on
     {"short_vol": 0.8, "long_vol": 0.1, "correlation": -0.5, "mean_reversion": 4.0},
     {"short_vol": 0.2, "long_vol": 0.35, "correlation": 0.6, "launch_intensity": 2.0,
      "launch_jump_mean": -0.3, "spike_intensity": 1.5, "spike_jump_mean": 0.3, "spike_jump_vol": 0.2},

@@ -130,12 +130,13 @@ def test_stress_and_var(tmp_path):
             dict(id="loan", quantity=1, sku="H100", spec=str(ROOT / "data/deals/merchant_fleet.toml"),
                  **{"mc.paths": 2000})]
     book = write_book(tmp_path / "book.csv", rows)
-    table = stress_book(book, out=tmp_path / "stress.csv")
+    table = stress_book(book, out=tmp_path / "stress.csv", allow_outside=True)
     s = table.set_index("id")
     assert s.loc["call", "new-generation"] < 0 < s.loc["call", "rates-up-200bp"]
     assert s.loc["loan", "new-generation"] < 0 and s.loc["loan", "power-doubles"] < 0
     assert s.loc["call", "utilization-50"] == 0.0 and pd.isna(s.loc["call", "error"])
-    result = var_book(book, horizon_days=10, scenarios=60, plot=tmp_path / "pnl.png", out=tmp_path / "var.csv")
+    result = var_book(book, horizon_days=10, scenarios=60, plot=tmp_path / "pnl.png", out=tmp_path / "var.csv",
+                      allow_outside=True)
     assert result["es"] >= result["var"] > 0 and result["errors"] == 0
     assert (tmp_path / "pnl.png").read_bytes()[:4] == b"\x89PNG"
     assert len(pd.read_csv(tmp_path / "var.csv")) == 60

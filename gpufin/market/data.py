@@ -8,7 +8,7 @@ price USD per kWh; rates decimals; times and ages in years; dates ISO `YYYY-MM-D
 from __future__ import annotations
 
 import copy
-import tomllib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from gpufin.errors import SpecError
+from gpufin.spec.reader import read_document, read_text
 from gpufin.spec.schema import MarketSpec
 
 # An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
@@ -29,12 +30,12 @@ GPU_COLUMNS = ("sku", "launch_date", "power_kw", "capex_usd", "tdp_w",
 
 
 def _read_csv(path: Path, required, dates=(), positive=()) -> pd.DataFrame:
-    """A CSV with `required` columns, `dates` parsed and `positive` columns checked > 0."""
+    """A CSV (read by read_text) with `required` columns, `dates` parsed and `positive`
+    columns checked > 0."""
+    text = read_text(path, "CSV table")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except OSError as exc:
-        raise SpecError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SpecError(str(path), f"malformed CSV: {str(exc).strip().splitlines()[0]}") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
@@ -70,15 +71,6 @@ def load_history(path: str | Path) -> pd.DataFrame:
     df = _read_csv(Path(path), ("date", "level_usd_per_gpu_hour"), dates=("date",),
                    positive=("level_usd_per_gpu_hour",))
     return df.sort_values("date", kind="stable").reset_index(drop=True)
-
-
-def _toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise SpecError(str(path), f"cannot read the file ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(str(path), f"malformed TOML: {exc}") from None
 
 
 def _check_snapshot(path: Path, snap: dict):
@@ -202,9 +194,9 @@ def _read_market_data(d: Path) -> MarketData:
                      dates=("date",), positive=("level_usd_per_gpu_hour",))
     _check(d / "rental_history.csv", hist["basis"], ~hist["basis"].isin(BASES), "basis",
            f"one of {', '.join(BASES)}")
-    snapshot = _toml(d / "market.toml")
+    snapshot = read_document(d / "market.toml")
     _check_snapshot(d / "market.toml", snapshot)
-    scenarios = _toml(d / "scenarios.toml")
+    scenarios = read_document(d / "scenarios.toml")
     check_scenarios(d / "scenarios.toml", scenarios)
     return MarketData(gpus.set_index("sku"), used,
                       hist.sort_values("date", kind="stable").reset_index(drop=True),

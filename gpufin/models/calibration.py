@@ -76,9 +76,9 @@ SPEC_KEYS = {"kappa": "mean_reversion", "sigma_chi": "short_vol", "sigma_xi": "l
              "rho": "correlation", "mu_xi": "long_drift", "sigma_eps": None}
 UNITS = {"kappa": "1/yr", "sigma_chi": "1/sqrt(yr)", "sigma_xi": "1/sqrt(yr)", "rho": "",
          "mu_xi": "log/yr", "sigma_eps": "log"}
-# What to suggest for `--fix NAME=VALUE` when a parameter is not identified: the FACTS.md 8.1
-# defaults for kappa, sigma_chi and mu_xi; the nested models for the others (no noise, no
-# correlation, a one-factor Schwartz model).
+# What to suggest for `--fix NAME=VALUE` when a parameter is not identified: the defaults
+# (data/SOURCES.md section 3) for kappa, sigma_chi and mu_xi; the nested models for the others
+# (no noise, no correlation, a one-factor Schwartz model).
 SUGGESTED_FIX = {"kappa": 2.0, "sigma_chi": 0.5, "sigma_xi": 0.0, "rho": 0.0, "mu_xi": -0.29,
                  "sigma_eps": 0.0}
 OBS_PER_PARAMETER = 5

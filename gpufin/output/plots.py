@@ -7,6 +7,7 @@ labels that need no multiplier.
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -196,3 +197,80 @@ def plot_stress(pnl: pd.Series, path, title: str) -> Path:
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ---- figures for reports: built and returned unsaved, embedded by the caller -----------------
+
+def figure_png(fig: Figure, dpi: int = 200) -> bytes:
+    """fig as PNG bytes at `dpi` (a report embeds them; new_figure's 110 dpi is for files)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+DSCR_TOP = 3.0          # the DSCR axis stops at this multiple of the largest 75% quantile
+
+# a loan's quantile tables by payment date: title, y-axis label, factor from the raw value
+LOAN_FAN_PANELS = {"ltv": ("Loan-to-value by payment date", "LTV (% of collateral value)", 100.0),
+                   "dscr": ("Debt service coverage by payment date", "DSCR (x)", 1.0)}
+
+
+def loan_fan_figure(quantiles: dict, triggers: dict) -> Figure:
+    """Fan charts of a loan's LTV (%) and DSCR (x) by payment date: 5-95% and 25-75% bands
+    and the median over the paths still outstanding, with each covenant trigger as a line.
+    `quantiles` maps "ltv" (and "dscr", absent for index collateral) to the rows of a loan
+    result's `ltv_quantiles` / `dscr_quantiles`; `triggers` maps the same names to the
+    covenant level (raw: a fraction, a multiple) or None. Near repayment the DSCR of a small
+    debt service is huge, so its axis stops at DSCR_TOP x the largest 75% quantile."""
+    names = [name for name in LOAN_FAN_PANELS if quantiles.get(name)]
+    fig = new_figure(10.4, 4.0)
+    for k, name in enumerate(names, start=1):
+        title, label, scale = LOAN_FAN_PANELS[name]
+        q = pd.DataFrame(quantiles[name])
+        dates = pd.to_datetime(q["date"])
+        ax = fig.add_subplot(1, len(names), k)
+        ax.fill_between(dates, q["q05"] * scale, q["q95"] * scale, color="tab:blue", alpha=0.18,
+                        label="5-95%")
+        ax.fill_between(dates, q["q25"] * scale, q["q75"] * scale, color="tab:blue", alpha=0.35,
+                        label="25-75%")
+        ax.plot(dates, q["q50"] * scale, color="tab:blue", linewidth=2, label="median")
+        if triggers.get(name) is not None:
+            ax.axhline(triggers[name] * scale, color="tab:red", linewidth=1.5, linestyle="--",
+                       label=f"covenant {triggers[name] * scale:g}")
+        if name == "dscr":
+            top = DSCR_TOP * float(np.nanmax(q["q75"]))
+            ax.set_ylim(min(0.0, float(np.nanmin(q["q05"]))), max(top, 2.0 * (triggers.get(name) or 1.0)))
+            ax.axhline(0, color="0.4", linewidth=0.8)
+        else:
+            ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("payment date")
+        ax.set_ylabel(label)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_histogram_figure(losses, var: float, es: float, level: float) -> Figure:
+    """Histogram of the lifetime loss per path (PV at the valuation date, USD, or USD m from a
+    million) on a log count axis, as most paths lose nothing, with the loss VaR and ES at
+    `level` marked."""
+    losses = np.asarray(losses, dtype=float)
+    fig = new_figure(10.4, 3.8)
+    ax = fig.add_subplot()
+    ax.hist(losses, bins=50, color="tab:blue", alpha=0.75, log=True, label="paths")
+    unit, millions = _money_axis(ax.xaxis, np.append(losses, [var, es]))
+    ax.axvline(var, color="tab:red", linewidth=2,
+               label=f"VaR {level:.0%}: {_figure_text(var, millions)} {unit}")
+    ax.axvline(es, color="black", linewidth=1.5, linestyle="--",
+               label=f"ES {level:.0%}: {_figure_text(es, millions)} {unit}")
+    hit = float(np.mean(losses > 0.0))
+    ax.set_title(f"Lifetime PV loss per path: {losses.size:,} paths, {hit:.1%} with a loss", fontsize=10)
+    ax.set_xlabel(f"PV loss ({unit})")
+    ax.set_ylabel("paths (log scale)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -26,13 +26,13 @@ from gpufin.version import __version__
 CHUNK = 256          # positions per chunk (the default of --chunk)
 
 
-def digest(book_path, positions: list, options: dict, kind: str) -> str:
-    """Names a run's checkpoints: the book, every position's resolved spec (so an edited spec
-    file counts), the options, the chunk size and the gpufin version."""
-    h = hashlib.sha256(Path(book_path).read_bytes())
-    h.update(json.dumps([kind, __version__, options, [p.doc for p in positions]],
-                        sort_keys=True, default=str).encode())
-    return h.hexdigest()[:16]
+def digest(positions: list, options: dict, kind: str) -> str:
+    """Names a run's checkpoints: every position as read from the book (id, quantity, tags,
+    error and resolved spec, so an edited spec file counts), the options, the chunk size and
+    the gpufin version."""
+    rows = [[p.id, p.quantity, p.tags, p.error, p.doc] for p in positions]
+    return hashlib.sha256(json.dumps([kind, __version__, options, rows], sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
 
 
 def run_chunks(fn, chunks: list, options: dict, workers=None, scheduler=None, checkpoint=None,

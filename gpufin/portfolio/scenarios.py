@@ -20,12 +20,11 @@ from gpufin.spec.book import load_book
 from gpufin.spec.reader import read_document
 
 
-def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
-    positions = load_book(book)
+def _scenario_pnl(positions, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
     order = underlying_order(positions)
     rows = in_book_order(run_chunks(scenario_chunk, in_chunks(positions, order, options["chunk"]),
                                      options, workers, scheduler, checkpoint,
-                                     digest(book, positions, options, kind), label="scenarios"),
+                                     digest(positions, options, kind), label="scenarios"),
                           order)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
     for name in options["scenarios"]:
@@ -35,8 +34,9 @@ def _scenario_pnl(book, options, workers, scheduler, checkpoint, kind) -> pd.Dat
 
 
 def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=None, workers=None,
-                scheduler=None, checkpoint=None, chunk=None) -> pd.DataFrame:
-    """P&L (USD) of every position under each named scenario, full revaluation."""
+                scheduler=None, checkpoint=None, chunk=None, allow_outside=False) -> pd.DataFrame:
+    """P&L (USD) of every position under each named scenario, full revaluation. With
+    `allow_outside`, rows may name spec files outside the book's folder."""
     out = check_output(out) if out else None
     if scenarios_file:
         doc = read_document(scenarios_file)
@@ -45,11 +45,12 @@ def stress_book(book, scenarios_file=None, out=None, market_file=None, paths=Non
         doc = load_market_data().scenarios
     scenarios = {name: {k: v for k, v in table.items() if k != "description"} for name, table in doc.items()}
     options = book_options(market_file, paths, chunk, scenarios=scenarios)
-    table = _scenario_pnl(book, options, workers, scheduler, checkpoint, "stress")
+    table = _scenario_pnl(load_book(book, allow_outside), options, workers, scheduler, checkpoint, "stress")
     if out:
         write_output(out, table, {"command": "portfolio stress", "book": str(book),
                                   "scenarios": str(scenarios_file or "data/scenarios.toml"),
-                                  "market": market_file, "paths": paths, "chunk": options["chunk"]},
+                                  "market": market_file, "paths": paths, "chunk": options["chunk"],
+                                  "allow_outside": allow_outside},
                      stress_totals(table), aliases=dict.fromkeys(scenarios, "pnl"))
     return table
 
@@ -64,10 +65,11 @@ def stress_totals(table: pd.DataFrame) -> pd.DataFrame:
 def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int = 100, seed: int = 1,
              vol: float = 0.5, correlation: float = 0.8, rate_vol: float = 0.01, out=None,
              market_file=None, paths=None, workers=None, scheduler=None, checkpoint=None,
-             plot=None, chunk=None) -> dict:
+             plot=None, chunk=None, allow_outside=False) -> dict:
     """Full-revaluation VaR and ES of the book's P&L over `horizon_days` (calendar days):
     each SKU's index moves by exp(vol sqrt(h) Z - vol^2 h / 2), Z standard normal with
-    `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years)."""
+    `correlation` between SKUs, and every rate by rate_vol sqrt(h) Z_r (h in years). With
+    `allow_outside`, rows may name spec files outside the book's folder."""
     if not 0.5 < level < 1.0:
         raise SpecError("--level", f"got {level}; expected a level between 0.5 and 1")
     for key, value, ok, expected in (
@@ -78,7 +80,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
         if not ok:
             raise SpecError(key, f"got {value}; expected {expected}")
     out = check_output(out) if out else None
-    positions = load_book(book)
+    positions = load_book(book, allow_outside)
     skus = sorted({position_row(p)["sku"] or "index" for p in positions})
     h = horizon_days / 365.0
     rng = np.random.default_rng(seed)
@@ -89,7 +91,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
     moves = {f"s{k:04d}": {"index_factor_by_sku": dict(zip(skus, map(float, factors[k]))),
                            "rate_shift": float(shifts[k])} for k in range(scenarios)}
     options = book_options(market_file, paths, chunk, scenarios=moves)
-    table = _scenario_pnl(book, options, workers, scheduler, checkpoint, "var")
+    table = _scenario_pnl(positions, options, workers, scheduler, checkpoint, "var")
     pnl = table[list(moves)].sum(axis=0, skipna=True).to_numpy()
     var = -float(np.quantile(pnl, 1 - level))
     tail = pnl[pnl <= -var]
@@ -101,7 +103,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
                      {"command": "portfolio var", "book": str(book), "horizon_days": horizon_days,
                       "level": level, "scenarios": scenarios, "seed": seed, "vol": vol,
                       "correlation": correlation, "rate_vol": rate_vol, "market": market_file,
-                      "paths": paths, "chunk": options["chunk"]},
+                      "paths": paths, "chunk": options["chunk"], "allow_outside": allow_outside},
                      key_values(result))
     if plot:
         plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)

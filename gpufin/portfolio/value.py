@@ -33,19 +33,21 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def value_book(book, out=None, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,
-               checkpoint=None, chunk=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               checkpoint=None, chunk=None, allow_outside=False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Value every position of `book`; with `out`, write the results and their summary (beside
-    them, or on their own sheet of an .xlsx workbook)."""
+    them, or on their own sheet of an .xlsx workbook). With `allow_outside`, rows may name spec
+    files outside the book's folder."""
     out = check_output(out) if out else None
-    positions = load_book(book)
+    positions = load_book(book, allow_outside)
     options = book_options(market_file, paths, chunk, greeks=greeks)
     order = underlying_order(positions)
     rows = run_chunks(value_chunk, in_chunks(positions, order, options["chunk"]), options, workers,
-                      scheduler, checkpoint, digest(book, positions, options, "value"))
+                      scheduler, checkpoint, digest(positions, options, "value"))
     results = pd.DataFrame(in_book_order(rows, order))
     summary = summarize(results)
     if out:
         write_output(out, results, {"command": "portfolio value", "book": str(book), "market": market_file,
-                                    "paths": paths, "greeks": greeks, "chunk": options["chunk"]},
+                                    "paths": paths, "greeks": greeks, "chunk": options["chunk"],
+                                    "allow_outside": allow_outside},
                      summary, summary_beside=True)
     return results, summary

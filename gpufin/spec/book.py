@@ -1,15 +1,17 @@
 """Books of positions: a CSV or Parquet file, one row per position.
 
 Columns: `id`, `quantity` (units of the spec's trade; negative = short), then either `spec`
-(a TOML/JSON spec file, relative to the book) or the spec's keys as flattened columns
-(`model.kind`, `instrument.strike`, ...; with `spec`, they override the file's keys), and
-optionally `book`, `counterparty`, `sku` for aggregation. A cell is read like a `--set`
-value (TOML: numbers, quoted or bare strings, lists); empty cells are absent keys.
+(a TOML/JSON spec file, relative to the book's folder and inside it unless `allow_outside`)
+or the spec's keys as flattened columns (`model.kind`, `instrument.strike`, ...; with `spec`,
+they override the file's keys), and optionally `book`, `counterparty`, `sku` for aggregation.
+A cell is read like a `--set` value (TOML: numbers, quoted or bare strings, lists); empty
+cells are absent keys.
 A row that cannot be read keeps its reason in `error`; the other rows are unaffected.
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
 import warnings
 from collections import Counter
@@ -19,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from gpufin.errors import SpecError
-from gpufin.spec.reader import apply_overrides, parse_value, read_document, suggest
+from gpufin.spec.reader import apply_overrides, parse_value, read_bytes, read_document, read_text, suggest
 from gpufin.spec.schema import TABLES
 
 TAGS = ("book", "counterparty", "sku")
@@ -41,24 +43,30 @@ COLUMNS = ("id", "quantity", "spec", *TAGS)
 def read_table(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """A book file (CSV or Parquet) as a frame of text cells and, by frame row, the error of
     each CSV row whose cell count differs from the header's (such a row is never shifted into
-    other columns). Unreadable, empty and header-only books are SpecErrors."""
-    p = Path(path)
-    try:
-        if p.suffix.lower() == ".parquet":
-            frame, bad = pd.read_parquet(p), {}
-        else:
-            frame, bad = _read_csv_rows(p)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), f"cannot read the book ({exc})") from None
+    other columns). Unreadable, malformed, empty and header-only books are SpecErrors."""
+    if Path(path).suffix.lower() == ".parquet":
+        frame, bad = _read_parquet(path), {}
+    else:
+        frame, bad = _read_csv_rows(path)
     if frame.empty:
         raise SpecError(str(path), "no positions; expected a header and one row per position")
     return frame, bad
 
 
-def _read_csv_rows(path: Path) -> tuple[pd.DataFrame, dict]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+def _read_parquet(path) -> pd.DataFrame:
+    data = read_bytes(path, "Parquet table")
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except (OSError, ValueError) as exc:
+        raise SpecError(str(path), f"malformed Parquet file: {_first_line(exc)}") from None
+
+
+def _read_csv_rows(path) -> tuple[pd.DataFrame, dict]:
+    text = read_text(path, "CSV table")
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in r)]
+    except csv.Error as exc:
+        raise SpecError(str(path), f"malformed CSV file: {_first_line(exc)}") from None
     if not rows:
         raise SpecError(str(path), "empty; expected a header and one row per position")
     header, body = rows[0], rows[1:]
@@ -68,9 +76,14 @@ def _read_csv_rows(path: Path) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(cells, columns=header, dtype=str), bad
 
 
-def load_book(path: str | Path) -> list[Position]:
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def load_book(path: str | Path, allow_outside: bool = False) -> list[Position]:
     """Every row of a book as a Position, bad rows included (with their error); a repeated id
-    is flagged (`duplicate_id` in the position's tags) and warned about."""
+    is flagged (`duplicate_id` in the position's tags) and warned about. A row's spec file
+    must lie under the book's folder (links and `..` resolved) unless `allow_outside`."""
     frame, bad = read_table(path)
     if "id" not in frame.columns:
         raise SpecError(str(path), "missing column 'id'")
@@ -82,7 +95,7 @@ def load_book(path: str | Path) -> list[Position]:
     spec_columns = [c for c in frame.columns if c.split(".")[0] in TABLES and "." in c]
     positions = []
     for n, row in enumerate(frame.to_dict(orient="records")):
-        position = _position(row, n + 2, base, spec_columns)
+        position = _position(row, n + 2, base, spec_columns, allow_outside)
         if n in bad:
             position = Position(position.id, math.nan, None, bad[n], position.tags)
         positions.append(position)
@@ -109,7 +122,7 @@ def _cell(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _position(row: dict, line: int, base: Path, spec_columns: list) -> Position:
+def _position(row: dict, line: int, base: Path, spec_columns: list, allow_outside: bool) -> Position:
     pid = _cell(row.get("id"))
     pid = str(pid) if pid is not None else f"line {line}"
     tags = {t: str(v) for t in TAGS if (v := _cell(row.get(t))) is not None}
@@ -122,10 +135,24 @@ def _position(row: dict, line: int, base: Path, spec_columns: list) -> Position:
         doc = {}
         spec_file = _cell(row.get("spec"))
         if spec_file is not None:
-            doc = read_document(base / str(spec_file))
+            doc = read_document(_spec_path(str(spec_file), base, line, allow_outside))
         assignments = [(c, v) for c in spec_columns if (v := _cell(row.get(c))) is not None]
         if not doc and not assignments:
             raise SpecError("spec", "missing; give a spec file or the spec's keys as columns")
         return Position(pid, float(quantity), apply_overrides(doc, assignments), None, tags)
     except SpecError as exc:
         return Position(pid, math.nan, None, str(exc), tags)
+
+
+def _spec_path(name: str, base: Path, line: int, allow_outside: bool) -> Path:
+    """The file a row's `spec` cell names (relative to the book's resolved folder `base`,
+    links and `..` resolved); outside `base` a SpecError unless `allow_outside`."""
+    try:
+        path = (base / name).resolve()
+    except RuntimeError:            # pathlib's report of a loop of links
+        raise SpecError(f"line {line}, spec", f"{name!r} is a loop of symbolic links (expected a "
+                                              "file under the book's folder)") from None
+    if not (allow_outside or path.is_relative_to(base)):
+        raise SpecError(f"line {line}, spec", f"{name!r} leaves the book's folder {base} (got {path}; "
+                                              "expected a file under the book's folder, or --allow-outside)")
+    return path

@@ -9,6 +9,7 @@ output (`--out`, `--plot`) may be an input of the run.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -253,6 +254,13 @@ def book_title(book, paths) -> str:
     return str(book) + (f", {paths:,} paths" if paths else "")
 
 
+def note_failures(rows) -> None:
+    """A note on stderr of the positions that could not be valued (their `error` column)."""
+    failed = int(rows["error"].notna().sum())
+    if failed:
+        click.echo(f"note: {failed} position(s) could not be valued; see the error column", err=True)
+
+
 def executor_options(command):
     """--market, --paths, --workers, --scheduler, --checkpoint, --chunk and --allow-outside,
     shared by portfolio commands."""
@@ -301,11 +309,12 @@ def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers
     from gpufin.output.plots import plot_book_values
     from gpufin.output.tables import format_frame
     check_outputs([book, market_file], out, plot)
-    _, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
-                                   checkpoint, chunk, allow_outside=allow_outside)
+    results, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
+                                         checkpoint, chunk, allow_outside=allow_outside)
     if plot:
         plot_book_values(summary, plot, book_title(book, paths))
     click.echo(format_frame(summary, fmt, group="by"))
+    note_failures(results)
 
 
 @portfolio.command("stress")
@@ -331,9 +340,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
     if plot:
         plot_stress(totals.set_index("scenario")["pnl"], plot, f"P&L by scenario, {book_title(book, paths)}")
     click.echo(format_frame(totals, fmt, title="total P&L by scenario"))
-    failed = int(table["error"].notna().sum())
-    if failed:
-        click.echo(f"{failed} position(s) could not be valued; see the error column", err=True)
+    note_failures(table)
 
 
 @portfolio.command("var")
@@ -373,5 +380,12 @@ def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, co
     click.echo(format_result(result, fmt))
 
 
-if __name__ == "__main__":
+def run():
+    """The `gpufin` command: `main`, announcing kernel compilations on stderr
+    (pricing_kernels.notice)."""
+    os.environ.setdefault("GPUFIN_COMPILE_NOTICE", "1")
     main()
+
+
+if __name__ == "__main__":
+    run()

@@ -124,7 +124,7 @@ def loan_paths(seed, first_path, cash, value, going, loan):
     bridge_var, dscr_trigger, haircut = loan.bridge_var, loan.dscr_trigger, loan.haircut
     lag_index, lag_df, sponsor, accelerate = loan.lag_index, loan.lag_df, loan.sponsor, loan.accelerate
     workout, prepaid = loan.workout_cost, loan.prepaid
-    best_of, lender_optimal = loan.best_of, loan.lender_optimal
+    best_of, lender_optimal, observed = loan.best_of, loan.lender_optimal, loan.observed
     tranche_haircut, tranche_index, tranche_df = loan.tranche_haircut, loan.tranche_index, loan.tranche_df
     n_paths = cash.shape[0]
     n_pay = pay_index.size
@@ -246,10 +246,15 @@ def loan_paths(seed, first_path, cash, value, going, loan):
                 k += 1
             if breach and math.isnan(first_breach):
                 first_breach = times[i]
+            if observed[i] > 0.0:    # a test date between cash dates: interest runs on to it
+                accrued_now = accrued + outstanding * rate[i] * observed[i]
+            else:
+                accrued_now = accrued
             if breach and outstanding > 0.0 and (accelerate or (lender_optimal and liquidation_wins(
                     value[p, i] * (1.0 - haircut), going[p, i], on_hand + trap + reserve + held,
-                    outstanding + accrued, workout, lag_df[i] / df[i],
-                    outstanding * loan.riskless[i] + accrued))):
+                    outstanding + accrued_now, workout, lag_df[i] / df[i],
+                    outstanding * loan.riskless[i] + accrued_now))):
+                accrued = accrued_now
                 end_at = i
                 break
             if outstanding <= 0.0 and i >= fee_until and k > 0:

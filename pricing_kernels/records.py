@@ -135,6 +135,7 @@ class LoanArgs(NamedTuple):
     times: np.ndarray            # per date: years from the valuation date
     df: np.ndarray               # per date: discount factor
     accrual: np.ndarray          # per date: accrual fraction of the step ending there
+    observed: np.ndarray         # per date: at a test-only date, the accrual fraction since the last cash date (else 0)
     rate: np.ndarray             # per date: all-in annual rate of the step ending there
     fee: float                   # commitment fee on the undrawn amount, per year
     commitment: float            # USD

@@ -124,6 +124,8 @@ def _kernel_args(s, terms, collateral, grid, observe, lag, principal) -> LoanArg
     inside = period < sched.pay_times.size
     rate = np.where(inside, terms.rates[np.minimum(period, sched.pay_times.size - 1)], 0.0)
     accrual = np.concatenate([[0.0], period_lengths(grid, observe) * sched.accrual_per_year])
+    since_cash = grid - np.maximum.accumulate(np.where(observe, -np.inf, grid))
+    observed = np.where(observe, since_cash * sched.accrual_per_year, 0.0)
     draws = np.zeros(grid.size)
     np.add.at(draws, np.searchsorted(grid, terms.draw_times), terms.draw_amounts)
     pay_index = np.searchsorted(grid, sched.pay_times).astype(np.int64)
@@ -143,7 +145,7 @@ def _kernel_args(s, terms, collateral, grid, observe, lag, principal) -> LoanArg
     tranche_index, tranche_df = _tranche_sales(grid, cash_dates, lag, ins.liquidation_tranches, market)
     prepaid = (_customer_prepayments(collateral.model, grid, cash_dates)
                if collateral.fleet and ins.prepayments == "loan" else np.zeros(grid.size))
-    return make(LoanArgs, times=grid, df=df, accrual=accrual, rate=rate, fee=ins.commitment_fee,
+    return make(LoanArgs, times=grid, df=df, accrual=accrual, observed=observed, rate=rate, fee=ins.commitment_fee,
                 commitment=terms.commitment, draws=draws,
                 fee_until=int(np.searchsorted(grid, terms.draw_times.max())), pay_index=pay_index,
                 principal_due=principal, ttm_first=_ttm_first(sched.pay_times, ins.dscr_basis),

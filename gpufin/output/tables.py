@@ -71,7 +71,7 @@ KEYS = {
     "price_pct": "price_pct",
     **dict.fromkeys(("spread", "coupon", "rate_shift"), "bp"),
     **dict.fromkeys(("pd", "pd_by_year", "lgd", "breach_probability", "breach_by_year",
-                     "acceleration_probability", "utilization", "ltv", "level"), "pct"),
+                     "acceleration_probability", "going_concern_share", "utilization", "ltv", "level"), "pct"),
     **dict.fromkeys(("index", "strike", "futures_price", "barrier", "rebate"), "index"),
     **dict.fromkeys(("maturity_years", "wal", "time_years", "times_years"), "years"),
     "horizon_days": "days",

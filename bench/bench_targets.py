@@ -6,7 +6,9 @@ Rows (targets 1-3 reuse bench_kernels, target 5 reuses bench_portfolio):
 2. the same kernel at 2 numba threads: >= 1.8 x its 1-thread throughput.
 3. Schwartz-Smith kernel with jumps, 1 thread: within a factor 1.5 of the GBM kernel.
 4. DDTL-style loan on the default H100 gpu-fleet (income valuation, covenants, cash
-   sweep), 100,000 paths, 5 years monthly: one warm `gpufin.price` call <= 2 s.
+   sweep), 100,000 paths, 5 years monthly: one warm `gpufin.price` call <= 2 s (best of 3,
+   in a subprocess); the revision `--loan-base` (default HEAD), checked out into a temporary
+   git worktree, runs alongside as the baseline (bench_loan_speed).
 5. 10,000-position book valued with Greeks (`value_book`) <= 60 s. --quick values a
    1,000-position book against a target scaled to 6 s and says so in the row.
 6. `gpufin --help` wall time <= 0.3 s (best of 5).
@@ -17,7 +19,7 @@ Rows (targets 1-3 reuse bench_kernels, target 5 reuses bench_portfolio):
 Kernel paths: 1,000,000 (--quick: 200,000). Rows 6-9 run the `gpufin` command of this
 interpreter's environment in subprocesses.
 
-    PYTHONPATH=. python bench/bench_targets.py [--quick]
+    PYTHONPATH=. python bench/bench_targets.py [--quick] [--loan-base REV]
 """
 from __future__ import annotations
 
@@ -35,11 +37,9 @@ import numba
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_kernels as bk  # noqa: E402
+import bench_loan_speed as bls  # noqa: E402
 import bench_portfolio as bp  # noqa: E402
-from cases import DDTL_LOAN  # noqa: E402
 from textable import format_table  # noqa: E402
-
-import gpufin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TIME = "/usr/bin/time"
@@ -90,7 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="200,000 kernel paths; 1,000-position book against a scaled target")
-    quick = parser.parse_args().quick
+    parser.add_argument("--loan-base", default="HEAD",
+                        help="git revision timed alongside the loan of row 4 (default HEAD)")
+    args = parser.parse_args()
+    quick = args.quick
     paths = 200_000 if quick else 1_000_000
     rows = []  # (target, measured, baseline, ratio, ok)
 
@@ -113,14 +116,11 @@ def main() -> None:
     add("3 Schwartz-Smith+jumps kernel, 1 thread >= GBM / 1.5", f"{ss[1] / 1e6:.1f} M/s",
         f"{gbm[1] / 1e6:.1f} M/s (GBM)", f"GBM is {gbm[1] / ss[1]:.2f}x", gbm[1] <= 1.5 * ss[1])
 
-    warm = json.loads(json.dumps(DDTL_LOAN))
-    warm["mc"]["paths"] = 1_000
-    gpufin.price(warm)
-    start = time.perf_counter()
-    gpufin.price(DDTL_LOAN)
-    seconds = time.perf_counter() - start
-    add("4 DDTL loan, H100 fleet, 100,000 paths, 5y monthly <= 2 s", f"{seconds:.2f} s", "-",
-        f"{seconds / 2:.2f} x target", seconds <= 2)
+    loan = bls.compare(args.loan_base, repeats=3, rounds=1)
+    seconds, base = loan["head"]["seconds"], loan["base"]["seconds"]
+    add("4 DDTL loan, H100 fleet, 100,000 paths, 5y monthly <= 2 s", f"{seconds:.2f} s",
+        f"{args.loan_base} ({bls.short_revision(args.loan_base)}) {base:.2f} s",
+        f"{seconds / 2:.2f} x target, {seconds / base:.2f} x base", seconds <= 2)
 
     with tempfile.TemporaryDirectory(prefix="gpufin-targets-") as tmp:
         folder = Path(tmp)

@@ -58,14 +58,15 @@ def logistic(y):
 
 @njit(inline="always")
 def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
-                  weights, partial, out):
-    """Per-GPU income-approach values at date i for a lane group (lanes innermost, so the
-    loops vectorize), and in partial[k, lane] the merchant revenue weighted month by month by
-    weights[k, i, j]. Gauss-Hermite nodes +-x_k pair
-    up: with E = e^{-m} and s_k = 2 cosh(sd x_k),
+                  weights, partial, month_level, month_util, out):
+    """Per-GPU income-approach values at date i for a lane group, and in partial[k, lane] the
+    merchant revenue weighted month by month by weights[k, i, j]; month_level and month_util
+    are per-lane scratch. Gauss-Hermite nodes +-x_k pair up: with E = e^{-m} and
+    s_k = 2 cosh(sd x_k),
     logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
     one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite; it
-    changes only utilizations below about 1e-14)."""
+    changes only utilizations below about 1e-14). Every loop over lanes is innermost and
+    branch-free, so that it vectorizes (a loop over contracts inside one would keep it scalar)."""
     n = chi.size
     for lane in range(n):
         out[lane] = 0.0
@@ -73,18 +74,62 @@ def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, 
         for lane in range(n):
             partial[k, lane] = 0.0
     for j in range(j0[i], w.shape[1]):
-        for lane in range(n):
-            level = w[i, j] * exp_vec(log_a[i, j] + c[i, j] * chi[lane] + xi[lane])
-            e = exp_vec(min(max(util_base[i, j] - d[i, j] * y[lane], -E_LOG_MAX), E_LOG_MAX))
-            util = 0.0
-            for k in range(GH_PAIRS):
-                s = pair_s[i, j, k]
-                util += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
-            out[lane] += level * util
-            for k in range(weights.shape[0]):
-                partial[k, lane] += weights[k, i, j] * level * util
+        merchant_month(w[i, j], log_a[i, j], c[i, j], d[i, j], util_base[i, j], pair_s[i, j],
+                       pair_w, chi, xi, y, month_level, month_util, out)
+        for k in range(weights.shape[0]):
+            weight = weights[k, i, j]
+            for lane in range(n):
+                partial[k, lane] += weight * month_level[lane] * month_util[lane]
     for lane in range(n):
         out[lane] = max(out[lane] - opex_pv[i], floor)
+
+
+@njit(inline="always")
+def merchant_month(w, log_a, c, d, util_base, pair_s, pair_w, chi, xi, y, level, util, out):
+    """One month of the income sum per lane: level = w e^{log_a + c chi + xi} (USD per GPU),
+    util = E[U] by the Gauss-Hermite pairs, out += level x util."""
+    for lane in range(chi.size):
+        level[lane] = w * exp_vec(log_a + c * chi[lane] + xi[lane])
+        e = exp_vec(min(max(util_base - d * y[lane], -E_LOG_MAX), E_LOG_MAX))
+        u = 0.0
+        for k in range(GH_PAIRS):
+            s = pair_s[k]
+            u += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
+        util[lane] = u
+        out[lane] += level[lane] * u
+
+
+@njit(inline="always")
+def contract_rates(i, t, start, end, customer, contracted_cash, released_cash, share, tau, rate,
+                   taken):
+    """Per lane at date i (t years), the contracts' cash (USD per GPU-hour: contracted while the
+    customer pays, the prepayment released while the term runs) in rate[lane], and the share
+    of the GPUs that paying customers take in taken[lane]. A contract adds nothing outside its
+    term, so only running contracts are visited; the lane loops are branch-free."""
+    for lane in range(rate.size):
+        rate[lane] = 0.0
+        taken[lane] = 0.0
+    for ci in range(start.size):
+        if start[ci] < i <= end[ci]:
+            cu, paid, part = customer[ci], contracted_cash[ci], share[ci]
+            for lane in range(rate.size):
+                on = tau[cu, lane] > t
+                rate[lane] += (paid if on else 0.0) + released_cash[ci]
+                taken[lane] += part if on else 0.0
+
+
+@njit(inline="always")
+def going_values(i, t, end, customer, share, contract_pv, tau, income, partial, value):
+    """Per lane, the going-concern value per GPU at date i (t years): the income value plus,
+    for each contract not ended whose customer still pays, its contracted PV less the merchant
+    revenue it displaces (partial[contract, lane])."""
+    for lane in range(value.size):
+        value[lane] = income[lane]
+    for ci in range(end.size):
+        if i <= end[ci]:
+            cu, pv, part = customer[ci], contract_pv[ci, i], share[ci]
+            for lane in range(value.size):
+                value[lane] += (pv - part * partial[ci, lane]) if tau[cu, lane] > t else 0.0
 
 
 @njit(inline="always")
@@ -183,7 +228,6 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     residual_base, book = fa.residual_base, fa.book
     launch_at, spike_decay = fa.launch_at, fa.spike_decay
     n_dates = times.size
-    n_contracts = share.size
     events = event_rate > 0.0
     going, displaced = fa.continuation, fa.displaced
     n_deliveries = fa.on_time.shape[0]
@@ -214,6 +258,14 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         gpus = np.empty(LANES)
         is_late = np.zeros((n_deliveries, LANES), dtype=np.bool_)
         income = np.empty(LANES)
+        month_level = np.empty(LANES)
+        month_util = np.empty(LANES)
+        index = np.empty(LANES)
+        util = np.empty(LANES)
+        rate = np.empty(LANES)
+        taken = np.empty(LANES)
+        cash = np.empty(LANES)
+        value = np.empty(LANES)
         partial = np.empty((displaced.shape[0], LANES))
         chi = np.empty(LANES)
         xi = np.empty(LANES)
@@ -276,7 +328,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
             g_shift = shift[i - 1] if i > 0 else 0.0
             if valuation == INCOME or going:
                 income_values(i, chi, xi, state[2], w, log_a, c, d, util_base, pair_s, pair_w, j0,
-                              opex_pv, floor, displaced, partial, income)
+                              opex_pv, floor, displaced, partial, month_level, month_util, income)
             if valuation == INCOME:
                 for lane in range(LANES):
                     per_gpu[lane] = income[lane]
@@ -287,30 +339,25 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 for lane in range(LANES):
                     per_gpu[lane] = book[i]
             for lane in range(LANES):
+                index[lane] = exp_vec(g_shift + chi[lane] + xi[lane])
+                util[lane] = logistic(state[2, lane])
+            if i > 0:
+                contract_rates(i, times[i], start, end, customer, contracted_cash, released_cash,
+                               share, tau, rate, taken)
+                for lane in range(LANES):
+                    margin = rate[lane] + (1.0 - taken[lane]) * util[lane] * index[lane] - opex
+                    cash[lane] = hours[i - 1] * gpus[lane] * margin
+            else:
+                cash[:] = 0.0
+            if going:
+                going_values(i, times[i], end, customer, share, fa.contract_pv, tau, income,
+                             partial, value)
+            for lane in range(min(LANES, n_paths - g * LANES)):
                 p = g * LANES + lane
-                if p >= n_paths:
-                    break
-                index = exp_vec(g_shift + chi[lane] + xi[lane])
-                util = logistic(state[2, lane])
-                cash = 0.0
-                if i > 0:
-                    contract_rate = 0.0
-                    contracted_share = 0.0
-                    for ci in range(n_contracts):
-                        running = start[ci] < i and i <= end[ci]
-                        on = running and tau[customer[ci], lane] > times[i]
-                        contract_rate += (contracted_cash[ci] if on else 0.0) + (released_cash[ci] if running else 0.0)
-                        contracted_share += share[ci] if on else 0.0
-                    margin = contract_rate + (1.0 - contracted_share) * util * index - opex
-                    cash = hours[i - 1] * gpus[lane] * margin
-                out[0, p, i] = index
-                out[1, p, i] = util
-                out[2, p, i] = cash
+                out[0, p, i] = index[lane]
+                out[1, p, i] = util[lane]
+                out[2, p, i] = cash[lane]
                 out[3, p, i] = gpus[lane] * per_gpu[lane]
                 if going:
-                    value = income[lane]
-                    for ci in range(n_contracts):
-                        if i <= end[ci] and tau[customer[ci], lane] > times[i]:
-                            value += fa.contract_pv[ci, i] - share[ci] * partial[ci, lane]
-                    out[4, p, i] = gpus[lane] * value
+                    out[4, p, i] = gpus[lane] * value[lane]
     return out

@@ -102,9 +102,12 @@ def main(debug):
               help="Set mc.method: auto (closed form where one exists), mc or analytic.")
 @click.option("--solve", type=click.Choice(["spread"]),
               help="Solve a loan's spread over SOFR for a price of par.")
+@click.option("--greeks", is_flag=True,
+              help="Add delta and vega with their standard errors: pathwise (Monte Carlo) or "
+                   "from the closed form.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Also write the result to this .json, .csv or .xlsx file.")
-def price(spec, fmt, paths, seed, overrides, method, solve, out):
+def price(spec, fmt, paths, seed, overrides, method, solve, greeks, out):
     """Value the trade described by SPEC (a TOML or JSON file)."""
     import gpufin
     from gpufin.output.excel import key_values, result_sheets, write_excel
@@ -112,7 +115,10 @@ def price(spec, fmt, paths, seed, overrides, method, solve, out):
     from gpufin.output.tables import format_result
     check_outputs([spec], out, command="price")
     assignments = spec_overrides(overrides, paths, seed) + [f"mc.method={method}"] * (method is not None)
-    result = (gpufin.solve_spread if solve else gpufin.price)(spec, assignments)
+    result = gpufin.solve_spread(spec, assignments) if solve else gpufin.price(spec, assignments, greeks=greeks)
+    if result.get("greeks_method") == "bump":
+        click.echo("note: no pathwise or closed-form delta and vega for this trade (not smooth); "
+                   "`gpufin portfolio value` bumps and revalues it", err=True)
     if (paths is not None or seed is not None) and result["method"] == "analytic" and method != "analytic":
         click.echo("note: closed form used; --paths/--seed ignored (use --method mc)", err=True)
     if out and Path(out).suffix.lower() == ".xlsx":

@@ -9,14 +9,15 @@ RNG streams: 0 diffusion normals (four steps a draw), 2 uniforms (jump count, br
 3 jump-size normals.
 Two kernels share one body: lognormal_stats for plain GBM, and lognormal_event_stats,
 whose steps also draw jumps and bridge crossings. Kept apart, the first compiles without
-the second's code (a first run waits seconds less).
+the second's code (a first run waits seconds less). The body's hooks (tangent, observe,
+settle) make it a price kernel here and a price-and-Greeks kernel in pricing_kernels.pathwise.
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, observe_all,
-                                    settle_accumulate_all, start_group)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, no_tangent,
+                                    observe_prices, settle_prices, start_group)
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 
 
@@ -47,8 +48,12 @@ def gbm_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cd
 
 
 @njit(inline="always")
-def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
-    """The body of both kernels, with `step` advancing the paths one grid step."""
+def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_paths, first_block,
+                     n_blocks, antithetic, model, payoff, vega, pathwise):
+    """The body of every lognormal kernel: `step` advances the paths one grid step, `tangent`
+    their derivative with respect to sigma (in tangent[0], from `vega`), `observe` records the
+    payoffs' events and `settle` adds each lane group's samples to stats[payoff, block] (n_stats
+    sums per payoff, from n_acc rows of running sums per payoff and lane)."""
     k0, k1 = split_seed(seed)
     drift, vol, log_spot = model.drift, model.vol, model.log_spot
     pois_cdf, jump_mean, jump_vol = model.pois_cdf, model.jump_mean, model.jump_vol
@@ -56,7 +61,7 @@ def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, mod
     n_steps = drift.size
     n_payoffs = flags.shape[0]
     bridge = flags[:, BRIDGE].max() != 0
-    stats = np.zeros((n_payoffs, n_blocks, N_STATS))
+    stats = np.zeros((n_payoffs, n_blocks, n_stats))
     for b in prange(n_blocks):
         x = np.empty(LANES)
         ends = np.empty(LANES)
@@ -66,20 +71,23 @@ def lognormal_kernel(step, seed, n_paths, first_block, n_blocks, antithetic, mod
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
         spots = np.empty(LANES)
-        acc = np.empty((n_payoffs, N_ACC, LANES))
+        d = np.empty((1, LANES))
+        acc = np.empty((n_payoffs, n_acc, LANES))
         for g in range(BLOCK // LANES):
             first_path = start_group(first_block + b, g, n_paths, antithetic, ids, signs, acc)
             if first_path < 0:
                 break
             for lane in range(LANES):
                 x[lane] = log_spot
+            d[:] = 0.0
             for i in range(n_steps):
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
                 step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj, pois_cdf,
                      jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df)
-                observe_all(i, x, spots, acc, payoff)
-            settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b)
+                tangent(i, i % 4, z, d, model, vega)
+                observe(i, x, spots, d, acc, payoff, pathwise)
+            settle(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b)
     return stats
 
 
@@ -88,12 +96,14 @@ def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, model, pay
     """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X
     for the payoffs of `payoff` (a PayoffArgs record) on the paths of `model` (a LognormalArgs
     record): GBM without continuously monitored barriers."""
-    return lognormal_kernel(gbm_step, seed, n_paths, first_block, n_blocks, antithetic, model,
-                            payoff)
+    return lognormal_kernel(gbm_step, no_tangent, observe_prices, settle_prices, N_ACC, N_STATS,
+                            seed, n_paths, first_block, n_blocks, antithetic, model, payoff, None,
+                            None)
 
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def lognormal_event_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """lognormal_stats with Merton jumps or Brownian-bridge barrier checks."""
-    return lognormal_kernel(jump_bridge_step, seed, n_paths, first_block, n_blocks, antithetic,
-                            model, payoff)
+    return lognormal_kernel(jump_bridge_step, no_tangent, observe_prices, settle_prices, N_ACC,
+                            N_STATS, seed, n_paths, first_block, n_blocks, antithetic, model,
+                            payoff, None, None)

@@ -115,22 +115,30 @@ def settle_barrier(acc, flags, levels):
 @njit
 def accumulate_stats(acc, first_path, n_paths, antithetic, stats):
     """Add this lane group's samples to its block's sums (antithetic pairs count as one)."""
-    n = acc.shape[1]
-    if antithetic:
-        half = n // 2
-        for lane in range(half):
-            if first_path + 2 * lane < n_paths:
-                y = 0.5 * (acc[TOTAL, lane] + acc[TOTAL, lane + half])
-                x = 0.5 * (acc[CV, lane] + acc[CV, lane + half])
-                _add(stats, y, x)
-    else:
-        for lane in range(n):
-            if first_path + lane < n_paths:
-                _add(stats, acc[TOTAL, lane], acc[CV, lane])
+    for lane in range(sample_count(acc.shape[1], first_path, n_paths, antithetic)):
+        add_sample(stats, lane_sample(acc, TOTAL, lane, antithetic), lane_sample(acc, CV, lane, antithetic))
 
 
 @njit(inline="always")
-def _add(stats, y, x):
+def sample_count(lanes, first_path, n_paths, antithetic):
+    """Samples of a lane group that fall before the last path: one per lane, or one per
+    antithetic pair (lanes `lane` and `lane + lanes // 2`)."""
+    if antithetic:
+        return min(lanes // 2, (n_paths - first_path + 1) // 2)
+    return min(lanes, n_paths - first_path)
+
+
+@njit(inline="always")
+def lane_sample(acc, row, lane, antithetic):
+    """Sample `lane` of an acc row: the lane's value, or the mean of its antithetic pair."""
+    if antithetic:
+        return 0.5 * (acc[row, lane] + acc[row, lane + acc.shape[1] // 2])
+    return acc[row, lane]
+
+
+@njit(inline="always")
+def add_sample(stats, y, x):
+    """Add a sample y and its control variate x to the N_STATS sums."""
     stats[0] += 1.0
     stats[1] += y
     stats[2] += y * y
@@ -178,29 +186,55 @@ def reset_all(acc):
 @njit(inline="always")
 def observe_all(i, logs, spots, acc, payoff):
     """Record the barrier checks, fixings and period closes of every payoff (a PayoffArgs
-    record, pricing_kernels.records) at the end of step i. The payoffs with an event at step i are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]),
-    so a step costs nothing for payoffs without one. Payoffs with the same fixing schedule
-    share the running averages of the first of them (flags[q, AVERAGER], the only one listed
-    in fix_q); the index level is computed once for all (spots is scratch)."""
-    monitor_ptr, fix_ptr, close_ptr = payoff.monitor_ptr, payoff.fix_ptr, payoff.close_ptr
-    for n in range(monitor_ptr[i], monitor_ptr[i + 1]):
+    record, pricing_kernels.records) at the end of step i. The payoffs with an event at step i
+    are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]), so a step costs nothing for payoffs without
+    one. Payoffs with the same fixing schedule share the running averages of the first of them
+    (flags[q, AVERAGER], the only one listed in fix_q); the index level is computed once for
+    all (spots is scratch)."""
+    observe_barriers(i, logs, acc, payoff)
+    observe_fixings(i, logs, spots, acc, payoff)
+    observe_closes(i, acc, payoff)
+    reset_averages(i, acc, payoff, ARITH, GEO)
+
+
+@njit(inline="always")
+def observe_barriers(i, logs, acc, payoff):
+    """The discrete barrier checks at the end of step i."""
+    for n in range(payoff.monitor_ptr[i], payoff.monitor_ptr[i + 1]):
         observe_barrier(i, payoff.monitor_q[n], logs, acc, payoff.step_df, payoff.flags,
                         payoff.levels)
+
+
+@njit(inline="always")
+def observe_fixings(i, logs, spots, acc, payoff):
+    """The fixings at the end of step i (spots = e^logs on steps with one)."""
+    fix_ptr = payoff.fix_ptr
     if fix_ptr[i + 1] > fix_ptr[i]:
         for lane in range(logs.size):
             spots[lane] = exp_vec(logs[lane])
         for n in range(fix_ptr[i], fix_ptr[i + 1]):
             observe_fixing(i, payoff.fix_q[n], logs, spots, acc, payoff.fix_weight)
-    for n in range(close_ptr[i], close_ptr[i + 1]):
+
+
+@njit(inline="always")
+def observe_closes(i, acc, payoff):
+    """The period closes at the end of step i."""
+    for n in range(payoff.close_ptr[i], payoff.close_ptr[i + 1]):
         observe_close(i, payoff.close_q[n], acc, payoff.close_period, payoff.strike, payoff.omega,
                       payoff.linear, payoff.pay_df, payoff.known_arith, payoff.known_geo,
                       payoff.flags)
-    for n in range(close_ptr[i], close_ptr[i + 1]):
+
+
+@njit(inline="always")
+def reset_averages(i, acc, payoff, row_a, row_b):
+    """Clear rows row_a and row_b (running sums over a period) of the averagers whose period
+    closed at the end of step i."""
+    for n in range(payoff.close_ptr[i], payoff.close_ptr[i + 1]):
         q = payoff.close_q[n]
         if payoff.flags[q, AVERAGER] == q:
-            for lane in range(logs.size):
-                acc[q, ARITH, lane] = 0.0
-                acc[q, GEO, lane] = 0.0
+            for lane in range(acc.shape[2]):
+                acc[q, row_a, lane] = 0.0
+                acc[q, row_b, lane] = 0.0
 
 
 @njit
@@ -222,3 +256,25 @@ def settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, s
     for q in range(acc.shape[0]):
         settle_barrier(acc[q], flags[q], levels[q])
         accumulate_stats(acc[q], first_path, n_paths, antithetic, stats[q, b])
+
+
+# ---- the hooks of the shared kernel bodies (lognormal.lognormal_kernel,
+# two_factor.two_factor_kernel) that make them price kernels; pricing_kernels.pathwise has
+# the hooks that add the pathwise Greeks -------------------------------------------------------
+
+@njit(inline="always")
+def no_tangent(i, row, z, tangent, model, vega):
+    """No derivative of the path is carried."""
+
+
+@njit(inline="always")
+def observe_prices(i, logs, spots, tangent, acc, payoff, pathwise):
+    """observe_all (tangent and pathwise unused)."""
+    observe_all(i, logs, spots, acc, payoff)
+
+
+@njit(inline="always")
+def settle_prices(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b):
+    """settle_accumulate_all (pathwise unused)."""
+    settle_accumulate_all(acc, payoff.flags, payoff.levels, first_path, n_paths, antithetic,
+                          stats, b)

@@ -73,6 +73,30 @@ class PayoffArgs(NamedTuple):
     monitor_q: np.ndarray
 
 
+class LognormalVega(NamedTuple):
+    """Derivatives with respect to sigma of LognormalArgs' per-step arrays, for the pathwise
+    vega (pricing_kernels.pathwise; built by gpufin.models.index.Lognormal.vega_args)."""
+    drift: np.ndarray            # per step: d drift / d sigma = -sigma dt
+    vol: np.ndarray              # per step: d vol / d sigma = sqrt(dt)
+
+
+class TwoFactorVega(NamedTuple):
+    """Derivatives with respect to sigma_chi of TwoFactorArgs' innovations-form arrays, for the
+    pathwise vega (pricing_kernels.pathwise; built by gpufin.models.index.TwoFactor.vega_args)."""
+    shift: np.ndarray            # per step: d g(t) / d sigma_chi at the end of the step
+    gain: np.ndarray             # per step: d gain / d sigma_chi
+    innovation_sd: np.ndarray    # per step: d innovation_sd / d sigma_chi
+
+
+class PathwiseArgs(NamedTuple):
+    """What the pathwise delta reads beside PayoffArgs (pricing_kernels.pathwise; built by
+    gpufin.engines.montecarlo.pathwise_args). Every index model scales its whole path with
+    the spot (d ln S_t / d ln S_0 = 1), so only the prints already fixed need telling apart:
+    those at time 0 move with the spot, past fixings do not."""
+    spot_arith: np.ndarray       # (q, periods): part of the arithmetic average fixed at time 0
+    spot_share: np.ndarray       # (q, periods): share of the prints that move with the spot
+
+
 class FleetArgs(NamedTuple):
     """A GPU fleet's utilization, cash flow and collateral value (pricing_kernels.fleet, beside
     the TwoFactorArgs of its index; built by gpufin.models.fleet.FleetModel.kernel_args)."""

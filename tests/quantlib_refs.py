@@ -35,7 +35,17 @@ def arithmetic_mc_engine(process, samples, seed=42):
 
 def european(process, days, strike, option) -> float:
     """QuantLib's AnalyticEuropeanEngine price of an option expiring `days` days from TODAY."""
+    return _vanilla(process, days, strike, option).NPV()
+
+
+def european_greeks(process, days, strike, option) -> tuple[float, float]:
+    """The same engine's delta (per unit of spot) and vega (per 1.00 of volatility)."""
+    opt = _vanilla(process, days, strike, option)
+    return opt.delta(), opt.vega()
+
+
+def _vanilla(process, days, strike, option):
     kind = ql.Option.Call if option == "call" else ql.Option.Put
     opt = ql.VanillaOption(ql.PlainVanillaPayoff(kind, strike), ql.EuropeanExercise(TODAY + int(days)))
     opt.setPricingEngine(ql.AnalyticEuropeanEngine(process))
-    return opt.NPV()
+    return opt

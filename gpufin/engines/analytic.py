@@ -16,6 +16,12 @@ The Monte Carlo of a trade sees the same instants.
 - continuously monitored barriers under GBM: Reiner and Rubinstein (1991) as in Haug, "The
   Complete Guide to Option Pricing Formulas" (2007), 4.17.1, with the zero rate to expiry
   (QuantLib's AnalyticBarrierEngine at the same instants).
+
+`closed_form_greeks` differentiates the same formulas (all but the barrier's): each option
+term is Black-76 on a lognormal law of mean m and variance v of ln S, whose derivatives in
+(m, v) follow from d/d ln F = DF omega N(omega d1) F and d/d sd = DF F phi(d1); every model
+scales E[S_t] with the spot, and `vol_sensitivities` of the model gives how m and v move
+with the volatility.
 """
 from __future__ import annotations
 
@@ -41,18 +47,47 @@ def black(omega, strike, forward, std_dev, discount) -> float:
     return ql.blackFormula(_option_type(omega), strike, forward, std_dev, discount)
 
 
-def poisson_black_mixture(omega, strike, base_mean, base_var, jump_mean, jump_var, lam_t,
-                          discount) -> float:
-    """sum_n P(N = n) Black(F_n, sqrt(v_n)) with ln S_T | N=n ~ N(base_mean + n m, base_var + n s^2)."""
+def black_sensitivities(omega, strike, forward, variance, discount) -> tuple[float, float]:
+    """d Black / d m and d Black / d v, where ln F = m + v / 2 and the standard deviation is
+    sqrt(v): d/d ln F = DF omega N(omega d1) F and d/d sd = DF F phi(d1)."""
+    if variance <= 0.0:
+        return discount * omega * forward * float(omega * (forward - strike) > 0.0), 0.0
+    sd = math.sqrt(variance)
+    d1 = math.log(forward / strike) / sd + 0.5 * sd
+    d_log_forward = discount * omega * forward * _NORMAL(omega * d1)
+    d_sd = discount * forward * _NORMAL.derivative(d1)
+    return d_log_forward, 0.5 * d_log_forward + 0.5 * d_sd / sd
+
+
+def _poisson_terms(base_mean, base_var, jump_mean, jump_var, lam_t):
+    """(P(N = n), F_n, v_n) of each term of a Poisson mixture of lognormal laws."""
     n_max = int(lam_t + 12.0 * math.sqrt(lam_t) + 25.0) if lam_t > 0.0 else 0
-    total, weight = 0.0, math.exp(-lam_t)
+    weight = math.exp(-lam_t)
     for n in range(n_max + 1):
         if n > 0:
             weight *= lam_t / n
         var = base_var + n * jump_var
-        fwd = math.exp(base_mean + n * jump_mean + 0.5 * var)
+        yield weight, math.exp(base_mean + n * jump_mean + 0.5 * var), var
+
+
+def poisson_black_mixture(omega, strike, base_mean, base_var, jump_mean, jump_var, lam_t,
+                          discount) -> float:
+    """sum_n P(N = n) Black(F_n, sqrt(v_n)) with ln S_T | N=n ~ N(base_mean + n m, base_var + n s^2)."""
+    total = 0.0
+    for weight, fwd, var in _poisson_terms(base_mean, base_var, jump_mean, jump_var, lam_t):
         total += weight * black(omega, strike, fwd, math.sqrt(var), discount)
     return total
+
+
+def mixture_sensitivities(omega, strike, base_mean, base_var, jump_mean, jump_var, lam_t,
+                          discount) -> tuple[float, float]:
+    """d/d base_mean and d/d base_var of poisson_black_mixture."""
+    d_mean = d_var = 0.0
+    for weight, fwd, var in _poisson_terms(base_mean, base_var, jump_mean, jump_var, lam_t):
+        dm, dv = black_sensitivities(omega, strike, fwd, var, discount)
+        d_mean += weight * dm
+        d_var += weight * dv
+    return d_mean, d_var
 
 
 def gbm_process(model: Lognormal, market):
@@ -70,32 +105,75 @@ def european(model, market, t: float, strike: float, omega: float) -> float:
     if isinstance(model, Lognormal) and not model.has_jumps:
         forward = model.spot * math.exp(-model.dividend * t) / df
         return black(omega, strike, forward, model.vol * math.sqrt(t), df)
+    return poisson_black_mixture(omega, strike, *_log_law(model, t, df), df)
+
+
+def _log_law(model, t: float, df: float) -> tuple:
+    """ln S_t as a Poisson mixture of normals: (base_mean, base_var, jump_mean, jump_var,
+    lam_t), ln S_t | N = n ~ N(base_mean + n jump_mean, base_var + n jump_var) (GBM: no
+    jumps; Merton; Schwartz-Smith's launch jumps, no closed form with spikes)."""
     if isinstance(model, Lognormal):
         drift = math.log(model.spot) - math.log(df) - (model.dividend + 0.5 * model.vol ** 2
                                                        + model.jump_intensity * model.jump_compensator) * t
-        return poisson_black_mixture(omega, strike, drift, model.vol ** 2 * t, model.jump_mean,
-                                     model.jump_vol ** 2, model.jump_intensity * t, df)
+        return (drift, model.vol ** 2 * t, model.jump_mean, model.jump_vol ** 2,
+                model.jump_intensity * t)
     if model.has_spikes:
         raise NoClosedForm("model.spike_intensity", "no closed form for options with shortage spikes; use mc.method = \"mc\"")
     mean, var = model._diffusive(np.array([t]))
     n_sched = model._launches_by(np.array([t]))[0]
     base_mean = float(mean[0] + model.shift(t)[0]) + n_sched * model.launch_mean
     base_var = float(var[0]) + n_sched * model.launch_vol ** 2
-    return poisson_black_mixture(omega, strike, base_mean, base_var, model.launch_mean,
-                                 model.launch_vol ** 2, model.launch_intensity * t, df)
+    return base_mean, base_var, model.launch_mean, model.launch_vol ** 2, model.launch_intensity * t
+
+
+def european_greeks(model, market, t: float, strike: float, omega: float) -> tuple[float, float]:
+    """(delta per unit of spot, vega per 1.00 of volatility) of `european`: ln S_t moves one
+    for one with ln spot; with the volatility its variance v moves by d Var and its mean by
+    d ln E[S_t] - d Var / 2 (the jump parts do not move)."""
+    df = float(market.discount(t)[0])
+    d_mean, d_var = mixture_sensitivities(omega, strike, *_log_law(model, t, df), df)
+    d_log_mean, d_log_var = (float(x[0]) for x in model.vol_sensitivities(t))
+    return d_mean / model.spot, d_mean * (d_log_mean - 0.5 * d_log_var) + d_var * d_log_var
 
 
 def linear_strip(model, market, plan) -> float:
     """Futures, forwards and swaps: sum_p DF_p omega_p (E[A_p] - K_p)."""
-    periods = plan.periods
-    ends = np.cumsum([len(p.print_times) for p in periods])
-    means = np.split(model.mean(np.concatenate([p.print_times for p in periods]), market), ends[:-1])
-    dfs = market.discount([p.pay_time for p in periods]) if plan.discounted else np.ones(len(periods))
     total = 0.0
-    for p, mean, df in zip(periods, means, dfs.tolist()):
+    for p, mean, df in zip(plan.periods, *_strip_means(model, market, plan)):
         expected = p.known_sum + float(np.sum(mean)) if p.print_times else p.known_sum
         total += df * p.omega * (expected / p.total_prints - p.strike)
     return total
+
+
+def _strip_means(model, market, plan) -> tuple[list, list]:
+    """E[S_t] at each period's future prints, and each period's payment discount factor."""
+    means = _by_period(plan, model.mean(_print_times(plan), market))
+    periods = plan.periods
+    dfs = market.discount([p.pay_time for p in periods]) if plan.discounted else np.ones(len(periods))
+    return means, dfs.tolist()
+
+
+def _print_times(plan) -> np.ndarray:
+    return np.concatenate([p.print_times for p in plan.periods])
+
+
+def _by_period(plan, values: np.ndarray) -> list:
+    """A value per future print, split by period."""
+    ends = np.cumsum([len(p.print_times) for p in plan.periods])
+    return np.split(values, ends[:-1])
+
+
+def linear_strip_greeks(model, market, plan) -> tuple[float, float]:
+    """(delta, vega) of linear_strip: E[S_t] and today's prints move with the spot; only
+    E[S_t] moves with the volatility (at d ln E[S_t] per unit)."""
+    means, dfs = _strip_means(model, market, plan)
+    d_log_means = _by_period(plan, model.vol_sensitivities(_print_times(plan))[0])
+    delta = vega = 0.0
+    for p, mean, d_log_mean, df in zip(plan.periods, means, d_log_means, dfs):
+        moving = p.today_prints * model.spot + float(np.sum(mean))
+        delta += df * p.omega * moving / p.total_prints / model.spot
+        vega += df * p.omega * float(np.sum(mean * d_log_mean)) / p.total_prints
+    return delta, vega
 
 
 def _scaled(base: float, power: float, probability: float) -> float:
@@ -159,32 +237,90 @@ def _single_print(p) -> bool:
 
 def closed_form(model, market, plan) -> float:
     """Present value per unit notional, or NoClosedForm."""
+    return PRICES[_formula(model, plan)](model, market, plan)
+
+
+def closed_form_greeks(model, market, plan) -> tuple[float, float]:
+    """(delta per USD/GPU-hr of spot, vega per 1.00 of volatility) of closed_form's value,
+    per unit notional, from the same formulas; NoClosedForm where there is none (barriers)."""
+    form = _formula(model, plan)
+    if form not in GREEKS:
+        raise NoClosedForm("instrument.kind", f"no closed-form Greeks for a {form}")
+    return GREEKS[form](model, market, plan)
+
+
+def _formula(model, plan) -> str:
+    """The closed form of a plan: barrier, linear, european or geometric; or NoClosedForm."""
     gbm = isinstance(model, Lognormal) and not model.has_jumps
     if plan.barrier is not None:
         if gbm and plan.barrier.monitor_times is None:
-            return barrier(model, market, plan)
+            return "barrier"
         raise NoClosedForm("instrument.monitoring", "no closed form for this barrier (GBM with continuous monitoring only)")
     if all(p.linear for p in plan.periods):
-        return linear_strip(model, market, plan)
+        return "linear"
     if all(_single_print(p) for p in plan.periods):
-        return sum(european(model, market, p.pay_time, p.strike, p.omega) for p in plan.periods)
+        return "european"
     if plan.geometric and gbm and len(plan.periods) == 1:
-        return geometric_strip_mean(model, market, plan)
+        return "geometric"
     raise NoClosedForm("instrument.kind", "no closed form for averages of several prints under this model; use mc.method = \"mc\"")
 
 
+def european_strip(model, market, plan) -> float:
+    """Single-print periods (Europeans, caplets, floorlets): a sum of `european`."""
+    return sum(european(model, market, p.pay_time, p.strike, p.omega) for p in plan.periods)
+
+
+def european_strip_greeks(model, market, plan) -> tuple[float, float]:
+    """(delta, vega) of european_strip."""
+    greeks = [european_greeks(model, market, p.pay_time, p.strike, p.omega) for p in plan.periods]
+    return sum(g[0] for g in greeks), sum(g[1] for g in greeks)
+
+
+def _geometric_law(model: Lognormal, market, p) -> tuple[float, float, float, float]:
+    """Mean and variance of ln G for the geometric average G of period p (GBM), and their
+    derivatives with respect to sigma: ln G is Gaussian with Cov(ln S_t, ln S_u) =
+    sigma^2 min(t, u)."""
+    t = np.asarray(p.print_times, dtype=float)
+    df_t = market.discount(t)
+    log_means = math.log(model.spot) - np.log(df_t) - (model.dividend + 0.5 * model.vol ** 2) * t
+    n = t.size
+    mean = (p.known_log_sum + float(np.sum(log_means))) / p.total_prints
+    min_sum = float(np.sum(t * (2.0 * (n - np.arange(n)) - 1.0)))  # sum_ij min(t_i, t_j), t sorted
+    var = model.vol ** 2 * min_sum / p.total_prints ** 2
+    d_mean = -model.vol * float(np.sum(t)) / p.total_prints
+    d_var = 2.0 * model.vol * min_sum / p.total_prints ** 2
+    return mean, var, d_mean, d_var
+
+
+def _geometric_df(market, plan, p) -> float:
+    return float(market.discount(p.pay_time)[0]) if plan.discounted else 1.0
+
+
 def geometric_strip_mean(model: Lognormal, market, plan) -> float:
-    """E[sum_p DF_p max(omega (G_p - K), 0)] with G_p the geometric average (GBM):
-    ln G_p is Gaussian with Cov(ln S_t, ln S_u) = sigma^2 min(t, u)."""
+    """E[sum_p DF_p max(omega (G_p - K), 0)] with G_p the geometric average (GBM)."""
     total = 0.0
     for p in plan.periods:
-        t = np.asarray(p.print_times, dtype=float)
-        df_t = market.discount(t)
-        log_means = math.log(model.spot) - np.log(df_t) - (model.dividend + 0.5 * model.vol ** 2) * t
-        n = t.size
-        mean = (p.known_log_sum + float(np.sum(log_means))) / p.total_prints
-        min_sum = float(np.sum(t * (2.0 * (n - np.arange(n)) - 1.0)))  # sum_ij min(t_i, t_j), t sorted
-        var = model.vol ** 2 * min_sum / p.total_prints ** 2
-        df = float(market.discount(p.pay_time)[0]) if plan.discounted else 1.0
-        total += black(p.omega, p.strike, math.exp(mean + 0.5 * var), math.sqrt(var), df)
+        mean, var, _, _ = _geometric_law(model, market, p)
+        total += black(p.omega, p.strike, math.exp(mean + 0.5 * var), math.sqrt(var),
+                       _geometric_df(market, plan, p))
     return total
+
+
+def geometric_greeks(model: Lognormal, market, plan) -> tuple[float, float]:
+    """(delta, vega) of geometric_strip_mean: ln G moves with ln spot by the share of its
+    prints that are not past fixings."""
+    delta = vega = 0.0
+    for p in plan.periods:
+        mean, var, d_mean_vol, d_var_vol = _geometric_law(model, market, p)
+        d_mean, d_var = black_sensitivities(p.omega, p.strike, math.exp(mean + 0.5 * var), var,
+                                            _geometric_df(market, plan, p))
+        share = (p.today_prints + len(p.print_times)) / p.total_prints
+        delta += d_mean * share / model.spot
+        vega += d_mean * d_mean_vol + d_var * d_var_vol
+    return delta, vega
+
+
+PRICES = {"barrier": barrier, "linear": linear_strip, "european": european_strip,
+          "geometric": geometric_strip_mean}
+GREEKS = {"linear": linear_strip_greeks, "european": european_strip_greeks,
+          "geometric": geometric_greeks}

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpufin.models.index import Lognormal, TwoFactor
-from pricing_kernels import lognormal
+from pricing_kernels import lognormal, pathwise
+from pricing_kernels.pathwise import DELTA_STATS, VEGA_STATS
 from pricing_kernels.payoff import (AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN,
-                                    N_FLAGS)
-from pricing_kernels.records import PayoffArgs, make
+                                    N_FLAGS, N_STATS)
+from pricing_kernels.records import PathwiseArgs, PayoffArgs, make
 from pricing_kernels.two_factor import two_factor_stats
 
 SEED_MOD = 2 ** 64
@@ -28,6 +29,10 @@ PATH_CHUNK = 16_384       # paths per call of the path-array kernels (fleet, ind
 # when a knock-out rebate is paid at the hit, discounted from the end of the step it falls in.
 DEFAULT_BARRIER_STEPS = 252
 MERGE = 1e-10           # years: grid points closer than this are one point
+# each price kernel's twin that also sums the pathwise delta and vega (pricing_kernels.pathwise)
+GREEK_KERNELS = {lognormal.lognormal_stats: pathwise.lognormal_greek_stats,
+                 lognormal.lognormal_event_stats: pathwise.lognormal_event_greek_stats,
+                 two_factor_stats: pathwise.two_factor_greek_stats}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,16 @@ class Estimate:
     stderr: float
     samples: int
     beta: float | None = None
+
+
+@dataclass(frozen=True)
+class Greeks:
+    """Pathwise delta (per unit of spot) and vega (per 1.00 of volatility) per unit notional,
+    with their standard errors."""
+    delta: float
+    delta_stderr: float
+    vega: float
+    vega_stderr: float
 
 
 def time_grid(plan, model, steps_per_year: int | None) -> np.ndarray:
@@ -148,9 +163,23 @@ def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr.astype(np.int64), payoffs.astype(np.int64)
 
 
-def kernel_call(model, grid, plans, market):
+def pathwise_args(plans, spot: float) -> PathwiseArgs:
+    """The PathwiseArgs of several plans on one model (spot in USD/GPU-hr), padded per period
+    as stack_payoffs pads (a padding period never closes)."""
+    width = max(len(plan.periods) for plan in plans)
+
+    def per_period(value) -> np.ndarray:
+        rows = [[value(p) for p in plan.periods] for plan in plans]
+        return np.array([row + [0.0] * (width - len(row)) for row in rows], dtype=float)
+
+    return make(PathwiseArgs, spot_arith=per_period(lambda p: p.today_prints * spot / p.total_prints),
+                spot_share=per_period(lambda p: (p.today_prints + len(p.print_times)) / p.total_prints))
+
+
+def kernel_call(model, grid, plans, market, greeks: bool = False):
     """The kernel and its (model, payoff) records, for one or several plans on one grid
-    (years)."""
+    (years); with greeks, the kernel that also sums the pathwise delta and vega, and its
+    records (model, payoff, vega, pathwise)."""
     model_args = model.kernel_args(grid, market)
     payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans])
     if isinstance(model, Lognormal):
@@ -158,6 +187,9 @@ def kernel_call(model, grid, plans, market):
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
     else:
         kernel = two_factor_stats
+    if greeks:
+        return GREEK_KERNELS[kernel], (model_args, payoff_args, model.vega_args(grid),
+                                       pathwise_args(plans, model.spot))
     return kernel, (model_args, payoff_args)
 
 
@@ -166,10 +198,10 @@ def seed_key(seed: int) -> np.uint64:
     return np.uint64(seed % SEED_MOD)
 
 
-
 def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
                   chunk_paths: int | None = None) -> np.ndarray:
-    """sums[payoff] = (count, Y, Y^2, X, X^2, XY) over all paths, in chunks of whole blocks."""
+    """sums[payoff] = (count, Y, Y^2, X, X^2, XY) over all paths, in chunks of whole blocks
+    (a greek kernel's then add those of delta and vega, pricing_kernels.pathwise)."""
     n_blocks = -(-n_paths // BLOCK)
     chunk_blocks = n_blocks if not chunk_paths else max(1, chunk_paths // BLOCK)
     key = seed_key(seed)
@@ -183,16 +215,30 @@ def simulate_sums(kernel, args, n_paths: int, seed: int, antithetic: bool,
 def estimate(sums: np.ndarray, cv_mean: float | None) -> Estimate:
     """Sample mean and standard error; with cv_mean, the control-variate estimator
     Y - beta (X - E[X]) with beta = cov(X, Y) / var(X) estimated from the same samples."""
-    n, sy, syy, sx, sxx, sxy = sums
-    my = sy / n
-    var_y = max(syy - n * my * my, 0.0) / (n - 1)
+    n, sy, syy, sx, sxx, sxy = sums[:N_STATS]
+    my, var_y = _mean_variance(n, sy, syy)
     if cv_mean is None:
         return Estimate(my, math.sqrt(var_y / n), int(n))
-    mx = sx / n
-    var_x = max(sxx - n * mx * mx, 0.0) / (n - 1)
+    mx, var_x = _mean_variance(n, sx, sxx)
     cov = (sxy - n * mx * my) / (n - 1)
     if var_x <= 0.0:
         return Estimate(my, math.sqrt(var_y / n), int(n))
     beta = cov / var_x
     residual = max(var_y - cov * cov / var_x, 0.0)
     return Estimate(my - beta * (mx - cv_mean), math.sqrt(residual / n), int(n), beta)
+
+
+def greek_estimates(sums: np.ndarray, spot: float, cv_means: tuple | None) -> Greeks:
+    """The pathwise Greeks from a greek kernel's sums (pricing_kernels.pathwise), with
+    cv_means the (delta, vega) of the control variate (None: none). The kernels sum
+    dV/d ln S_0, so delta is their estimate over the spot (USD/GPU-hr)."""
+    cv_delta, cv_vega = (None, None) if cv_means is None else (cv_means[0] * spot, cv_means[1])
+    delta = estimate(sums[DELTA_STATS:DELTA_STATS + N_STATS], cv_delta)
+    vega = estimate(sums[VEGA_STATS:VEGA_STATS + N_STATS], cv_vega)
+    return Greeks(float(delta.value / spot), delta.stderr / spot, float(vega.value), vega.stderr)
+
+
+def _mean_variance(n: float, total: float, squares: float) -> tuple[float, float]:
+    """Sample mean and (unbiased) variance from a count, a sum and a sum of squares."""
+    mean = total / n
+    return mean, max(squares - n * mean * mean, 0.0) / (n - 1)

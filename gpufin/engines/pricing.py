@@ -2,7 +2,11 @@
 
 A result is a flat dict: `value` (present value, USD), `stderr` (0 for a closed form),
 `ci95` ([low, high]), `paths`, `seed` (None for a closed form), `method` (`mc` or
-`analytic`), then fields of the instrument and of the run.
+`analytic`), then fields of the instrument and of the run. Asked for Greeks, a result also
+says how they are had, `greeks_method`: `pathwise` (Monte Carlo, in the same kernel pass as
+the value), `analytic` (derivatives of the closed form), both with `delta` (USD per USD/GPU-hr
+of spot), `vega` (USD per 1.00 of volatility) and their standard errors; or `bump` (payoffs
+that are not smooth, loans and fleets: bump and revalue, as gpufin.risk does).
 """
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gpufin.engines.analytic import closed_form, geometric_strip_mean, linear_strip
+from gpufin.engines.analytic import (closed_form, closed_form_greeks, geometric_greeks,
+                                     geometric_strip_mean, linear_strip)
 from gpufin.engines.loan import price_loan
-from gpufin.engines.montecarlo import Z95, estimate, kernel_call, simulate_sums, time_grid
+from gpufin.engines.montecarlo import (Z95, Greeks, estimate, greek_estimates, kernel_call,
+                                       simulate_sums, time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
@@ -23,12 +29,22 @@ from gpufin.spec.schema import Spec
 
 
 MAX_PATH_STEPS = 10 ** 11       # about ten minutes of the fastest kernel on two cores
+SMOOTH_PAYOFFS = ("european", "asian", "future", "swap", "cap", "floor")
+INDEX_MODELS = ("gbm", "jump-diffusion", "schwartz", "schwartz-smith")
+BUMPED = {"greeks_method": "bump"}      # Greeks by bump and revalue, not given by price_many
 
 
-def price(spec: dict | str | Path | Spec, overrides: list[str] = ()) -> dict:
-    """Value a trade spec (a dict, a TOML/JSON path or a validated Spec)."""
+def has_greek_estimator(instrument_kind: str, model_kind: str) -> bool:
+    """Whether price_many gives a trade's delta and vega itself (pathwise or closed form):
+    payoffs Lipschitz in the index on index models; barriers, loans and fleets are bumped."""
+    return instrument_kind in SMOOTH_PAYOFFS and model_kind in INDEX_MODELS
+
+
+def price(spec: dict | str | Path | Spec, overrides: list[str] = (), greeks: bool = False) -> dict:
+    """Value a trade spec (a dict, a TOML/JSON path or a validated Spec); with greeks, also
+    its delta and vega where it has an estimator (greeks_method says which)."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
-    (result,) = price_many([s])
+    (result,) = price_many([s], greeks)
     if isinstance(result, Exception):
         raise result
     return result
@@ -43,6 +59,7 @@ class _Simulated:
     model: object
     market: object
     grid: np.ndarray
+    greeks: bool
 
     @property
     def key(self):
@@ -53,17 +70,19 @@ class _Simulated:
                 mc.chunk_paths, tuple(self.grid.tolist()))
 
 
-def price_many(specs: list) -> list:
-    """Price several specs: a result dict, or the exception, per spec, in order.
+def price_many(specs: list, greeks: bool | list[bool] = False) -> list:
+    """Price several specs: a result dict, or the exception, per spec, in order; `greeks`
+    (one flag, or one per spec) asks for delta and vega too.
     Trades on the same model, market, path count, seed and time grid are simulated together
     (one kernel pass evaluates all their payoffs on the same paths), so each gets exactly the
-    numbers it would get alone."""
+    numbers it would get alone, with or without Greeks."""
+    wanted = [greeks] * len(specs) if isinstance(greeks, bool) else list(greeks)
     results: list = [None] * len(specs)
     groups: dict = {}
     for n, spec in enumerate(specs):
         try:
             s = spec if isinstance(spec, Spec) else load_spec(spec)
-            job = _price_or_defer(n, s)
+            job = _price_or_defer(n, s, wanted[n])
             if isinstance(job, _Simulated):
                 groups.setdefault(job.key, []).append(job)
             else:
@@ -80,12 +99,13 @@ def price_many(specs: list) -> list:
     return results
 
 
-def _price_or_defer(n: int, s: Spec):
+def _price_or_defer(n: int, s: Spec, greeks: bool):
     """A result when no simulation of the index is needed, else the deferred trade."""
     if s.instrument.kind == "loan":
         if s.mc.method == "analytic":
             raise NoClosedForm("mc.method", "loans are priced by Monte Carlo only; use \"auto\" or \"mc\"")
-        return price_loan(s)
+        result = price_loan(s)
+        return {**result, **BUMPED} if greeks else result
     if s.model.kind == "gpu-fleet":
         raise SpecError("model.kind", f"a gpu-fleet is collateral for loans, not an index for {s.instrument.kind!r}")
     market = build_market(s.market, s.model.rate, s.timeline)
@@ -94,7 +114,9 @@ def _price_or_defer(n: int, s: Spec):
     if s.mc.method in ("auto", "analytic"):
         try:
             value = plan.notional * closed_form(model, market, plan)
-            return _result(s, plan, model, market, value, 0.0, 0, None, "analytic", {})
+            run = (_greek_fields("analytic", _closed_form_greeks(s, model, market, plan), plan.notional)
+                   if greeks else {})
+            return _result(s, plan, model, market, value, 0.0, 0, None, "analytic", run)
         except NoClosedForm:
             if s.mc.method == "analytic":
                 raise
@@ -104,28 +126,61 @@ def _price_or_defer(n: int, s: Spec):
     if s.mc.paths * (grid.size - 1) > MAX_PATH_STEPS:
         raise SpecError("mc.paths", f"got {s.mc.paths:,} paths x {grid.size - 1:,} steps; expected at most "
                                     f"{MAX_PATH_STEPS:,} path-steps (fewer paths or steps)")
-    return _Simulated(n, s, plan, model, market, grid)
+    return _Simulated(n, s, plan, model, market, grid, greeks)
+
+
+def _closed_form_greeks(s: Spec, model, market, plan) -> Greeks | None:
+    """The closed form's delta and vega per unit notional, or None where they are bumped."""
+    if not has_greek_estimator(s.instrument.kind, s.model.kind):
+        return None
+    delta, vega = closed_form_greeks(model, market, plan)
+    return Greeks(delta, 0.0, vega, 0.0)
+
+
+def _greek_fields(method: str, greeks: Greeks | None, notional: float) -> dict:
+    """A result's Greek fields for a trade of `notional`, made by `method` (None: bumped, not
+    given here)."""
+    if greeks is None:
+        return dict(BUMPED)
+    return {"greeks_method": method, "delta": notional * greeks.delta,
+            "delta_stderr": notional * greeks.delta_stderr, "vega": notional * greeks.vega,
+            "vega_stderr": notional * greeks.vega_stderr}
 
 
 def _monte_carlo(jobs: list) -> list[dict]:
-    """One kernel pass over the shared paths of `jobs`; a result per job."""
+    """One kernel pass over the shared paths of `jobs`; a result per job. The kernel also
+    sums the pathwise Greeks when a job asks for them (its price sums are the same bits)."""
     first = jobs[0]
     mc, model, market, grid = first.spec.mc, first.model, first.market, first.grid
-    kernel, args = kernel_call(model, grid, [job.plan for job in jobs], market)
+    greeks = any(job.greeks for job in jobs)
+    kernel, args = kernel_call(model, grid, [job.plan for job in jobs], market, greeks)
     sums = simulate_sums(kernel, args, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
     results = []
     for job, job_sums in zip(jobs, sums):
         s, plan = job.spec, job.plan
-        cv_mean = geometric_strip_mean(model, market, plan) if _uses_control_variate(s, plan, model) else None
+        control_variate = _uses_control_variate(s, plan, model)
+        cv_mean = geometric_strip_mean(model, market, plan) if control_variate else None
         est = estimate(job_sums, cv_mean)
         run = {"steps": int(grid.size - 1), "antithetic": mc.antithetic,
                "control_variate": cv_mean is not None}
         if est.beta is not None:
             run["control_variate_beta"] = est.beta
         n = plan.notional
+        if job.greeks:
+            run.update(_greek_fields("pathwise", _pathwise(job, job_sums, control_variate), n))
         results.append(_result(s, plan, model, market, n * est.value, n * est.stderr, mc.paths,
                                mc.seed, "mc", run))
     return results
+
+
+def _pathwise(job: _Simulated, sums, control_variate: bool) -> Greeks | None:
+    """A job's pathwise Greeks per unit notional (with the price's control variate), or None
+    where they are bumped."""
+    s, model = job.spec, job.model
+    if not has_greek_estimator(s.instrument.kind, s.model.kind):
+        return None
+    cv_means = geometric_greeks(model, job.market, job.plan) if control_variate else None
+    return greek_estimates(sums, model.spot, cv_means)
 
 
 def _uses_control_variate(s: Spec, plan, model) -> bool:

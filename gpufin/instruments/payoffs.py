@@ -36,6 +36,7 @@ class Period:
     omega: float               # +1 call / payer, -1 put / receiver
     linear: bool               # True: omega*(A - K); False: max(omega*(A - K), 0)
     pay_time: float            # years
+    today_prints: int = 0      # known prints at time 0 (they move with the spot; past ones do not)
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,11 @@ def _known(spot, past_fixings, past_average, n_today, key):
 def _average_period(times, spot, past_fixings, past_average, strike, omega, linear, pay_time, key):
     times = np.asarray(times, dtype=float)
     today = times <= ZERO
-    known, known_log = _known(spot, past_fixings, past_average, int(np.sum(today)), key)
+    n_today = int(np.sum(today))
+    known, known_log = _known(spot, past_fixings, past_average, n_today, key)
     future = tuple(times[~today].tolist())
-    return Period(future, past_fixings + len(times), known, known_log, strike, omega, linear, pay_time)
+    return Period(future, past_fixings + len(times), known, known_log, strike, omega, linear, pay_time,
+                  n_today)
 
 
 def _omega(option: str) -> float:

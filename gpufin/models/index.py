@@ -20,7 +20,8 @@ import numpy as np
 
 from gpufin.errors import SpecError
 from gpufin.spec.times import Timeline
-from pricing_kernels.records import LognormalArgs, TwoFactorArgs, make
+from pricing_kernels.records import (LognormalArgs, LognormalVega, TwoFactorArgs,
+                                     TwoFactorVega, make)
 
 # Poisson counts are drawn by inverse transform from a 32-bit uniform in
 # [2**-33, 1 - 2**-33]: once P(N > k) < 2**-33 no draw can exceed k.
@@ -52,24 +53,38 @@ def poisson_cdf_table(rates_dt: np.ndarray) -> np.ndarray:
     return table
 
 
-def innovations(decay, var_chi, var_xi, cov):
+def innovations(decay, var_chi, var_xi, cov, d_var_chi=None, d_cov=None):
     """Gains and innovation standard deviations of X = chi + xi observed every step without
     noise: the Kalman filter of the state (chi, xi) from a known start, whose covariance P
     follows a deterministic recursion. Step i: P- = A P A' + Q, F = h P- h', h = (1, 1);
-    innovation_sd = sqrt(F), gain = (P- h)_chi / sqrt(F); P = P- - P- h h' P- / F."""
-    gain = np.zeros(decay.size)
-    innovation_sd = np.zeros(decay.size)
+    innovation_sd = sqrt(F), gain = (P- h)_chi / sqrt(F); P = P- - P- h h' P- / F.
+    Returns gain, innovation_sd and their derivatives with respect to a parameter whose
+    derivatives of var_chi and cov are d_var_chi and d_cov (forward mode through the same
+    recursion; zeros when these are not given)."""
+    n = decay.size
+    d_var_chi = np.zeros(n) if d_var_chi is None else d_var_chi
+    d_cov = np.zeros(n) if d_cov is None else d_cov
+    gain, innovation_sd, d_gain, d_sd = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     p11 = p12 = p22 = 0.0                    # P, the state covariance given X so far
-    steps = zip(decay.tolist(), var_chi.tolist(), var_xi.tolist(), cov.tolist())
-    for i, (d, v_chi, v_xi, c) in enumerate(steps):
+    t11 = t12 = t22 = 0.0                    # its derivative
+    steps = zip(decay.tolist(), var_chi.tolist(), var_xi.tolist(), cov.tolist(), d_var_chi.tolist(),
+                d_cov.tolist())
+    for i, (d, v_chi, v_xi, c, dv_chi, dc) in enumerate(steps):
         p11, p12, p22 = d * d * p11 + v_chi, d * p12 + c, p22 + v_xi
+        t11, t12 = d * d * t11 + dv_chi, d * t12 + dc
         h1, h2 = p11 + p12, p12 + p22        # P- h
+        e1, e2 = t11 + t12, t12 + t22
         f = h1 + h2
         if f > 0.0:
             innovation_sd[i] = math.sqrt(f)
             gain[i] = h1 / innovation_sd[i]
+            d_sd[i] = 0.5 * (e1 + e2) / innovation_sd[i]
+            d_gain[i] = (e1 - gain[i] * d_sd[i]) / innovation_sd[i]
+            t11, t12, t22 = (t11 - (2.0 * h1 * e1 - h1 * h1 * (e1 + e2) / f) / f,
+                             t12 - (e1 * h2 + h1 * e2 - h1 * h2 * (e1 + e2) / f) / f,
+                             t22 - (2.0 * h2 * e2 - h2 * h2 * (e1 + e2) / f) / f)
             p11, p12, p22 = p11 - h1 * h1 / f, p12 - h1 * h2 / f, p22 - h2 * h2 / f
-    return gain, innovation_sd
+    return gain, innovation_sd, d_gain, d_sd
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,16 @@ class Lognormal:
         """Var[ln S_t] = sigma^2 t + lambda t (m^2 + s^2)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         return (self.vol ** 2 + self.jump_intensity * (self.jump_mean ** 2 + self.jump_vol ** 2)) * t
+
+    def vol_sensitivities(self, t) -> tuple[np.ndarray, np.ndarray]:
+        """(d ln E[S_t], d Var[ln S_t]) / d sigma = (0, 2 sigma t)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        return np.zeros_like(t), 2.0 * self.vol * t
+
+    def vega_args(self, times: np.ndarray) -> LognormalVega:
+        """Derivatives with respect to sigma of kernel_args' drift and vol on the grid `times`."""
+        dt = np.diff(times)
+        return make(LognormalVega, drift=-self.vol * dt, vol=np.sqrt(dt))
 
     def kernel_args(self, times: np.ndarray, market) -> LognormalArgs:
         """Per-step drift, vol, Poisson table and bridge variance on the grid `times` (0 first)."""
@@ -216,19 +241,51 @@ class TwoFactor:
                      * (1.0 - np.exp(-2.0 * self.kappa * t)) / (2.0 * self.kappa))
         return var
 
-    def kernel_args(self, times: np.ndarray, market=None) -> TwoFactorArgs:
-        """Exact per-step OU decay; the step covariance as a Cholesky factor (state form) and
-        as innovation gains (pricing_kernels.index_step); the jump event tables."""
-        dt = np.diff(times)
+    def _step_covariance(self, dt: np.ndarray):
+        """Per step of dt years: e^{-kappa dt} and the covariance (var chi, var xi, cov) of the
+        diffusive increments."""
         k = self.kappa
         decay = np.exp(-k * dt)
         var_chi = self.sigma_chi ** 2 * (1.0 - decay ** 2) / (2.0 * k)
         var_xi = self.sigma_xi ** 2 * dt
         cov = self.rho * self.sigma_chi * self.sigma_xi * (1.0 - decay) / k
+        return decay, var_chi, var_xi, cov
+
+    def _d_diffusive_var(self, t: np.ndarray) -> np.ndarray:
+        """d Var[chi_t + xi_t] / d sigma_chi."""
+        k = self.kappa
+        return (self.sigma_chi * (1.0 - np.exp(-2.0 * k * t)) / k
+                + 2.0 * self.rho * self.sigma_xi * (1.0 - np.exp(-k * t)) / k)
+
+    def vol_sensitivities(self, t) -> tuple[np.ndarray, np.ndarray]:
+        """(d ln E[S_t], d Var[ln S_t]) / d sigma_chi. With a forward curve g(t) holds E[S_t]
+        on the curve; without one E[S_t] carries half the variance."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        d_var = self._d_diffusive_var(t)
+        return (np.zeros_like(t) if self.forward_times else 0.5 * d_var), d_var
+
+    def vega_args(self, times: np.ndarray) -> TwoFactorVega:
+        """Derivatives with respect to sigma_chi of kernel_args' shift, gain and innovation_sd
+        on the grid `times` (0 first)."""
+        dt = np.diff(times)
+        k = self.kappa
+        decay, var_chi, var_xi, cov = self._step_covariance(dt)
+        d_var_chi = self.sigma_chi * (1.0 - decay ** 2) / k
+        d_cov = self.rho * self.sigma_xi * (1.0 - decay) / k
+        _, _, d_gain, d_sd = innovations(decay, var_chi, var_xi, cov, d_var_chi, d_cov)
+        d_log_mean, d_var = self.vol_sensitivities(times[1:])
+        return make(TwoFactorVega, shift=d_log_mean - 0.5 * d_var, gain=d_gain, innovation_sd=d_sd)
+
+    def kernel_args(self, times: np.ndarray, market=None) -> TwoFactorArgs:
+        """Exact per-step OU decay; the step covariance as a Cholesky factor (state form) and
+        as innovation gains (pricing_kernels.index_step); the jump event tables."""
+        dt = np.diff(times)
+        k = self.kappa
+        decay, var_chi, var_xi, cov = self._step_covariance(dt)
         a11 = np.sqrt(var_chi)
         a21 = np.divide(cov, a11, out=np.zeros_like(cov), where=a11 > 0.0)
         a22 = np.sqrt(np.maximum(var_xi - a21 ** 2, 0.0))
-        gain, innovation_sd = innovations(decay, var_chi, var_xi, cov)
+        gain, innovation_sd, _, _ = innovations(decay, var_chi, var_xi, cov)
         sched = np.diff(self._launches_by(times))          # scheduled launches per step
         rate = self.launch_intensity + self.spike_intensity
         return make(TwoFactorArgs, chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,

@@ -2,7 +2,10 @@
 
 A chunk is a pure function of its positions and options: every position and bump of a chunk
 is priced in one price_many call, so trades on the same underlying and dates share their
-simulated paths, and in-process and distributed runs give identical rows.
+simulated paths, and in-process and distributed runs give identical rows. Delta and vega
+come with the position's own value where price_many has an estimator for them (pathwise in
+the Monte Carlo pass, or the closed form's derivatives); other Greeks, and delta and vega of
+barriers, loans and fleets, by bump and revalue (gpufin.risk.bumps).
 """
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ import json
 import math
 
 from gpufin.engines.loan import fixed_schedule
-from gpufin.engines.pricing import price_many
+from gpufin.engines.pricing import has_greek_estimator, price_many
 from gpufin.errors import SpecError
 from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
+ESTIMATED = ("delta", "vega")       # taken from the base result when it has them
 
 
 def _prepare(doc: dict, options: dict) -> dict:
@@ -55,8 +59,10 @@ def _failure(result) -> str | None:
 def value_chunk(positions: list, options: dict) -> list[dict]:
     """Result rows of a chunk: value and standard error (times quantity), Greeks, or the error.
     Every position and bump of the chunk is priced in one price_many call, so trades on the
-    same underlying and dates share their simulated paths."""
-    rows, docs, plans = [], [], []
+    same underlying and dates share their simulated paths; delta and vega come from the
+    position's own result where it has them."""
+    rows, docs, plans, wanted = [], [], [], []
+    with_greeks = options.get("greeks", True)
     for pos in positions:
         row = position_row(pos)
         row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
@@ -67,7 +73,8 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             continue
         try:
             doc = _prepare(pos.doc, options)
-            bumps = greek_bumps(doc) if options.get("greeks", True) else {"spot": None}
+            estimated = with_greeks and _estimated(doc)
+            bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
         except Exception as exc:
             row["error"] = _describe(exc)
             plans.append(None)
@@ -75,7 +82,8 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
         spot = bumps.pop("spot")
         plans.append((len(docs), spot, list(bumps)))
         docs += [doc, *bumps.values()]
-    priced = price_many(docs)
+        wanted += [estimated] + [False] * len(bumps)
+    priced = price_many(docs, wanted)
     for pos, row, plan in zip(positions, rows, plans):
         if plan is None:
             continue
@@ -92,8 +100,16 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             row["error"] = f"Greeks: {_describe(failed)}"
         elif names:
             values = {k: r["value"] for k, r in bumped.items()}
-            row.update({k: pos.quantity * v for k, v in greeks(base["value"], values, spot).items()})
+            found = greeks(base["value"], values, spot)
+            if base.get("greeks_method") in ("pathwise", "analytic"):
+                found.update({k: base[k] for k in ESTIMATED})
+            row.update({k: pos.quantity * v for k, v in found.items()})
     return rows
+
+
+def _estimated(doc: dict) -> bool:
+    """Whether price_many gives this position's delta and vega with its value."""
+    return has_greek_estimator(doc.get("instrument", {}).get("kind"), doc.get("model", {}).get("kind"))
 
 
 def scenario_chunk(positions: list, options: dict) -> list[dict]:

@@ -167,11 +167,13 @@ def apply_scenario(doc, shocks: dict) -> dict:
     return out
 
 
-def greek_bumps(doc) -> dict:
-    """Named bumped documents for the Greeks that apply to this position's model."""
+def greek_bumps(doc, vega: bool = True) -> dict:
+    """Named bumped documents for the Greeks that apply to this position's model (without
+    the volatility bump when vega comes from elsewhere)."""
     spot = spot_of(doc)
+    vol = {"vol_up": bump_vol(doc, VOL_BUMP)} if vega else {}
     bumps = {"spot_up": scale_index(doc, 1 + SPOT_BUMP), "spot_down": scale_index(doc, 1 - SPOT_BUMP),
-             "vol_up": bump_vol(doc, VOL_BUMP), "rate_up": shift_rates(doc, RATE_BUMP)}
+             **vol, "rate_up": shift_rates(doc, RATE_BUMP)}
     if is_fleet(doc):
         bumps.update(util_up=bump_utilization(doc, UTIL_BUMP), util_down=bump_utilization(doc, -UTIL_BUMP),
                      jump=bump_launch_jump(doc, JUMP_BUMP), opex=bump_opex(doc, OPEX_BUMP))
@@ -179,14 +181,15 @@ def greek_bumps(doc) -> dict:
 
 
 def greeks(base: float, values: dict, spot: float) -> dict:
-    """Greeks per unit of the position from bumped values (NaN where a bump does not apply):
-    delta, gamma (per USD of index), vega (per unit volatility), dv01 (USD per +1bp, sign:
-    value lost), util (per utilization point), jump (launch jump 1 point deeper), opex
-    (other cost +1 cent/GPU-hr)."""
+    """Greeks per unit of the position from bumped values (NaN where a bump does not apply or
+    was not made): delta, gamma (per USD of index), vega (per unit volatility), dv01 (USD per
+    +1bp, sign: value lost), util (per utilization point), jump (launch jump 1 point deeper),
+    opex (other cost +1 cent/GPU-hr)."""
     h = spot * SPOT_BUMP
     up, down = values["spot_up"], values["spot_down"]
+    vega = (values["vol_up"] - base) / VOL_BUMP if "vol_up" in values else math.nan
     out = {"delta": (up - down) / (2 * h), "gamma": (up - 2 * base + down) / (h * h),
-           "vega": (values["vol_up"] - base) / VOL_BUMP, "dv01": base - values["rate_up"]}
+           "vega": vega, "dv01": base - values["rate_up"]}
     if "util_up" in values:
         out.update(util=(values["util_up"] - values["util_down"]) / 2, jump=values["jump"] - base,
                    opex=values["opex"] - base)

@@ -71,7 +71,7 @@ def fix_tangent(i, q, spots, d, acc, fix_weight):
 
 @njit
 def close_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
-                 flags, spot_arith, spot_share):
+                 flags, spot_arith, spot_share, control_variate):
     """Add the derivatives of payoff q's period closing at the end of step i."""
     p = close_period[q, i]
     if p < 0:
@@ -82,6 +82,14 @@ def close_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, known_a
     df = pay_df[q, p]
     lin = linear[q, p] != 0
     geometric = flags[q, GEOMETRIC] != 0
+    if not geometric and control_variate[q] == 0:
+        # no geometric average to form (its exp would double the cost of a close)
+        for lane in range(acc.shape[2]):
+            a = known_arith[q, p] + acc[r, ARITH, lane]
+            slope = om * df if (lin or om * (a - k) > 0.0) else 0.0
+            acc[q, DELTA, lane] += slope * (spot_arith[q, p] + acc[r, ARITH, lane])
+            acc[q, VEGA, lane] += slope * acc[r, VEGA_ARITH, lane]
+        return
     for lane in range(acc.shape[2]):
         a = known_arith[q, p] + acc[r, ARITH, lane]
         g = exp_vec(known_geo[q, p] + acc[r, GEO, lane])
@@ -110,7 +118,8 @@ def observe_greeks(i, logs, spots, d, acc, payoff, pathwise):
     for n in range(payoff.close_ptr[i], payoff.close_ptr[i + 1]):
         close_greeks(i, payoff.close_q[n], acc, payoff.close_period, payoff.strike, payoff.omega,
                      payoff.linear, payoff.pay_df, payoff.known_arith, payoff.known_geo,
-                     payoff.flags, pathwise.spot_arith, pathwise.spot_share)
+                     payoff.flags, pathwise.spot_arith, pathwise.spot_share,
+                     pathwise.control_variate)
     reset_averages(i, acc, payoff, ARITH, GEO)
     reset_averages(i, acc, payoff, VEGA_ARITH, VEGA_GEO)
 

@@ -163,9 +163,10 @@ def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr.astype(np.int64), payoffs.astype(np.int64)
 
 
-def pathwise_args(plans, spot: float) -> PathwiseArgs:
+def pathwise_args(plans, spot: float, control_variates: list[bool]) -> PathwiseArgs:
     """The PathwiseArgs of several plans on one model (spot in USD/GPU-hr), padded per period
-    as stack_payoffs pads (a padding period never closes)."""
+    as stack_payoffs pads (a padding period never closes); control_variates says, per plan,
+    whether its price uses the geometric control variate (then its Greeks do too)."""
     width = max(len(plan.periods) for plan in plans)
 
     def per_period(value) -> np.ndarray:
@@ -173,13 +174,14 @@ def pathwise_args(plans, spot: float) -> PathwiseArgs:
         return np.array([row + [0.0] * (width - len(row)) for row in rows], dtype=float)
 
     return make(PathwiseArgs, spot_arith=per_period(lambda p: p.today_prints * spot / p.total_prints),
-                spot_share=per_period(lambda p: (p.today_prints + len(p.print_times)) / p.total_prints))
+                spot_share=per_period(lambda p: (p.today_prints + len(p.print_times)) / p.total_prints),
+                control_variate=np.array(control_variates, dtype=np.int64))
 
 
-def kernel_call(model, grid, plans, market, greeks: bool = False):
+def kernel_call(model, grid, plans, market, pathwise: PathwiseArgs | None = None):
     """The kernel and its (model, payoff) records, for one or several plans on one grid
-    (years); with greeks, the kernel that also sums the pathwise delta and vega, and its
-    records (model, payoff, vega, pathwise)."""
+    (years); given the plans' PathwiseArgs, the kernel that also sums the pathwise delta and
+    vega, and its records (model, payoff, vega, pathwise)."""
     model_args = model.kernel_args(grid, market)
     payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans])
     if isinstance(model, Lognormal):
@@ -187,9 +189,8 @@ def kernel_call(model, grid, plans, market, greeks: bool = False):
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
     else:
         kernel = two_factor_stats
-    if greeks:
-        return GREEK_KERNELS[kernel], (model_args, payoff_args, model.vega_args(grid),
-                                       pathwise_args(plans, model.spot))
+    if pathwise is not None:
+        return GREEK_KERNELS[kernel], (model_args, payoff_args, model.vega_args(grid), pathwise)
     return kernel, (model_args, payoff_args)
 
 

@@ -19,7 +19,7 @@ from gpufin.engines.analytic import (closed_form, closed_form_greeks, geometric_
                                      geometric_strip_mean, linear_strip)
 from gpufin.engines.loan import price_loan
 from gpufin.engines.montecarlo import (Z95, Greeks, estimate, greek_estimates, kernel_call,
-                                       simulate_sums, time_grid)
+                                       pathwise_args, simulate_sums, time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
@@ -60,6 +60,11 @@ class _Simulated:
     market: object
     grid: np.ndarray
     greeks: bool
+
+    @property
+    def pathwise(self) -> bool:
+        """Whether the trade wants Greeks and has a pathwise estimator for them."""
+        return self.greeks and has_greek_estimator(self.spec.instrument.kind, self.spec.model.kind)
 
     @property
     def key(self):
@@ -149,16 +154,18 @@ def _greek_fields(method: str, greeks: Greeks | None, notional: float) -> dict:
 
 def _monte_carlo(jobs: list) -> list[dict]:
     """One kernel pass over the shared paths of `jobs`; a result per job. The kernel also
-    sums the pathwise Greeks when a job asks for them (its price sums are the same bits)."""
+    sums the pathwise Greeks when a job has them (its price sums are the same bits)."""
     first = jobs[0]
     mc, model, market, grid = first.spec.mc, first.model, first.market, first.grid
-    greeks = any(job.greeks for job in jobs)
-    kernel, args = kernel_call(model, grid, [job.plan for job in jobs], market, greeks)
+    plans = [job.plan for job in jobs]
+    control_variates = [_uses_control_variate(job.spec, job.plan, model) for job in jobs]
+    greeks = any(job.pathwise for job in jobs)
+    pathwise = pathwise_args(plans, model.spot, control_variates) if greeks else None
+    kernel, args = kernel_call(model, grid, plans, market, pathwise)
     sums = simulate_sums(kernel, args, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
     results = []
-    for job, job_sums in zip(jobs, sums):
+    for job, job_sums, control_variate in zip(jobs, sums, control_variates):
         s, plan = job.spec, job.plan
-        control_variate = _uses_control_variate(s, plan, model)
         cv_mean = geometric_strip_mean(model, market, plan) if control_variate else None
         est = estimate(job_sums, cv_mean)
         run = {"steps": int(grid.size - 1), "antithetic": mc.antithetic,
@@ -176,9 +183,9 @@ def _monte_carlo(jobs: list) -> list[dict]:
 def _pathwise(job: _Simulated, sums, control_variate: bool) -> Greeks | None:
     """A job's pathwise Greeks per unit notional (with the price's control variate), or None
     where they are bumped."""
-    s, model = job.spec, job.model
-    if not has_greek_estimator(s.instrument.kind, s.model.kind):
+    if not job.pathwise:
         return None
+    model = job.model
     cv_means = geometric_greeks(model, job.market, job.plan) if control_variate else None
     return greek_estimates(sums, model.spot, cv_means)
 

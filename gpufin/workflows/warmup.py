@@ -1,7 +1,8 @@
 """Compile every kernel ahead of use (`gpufin warmup`), so the first real run does not wait.
 
 Each kernel is reached through the public API on a tiny trade; with the on-disk cache
-(pricing_kernels.CACHE) later processes load the compiled code in milliseconds.
+(pricing_kernels.CACHE) later processes load the compiled code in milliseconds. A family of
+index paths has two pricing kernels: prices alone, and prices with pathwise Greeks.
 """
 from __future__ import annotations
 
@@ -21,17 +22,24 @@ MC = {"paths": 2048, "method": "mc"}
 LOAN = {"kind": "loan", "principal": 1.0, "maturity": 1.0, "spread": 0.03, "ltv_trigger": 0.9}
 
 
+def _both(doc: dict, greeks_doc: dict | None = None) -> None:
+    """Price a trade alone, then one (greeks_doc, else the same) with its pathwise Greeks."""
+    price(doc)
+    price(greeks_doc or doc, greeks=True)
+
+
 def _jobs():
     barrier = {"kind": "barrier", "option": "call", "strike": 2.4, "maturity": 1.0, "barrier": 2.0,
                "barrier_type": "down-and-out"}
     asian = {"kind": "asian", "option": "call", "strike": 2.4, "maturity": 1.0, "fixings": 4}
     return [
         ("GBM paths",
-         lambda: price({"model": GBM, "instrument": asian, "mc": MC})),
+         lambda: _both({"model": GBM, "instrument": asian, "mc": MC})),
         ("GBM and Merton paths with jumps or barriers",
-         lambda: price({"model": JUMPS, "instrument": barrier, "mc": MC})),
+         lambda: _both({"model": JUMPS, "instrument": barrier, "mc": MC},
+                       {"model": JUMPS, "instrument": asian, "mc": MC})),
         ("Schwartz-Smith paths",
-         lambda: price({"model": SS, "instrument": {"kind": "cap", "strike": 2.4, "maturity": 0.25}, "mc": MC})),
+         lambda: _both({"model": SS, "instrument": {"kind": "cap", "strike": 2.4, "maturity": 0.25}, "mc": MC})),
         ("GPU fleet paths", lambda: simulate({"model": FLEET, "mc": {"paths": 64, "horizon": 0.25}})),
         ("loan waterfall, index collateral (lognormal)",
          lambda: price({"model": dict(GBM, spot=2.0), "instrument": LOAN, "mc": {"paths": 64}})),

@@ -130,8 +130,16 @@ def price(spec, fmt, paths, seed, overrides, method, solve, greeks, out):
 
 @main.command()
 @click.argument("history", type=click.Path(dir_okay=False))
-@click.option("--sku", help="Use only the rows of this SKU (files with a sku column).")
-@click.option("--basis", help="Use only the rows of this price basis (files with a basis column).")
+@click.option("--sku", help="Use only the rows of this SKU (files with a sku column; default for "
+                            "the posterior fit: the SKU with the most rows).")
+@click.option("--basis", "bases", multiple=True,
+              help="Use only the quotes of this price basis (repeatable; default for the "
+                   "posterior fit: every basis; --method mle takes one).")
+@click.option("--base", help="The basis whose index is priced and written by --out (default: spot "
+                             "if quoted, else the basis with the most quotes).")
+@click.option("--method", type=click.Choice(["map", "mle"]), default="map", show_default=True,
+              help="map: the posterior mode under the documented priors, every basis an index of "
+                   "its own (docs/calibration.md); mle: maximum likelihood on one series.")
 @click.option("--fix", "fixes", multiple=True, metavar="NAME=VALUE",
               help="Hold a parameter at VALUE: kappa, sigma_chi, sigma_xi, rho, mu_xi, sigma_eps "
                    "or its spec key (repeatable).")
@@ -140,35 +148,62 @@ def price(spec, fmt, paths, seed, overrides, method, solve, greeks, out):
 @click.option("--plot", type=click.Path(dir_okay=False),
               help="Draw observed and filtered log prices to this PNG file.")
 @format_option
-def calibrate(history, sku, basis, fixes, out, plot, fmt):
-    """Fit the Schwartz-Smith model to a price HISTORY (CSV: date, level_usd_per_gpu_hour)
-    by maximum likelihood with a Kalman filter; print estimates and standard errors."""
+def calibrate(history, sku, bases, base, method, fixes, out, plot, fmt):
+    """Fit the Schwartz-Smith index model to a price HISTORY (CSV: date, level_usd_per_gpu_hour,
+    optional sku and basis) with a Kalman filter: by default the posterior mode (MAP) under
+    documented priors, with every basis an index of its own; print the estimates."""
     import pandas as pd
-    from gpufin.models.calibration import PARAMETERS, SPEC_KEYS, UNITS, calibrate_file, parse_fix, write_model
+    from gpufin.errors import SpecError
+    from gpufin.market.data import load_history
+    from gpufin.models.calibration import PARAMETERS, SPEC_KEYS, UNITS, parse_fix, select_history, write_model
+    from gpufin.models.calibration import calibrate as fit_mle
+    from gpufin.models.calibration_bases import calibrate_history
     from gpufin.output.plots import plot_calibration
     from gpufin.output.tables import format_frame, format_result, frame_tables, render, result_tables
     check_outputs([history], out, plot, command="calibrate")
-    cal = calibrate_file(history, sku=sku, basis=basis, fixed=parse_fix(fixes))
+    fixed = parse_fix(fixes)
+    frame = load_history(history)
+    if method == "mle":
+        if len(bases) > 1 or base:
+            raise SpecError("--basis", f"got {', '.join(bases) or base}; --method mle fits one "
+                                       "series: give at most one --basis and no --base")
+        cal = fit_mle(select_history(frame, sku, bases[0] if bases else None, history), fixed)
+        label = sku
+    else:
+        cal = calibrate_history(frame, sku, bases, base, fixed, source=history)
+        label = f"{cal.sku + ' ' if cal.sku else ''}{cal.base}, basis-adjusted quotes"
     if out:
         write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
     if plot:
-        plot_calibration(cal, plot, label=sku or Path(history).name)
+        plot_calibration(cal, plot, label=label or Path(history).name)
     report = cal.report()
     if fmt == "json":
         click.echo(format_result(report, "json"))
         return
-    fit = pd.DataFrame({"parameter": PARAMETERS, "spec_key": [SPEC_KEYS[p] or "" for p in PARAMETERS],
-                        "estimate": [report["estimates"][p] for p in PARAMETERS],
-                        "estimate_stderr": [report["stderr"][p] for p in PARAMETERS],
-                        "unit": [UNITS[p] for p in PARAMETERS],
-                        "fit": ["fixed" if p in cal.fixed else "free" for p in PARAMETERS]})
+    if method == "mle":
+        fit = pd.DataFrame({"parameter": PARAMETERS, "spec_key": [SPEC_KEYS[p] or "" for p in PARAMETERS],
+                            "estimate": [report["estimates"][p] for p in PARAMETERS],
+                            "estimate_stderr": [report["stderr"][p] for p in PARAMETERS],
+                            "unit": [UNITS[p] for p in PARAMETERS],
+                            "fit": ["fixed" if p in cal.fixed else "free" for p in PARAMETERS]})
+        title = "Schwartz-Smith estimates"
+        stats = {"loglik": report["loglik"], "n_obs": report["n_obs"],
+                 "period": f"{report['start_date']} to {report['end_date']}",
+                 "short_factor": float(cal.chi[-1])}
+    else:
+        fit = pd.DataFrame([{"parameter": r["name"], "spec_key": SPEC_KEYS.get(r["name"]) or "",
+                             "prior": r["prior"], "prior_sd": r["prior_sd"],
+                             "posterior": r["posterior"], "posterior_sd": r["posterior_sd"],
+                             "unit": r["unit"], "fit": r["status"]} for r in report["parameters"]])
+        title = f"Schwartz-Smith posterior mode (MAP), base index {cal.base}"
+        stats = {"sku": cal.sku or "", "quotes": ", ".join(f"{b} {n}" for b, n in cal.counts.items()),
+                 "period": f"{report['start_date']} to {report['end_date']}",
+                 "loglik": cal.loglik, "log_posterior": cal.log_posterior, "n_obs": cal.n_obs,
+                 "spot": cal.base_level_usd_per_gpu_hour, "short_factor": cal.short_factor}
     if fmt == "csv":
         click.echo(format_frame(fit, "csv"))
         return
-    stats = {"loglik": report["loglik"], "n_obs": report["n_obs"],
-             "period": f"{report['start_date']} to {report['end_date']}",
-             "short_factor": float(cal.chi[-1])}
-    click.echo(render(frame_tables(fit, title="Schwartz-Smith estimates")
+    click.echo(render(frame_tables(fit, title=title)
                       + result_tables(stats, title="fit (short_factor: filtered chi on the last date)")))
 
 

@@ -9,6 +9,7 @@ from gpufin.credit.spread import solve_spread
 from gpufin.engines.pricing import price, price_many
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.models.calibration import calibrate
+from gpufin.models.calibration_bases import calibrate_history
 from gpufin.portfolio.scenarios import stress_book, var_book
 from gpufin.portfolio.value import value_book
 from gpufin.risk.grid import grid
@@ -16,5 +17,6 @@ from gpufin.version import __version__
 from gpufin.workflows.simulate import simulate
 from gpufin.workflows.warmup import warm_up
 
-__all__ = ["price", "price_many", "solve_spread", "grid", "simulate", "calibrate", "value_book",
-           "stress_book", "var_book", "warm_up", "SpecError", "NoClosedForm", "__version__"]
+__all__ = ["price", "price_many", "solve_spread", "grid", "simulate", "calibrate", "calibrate_history",
+           "value_book", "stress_book", "var_book", "warm_up", "SpecError", "NoClosedForm",
+           "__version__"]

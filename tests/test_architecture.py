@@ -17,7 +17,7 @@ ALLOWED = {
     "models": {"errors", "spec", "market"},
     "instruments": {"errors", "spec"},
     "engines": {"errors", "spec", "market", "models", "instruments"},
-    "credit": {"errors", "spec", "engines"},
+    "credit": {"errors", "spec", "market", "engines"},
     "risk": {"errors", "spec", "market", "engines", "output"},
     "output": {"errors"},
     "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},

@@ -202,8 +202,8 @@ def run_cli(*args, cwd):
 def test_cli_writes_model_plot_and_json(history, tmp_path):
     path = tmp_path / "history.csv"
     history.to_csv(path, index=False, date_format="%Y-%m-%d")
-    out = run_cli("history.csv", "--fix", "rho=0.3", "--format", "json", "--out", "m.toml",
-                  "--plot", "fit.png", cwd=tmp_path)
+    out = run_cli("history.csv", "--method", "mle", "--fix", "rho=0.3", "--format", "json",
+                  "--out", "m.toml", "--plot", "fit.png", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["n_obs"] == N_OBS and report["fixed"] == ["rho"]
@@ -217,6 +217,27 @@ def test_cli_writes_model_plot_and_json(history, tmp_path):
     assert gpufin.price(spec)["value"] > 0.0
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.png", "history.csv", "m.toml"]
+
+
+def test_cli_mle_keeps_the_single_series_rules(tmp_path):
+    shipped = str(ROOT / "data" / "rental_history.csv")
+    out = run_cli(shipped, "--method", "mle", "--sku", "H100", "--basis", "list", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == ("error: history: 4 observations for 5 free parameters; expected at least 5 "
+                          "per free parameter (25): give a longer history or fix parameters with "
+                          "--fix NAME=VALUE\n")
+    out = run_cli(shipped, "--method", "mle", "--basis", "list", "--basis", "spot", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.startswith("error: --basis: got list, spot; --method mle")
+
+
+def test_cli_default_is_the_posterior_mode_with_a_plot(tmp_path):
+    shipped = str(ROOT / "data" / "rental_history.csv")
+    out = run_cli(shipped, "--format", "json", "--plot", "fit.png", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["base"] == "spot" and report["sku"] == "H100" and report["n_obs"] == 15
+    assert report["parameters"][0]["name"] == "kappa" and "sigma_eps" in report["moved_by_data"]
+    assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_bad_file_is_one_line_error(tmp_path):

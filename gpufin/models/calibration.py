@@ -1,4 +1,6 @@
 """Maximum-likelihood calibration of the Schwartz-Smith (2000) model to a rental-price history.
+(`gpufin calibrate --method mle`; sparse quotes on several price bases are fitted under priors
+by gpufin.models.calibration_bases, which shares this module's transition, optimizer and Hessian.)
 
 Model, under the real-world measure, for the log index price y_t = ln S_t (S in USD per
 GPU-hour) observed on dates t_0 < t_1 < ... < t_{n-1}, any spacing:
@@ -67,7 +69,7 @@ import tomli_w
 from scipy.optimize import minimize
 
 from gpufin.errors import SpecError
-from gpufin.market.data import load_history
+from gpufin.models.calibration_priors import derivative, to_natural, to_unconstrained
 from gpufin.spec.times import DAYS_PER_YEAR
 from pricing_kernels.kalman import kalman_filter
 
@@ -103,36 +105,28 @@ def _times(dates: np.ndarray) -> np.ndarray:
 def log_likelihood(dates, levels_usd_per_gpu_hour, params: dict) -> float:
     """The diffuse log-likelihood of a history (see the module docstring) at `params`."""
     d, y = _prepare(dates, levels_usd_per_gpu_hour)
-    p = _check_values(params, "params", require_all=True)
+    p = check_values(params, "params", require_all=True)
     out = np.empty_like(y)
     return float(kalman_filter(y, _times(d), *(p[k] for k in PARAMETERS), out, out.copy()))
 
 
 # ---- parameters ---------------------------------------------------------------------------
 
+TRANSFORMS = {"kappa": "log", "sigma_chi": "log", "sigma_xi": "log", "rho": "atanh",
+              "mu_xi": "identity", "sigma_eps": "log"}
+
+
 def _to_natural(name: str, u: float) -> float:
-    if name == "rho":
-        return math.tanh(u)
-    if name == "mu_xi":
-        return u
-    return math.exp(min(max(u, -_LOG_LIMIT), _LOG_LIMIT))
+    return to_natural(TRANSFORMS[name], u)
 
 
 def _to_unconstrained(name: str, value: float) -> float:
-    if name == "rho":
-        return math.atanh(min(max(value, -0.999), 0.999))
-    if name == "mu_xi":
-        return value
-    return math.log(value)
+    return to_unconstrained(TRANSFORMS[name], value)
 
 
 def _derivative(name: str, value: float) -> float:
     """d natural / d unconstrained at the natural value (delta method)."""
-    if name == "rho":
-        return 1.0 - value * value
-    if name == "mu_xi":
-        return 1.0
-    return value
+    return derivative(TRANSFORMS[name], value)
 
 
 def _canonical(name: str, key: str) -> str:
@@ -143,7 +137,7 @@ def _canonical(name: str, key: str) -> str:
     raise SpecError(key, f"unknown parameter {name!r}; expected one of {', '.join(PARAMETERS)}")
 
 
-def _check_values(values: dict | None, key: str, require_all: bool = False) -> dict:
+def check_values(values: dict | None, key: str, require_all: bool = False) -> dict:
     """Parameter values by short name, range-checked."""
     out = {}
     for name, value in (values or {}).items():
@@ -176,7 +170,7 @@ def parse_fix(assignments) -> dict:
         if not sep:
             raise SpecError("--fix", f"got {assignment!r}; expected NAME=VALUE, e.g. kappa=2.0")
         fixed[_canonical(name, "--fix")] = raw.strip()
-    return _check_values(fixed, "--fix")
+    return check_values(fixed, "--fix")
 
 
 # ---- input ----------------------------------------------------------------------------------
@@ -189,16 +183,21 @@ def _prepare(dates, levels) -> tuple[np.ndarray, np.ndarray]:
         raise SpecError("history", "expected one level per date")
     order = np.argsort(d, kind="stable")
     d, lv = d[order], lv[order]
-    bad = np.flatnonzero(~(lv > 0.0) | ~np.isfinite(lv))
-    if bad.size:
-        raise SpecError("history", f"level {lv[bad[0]]!r} on {d[bad[0]]}; expected a positive "
-                                   "price in USD per GPU-hour")
+    check_levels(d, lv)
     same = np.flatnonzero(d[1:] == d[:-1])
     if same.size:
         day = d[same[0]]
         raise SpecError("history", f"date {day} appears {int((d == day).sum())} times; expected "
                                    "one level per date (filter by sku or basis)")
     return d, np.log(lv)
+
+
+def check_levels(dates: np.ndarray, levels: np.ndarray) -> None:
+    """A level that is not a positive finite price is a SpecError naming its date."""
+    bad = np.flatnonzero(~(levels > 0.0) | ~np.isfinite(levels))
+    if bad.size:
+        raise SpecError("history", f"level {float(levels[bad[0]])!r} on {dates[bad[0]]}; expected a "
+                                   "positive price in USD per GPU-hour")
 
 
 def select_history(frame, sku: str | None = None, basis: str | None = None, source="history"):
@@ -248,12 +247,21 @@ class Calibration:
         """A spec `model` table (kind schwartz-smith): spot is the last level unless given,
         short_factor the filtered chi on the last date. Without `kind` it is also a
         gpu-fleet `model.index` table."""
-        e = self.estimates
-        return {"kind": "schwartz-smith",
-                "spot": float(self.last_level_usd_per_gpu_hour if spot is None else spot),
-                "mean_reversion": e["kappa"], "short_vol": e["sigma_chi"],
-                "long_vol": e["sigma_xi"], "correlation": e["rho"], "long_drift": e["mu_xi"],
-                "short_factor": float(self.chi[-1])}
+        return schwartz_smith_table(self.estimates,
+                                    self.last_level_usd_per_gpu_hour if spot is None else spot,
+                                    float(self.chi[-1]))
+
+    def header_lines(self, source: str | None) -> list:
+        """Comment lines for a written model file: the fit behind the numbers."""
+        se = ", ".join(f"{k} {'fixed' if v is None else format(v, '.3g')}"
+                       for k, v in self.stderr.items())
+        return [(f"# Schwartz-Smith model fitted by maximum likelihood (Kalman filter) to "
+                 f"{source or 'a price history'}"),
+                (f"# {self.start_date} to {self.end_date}, {self.n_obs} observations, "
+                 f"log-likelihood {self.loglik:.6g}"),
+                f"# standard errors: {se}",
+                f"# measurement noise sigma_eps {self.estimates['sigma_eps']:.6g} (not a model key)",
+                "# long_drift is the real-world trend; a market.forward_curve replaces it for pricing"]
 
     def report(self) -> dict:
         """Estimates, standard errors and fit statistics as plain values (for JSON)."""
@@ -273,7 +281,7 @@ def calibrate(history, fixed: dict | None = None) -> Calibration:
             raise SpecError("history", f"expected columns {DATE_COLUMN} and {LEVEL_COLUMN}")
         dates, levels = history[DATE_COLUMN].to_numpy(), history[LEVEL_COLUMN].to_numpy()
     d, y = _prepare(dates, levels)
-    fixed = _check_values(fixed, "fixed")
+    fixed = check_values(fixed, "fixed")
     if "rho" not in fixed and "sigma_chi" not in fixed:
         fixed["rho"] = DEFAULT_RHO     # not identified by one price series (_check_structure)
     free = [k for k in PARAMETERS if k not in fixed]
@@ -304,8 +312,8 @@ def calibrate(history, fixed: dict | None = None) -> Calibration:
         return value if math.isfinite(value) else 1e300
 
     if free:
-        u_hat = _minimize(nll, _start_points(y, gaps, free), n)
-        hessian = _hessian(nll, u_hat)
+        u_hat = minimize_best(nll, _start_points(y, gaps, free), n)
+        hessian = central_hessian(nll, u_hat)
         best = natural(u_hat)
 
         def best_at_zero(name: str) -> bool:
@@ -329,20 +337,21 @@ def calibrate(history, fixed: dict | None = None) -> Calibration:
                        log_levels=y, chi=chi.copy(), xi=xi.copy())
 
 
-def write_model(calibration: Calibration, path, spot: float | None = None,
-                source: str | None = None) -> Path:
-    """Write `[model]` (Calibration.model_table) to a TOML file, atomically: a temporary file
-    in the same folder, then os.replace. Comment lines record the fit behind the numbers."""
+def schwartz_smith_table(estimates: dict, spot: float, short_factor: float) -> dict:
+    """A spec `model` table of kind schwartz-smith from estimates keyed by PARAMETERS."""
+    e = estimates
+    return {"kind": "schwartz-smith", "spot": float(spot), "mean_reversion": e["kappa"],
+            "short_vol": e["sigma_chi"], "long_vol": e["sigma_xi"], "correlation": e["rho"],
+            "long_drift": e["mu_xi"], "short_factor": float(short_factor)}
+
+
+def write_model(calibration, path, spot: float | None = None, source: str | None = None) -> Path:
+    """Write `[model]` (the calibration's model_table) to a TOML file, atomically: a temporary
+    file in the same folder, then os.replace. Comment lines (the calibration's header_lines)
+    record the fit behind the numbers. `calibration` is a Calibration or a
+    gpufin.models.calibration_bases.BasesCalibration."""
     cal, path = calibration, Path(path)
-    se = ", ".join(f"{k} {'fixed' if v is None else format(v, '.3g')}"
-                   for k, v in cal.stderr.items())
-    header = [f"# Schwartz-Smith model fitted by maximum likelihood (Kalman filter) to "
-              f"{source or 'a price history'}",
-              f"# {cal.start_date} to {cal.end_date}, {cal.n_obs} observations, log-likelihood "
-              f"{cal.loglik:.6g}",
-              f"# standard errors: {se}",
-              f"# measurement noise sigma_eps {cal.estimates['sigma_eps']:.6g} (not a model key)",
-              "# long_drift is the real-world trend; a market.forward_curve replaces it for pricing"]
+    header = cal.header_lines(source)
     text = "\n".join(header) + "\n\n" + tomli_w.dumps({"model": cal.model_table(spot)})
     folder = path.parent if str(path.parent) else Path(".")
     tmp = None
@@ -358,13 +367,6 @@ def write_model(calibration: Calibration, path, spot: float | None = None,
             os.unlink(tmp)
         raise SpecError(str(path), f"cannot write the file ({exc.strerror})") from None
     return path
-
-
-def calibrate_file(path, sku: str | None = None, basis: str | None = None,
-                   fixed: dict | None = None) -> Calibration:
-    """`calibrate` on a history CSV read by gpufin.market.data.load_history (`date`,
-    `level_usd_per_gpu_hour`, optional `sku` and `basis`), filtered by `select_history`."""
-    return calibrate(select_history(load_history(path), sku, basis, str(path)), fixed)
 
 
 def _start_points(y, gaps, free) -> list:
@@ -385,7 +387,7 @@ def _start_points(y, gaps, free) -> list:
     return starts
 
 
-def _minimize(nll, starts, n) -> np.ndarray:
+def minimize_best(nll, starts, n) -> np.ndarray:
     """Best BFGS optimum over the starting points (the mean NLL is minimized, for scale)."""
 
     def mean_nll(u):
@@ -408,7 +410,7 @@ def _minimize(nll, starts, n) -> np.ndarray:
     return np.clip(best.x, -_LOG_LIMIT, _LOG_LIMIT)
 
 
-def _hessian(f, u) -> np.ndarray:
+def central_hessian(f, u) -> np.ndarray:
     """Central-difference Hessian of f at u."""
     k, h = u.size, _HESSIAN_STEP
     f0 = f(u)

@@ -171,7 +171,7 @@ def _schema_at(schema: type[BaseModel], loc: tuple) -> type[BaseModel]:
     return schema
 
 
-def _validate_table(name: str, table: dict, schema: type[BaseModel]):
+def validate_table(name: str, table: dict, schema: type[BaseModel]):
     try:
         return schema.model_validate(table)
     except ValidationError as exc:
@@ -192,7 +192,7 @@ def _validate_kind(name: str, table: dict, specs: dict):
         raise SpecError(f"{name}.kind", f"missing; expected one of {', '.join(specs)}")
     if kind not in specs:
         raise SpecError(f"{name}.kind", f"got {kind!r}; expected one of {', '.join(specs)}")
-    return _validate_table(name, table, specs[kind])
+    return validate_table(name, table, specs[kind])
 
 
 def validate(doc: dict, instrument_required: bool = True) -> Spec:
@@ -205,8 +205,8 @@ def validate(doc: dict, instrument_required: bool = True) -> Spec:
         model=_validate_kind("model", _table(doc, "model", True), MODEL_SPECS),
         instrument=(_validate_kind("instrument", _table(doc, "instrument", True), INSTRUMENT_SPECS)
                     if has_instrument else None),
-        mc=_validate_table("mc", _table(doc, "mc", False), MCSpec),
-        market=_validate_table("market", _table(doc, "market", False), MarketSpec),
+        mc=validate_table("mc", _table(doc, "mc", False), MCSpec),
+        market=validate_table("market", _table(doc, "market", False), MarketSpec),
     )
 
 

@@ -323,10 +323,50 @@ class ForwardPoint(_Table):
     price: Positive
 
 
+class CdsQuoteSpec(_Table):
+    tenor_years: Positive           # whole months, in years
+    spread_bp: Positive             # running spread, bp a year
+
+
+class CreditNameSpec(_Table):
+    """An obligor's credit: CDS quotes (ISDA standard contracts), else a Moody's-scale rating
+    read on data/ratings/spread_curve.csv; recovery a fraction of par."""
+    name: str
+    rating: str | None = None
+    cds: list[CdsQuoteSpec] = []
+    recovery: Annotated[Number, Field(ge=0, lt=1)] = 0.4
+
+
+class DealCreditSpec(_Table):
+    """A deal's credit inputs (`deal`: a file name of data/deals/ without .toml): its anchor
+    customer and platform (names of `names`), the lender's recovery on the loan (fraction of
+    par) and the observed spread (bp a year)."""
+    deal: str
+    anchor: str | None = None
+    platform: str
+    loan_recovery: Annotated[Number, Field(ge=0, lt=1)]
+    observed_spread_bp: NonNeg
+
+
+class CreditSpec(_Table):
+    names: list[CreditNameSpec] = []
+    deals: list[DealCreditSpec] = []
+
+
+class RiskSpec(_Table):
+    """Moves of `gpufin portfolio var` that no index model defines: the correlation of the
+    index moves of different SKUs, and the normal volatility of a parallel rate shift
+    (decimal a year: 0.01 is 100 bp a year)."""
+    index_correlation: Annotated[Number, Field(gt=-1, le=1)]
+    rate_vol: NonNeg
+
+
 class MarketSpec(_Table):
     valuation_date: str | None = None
     curve: CurveSpec | None = None
     forward_curve: list[ForwardPoint] = []
+    credit: CreditSpec | None = None
+    risk: RiskSpec | None = None
 
 
 @dataclass(frozen=True)

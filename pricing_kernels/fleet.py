@@ -15,11 +15,9 @@ by event number; a spike's weight is taken relative to the start of its month), 
 scheduled launch keyed by its rank.
 Customer u defaults at an exponential time (hazard[u]) drawn once per path;
 contract c belongs to customer[c].
-Income value per GPU at date i:
-  sum_j w[i,j] (exp(log_a[i,j] + c[i,j] chi + xi) E[logistic(m + sd Z)]) - opex_pv[i]
-with m = theta + (Y - theta) d[i,j] + cov[i,j] = -(util_base[i,j] - d[i,j] Y) and the
-expectation by Gauss-Hermite quadrature in symmetric pairs (pair_s, pair_w), floored
-at `salvage`: the conditional expectation of discounted merchant margin (gpufin.models.fleet).
+Income value per GPU at date i: the merchant value of pricing_kernels.income (the conditional
+expectation of discounted merchant revenue, gpufin.models.fleet) less opex_pv[i], floored at
+`salvage`.
 Billable GPUs: fleet[i], or with delay_probability > 0 each delivery late or not per path
 (on_time or late GPUs of each delivery). Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end,
 contracted_cash[c] while its customer pays and released_cash[c] (its prepayment, held in the
@@ -34,6 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
+from pricing_kernels.income import fleet_income, income_scratch
 from pricing_kernels.index_step import EVENT_STREAM, LAUNCH_STREAM, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import (fill_normals4, fill_words, normal_pair, split_seed, uniform_open,
@@ -47,56 +46,11 @@ DEFAULT_STREAM = 200
 DELAY_STREAM = 201
 LEVELS = 5           # gpufin.models.keyed.LEVELS
 INCOME, RESIDUAL, BOOK = 0, 1, 2
-E_LOG_MAX = 69.0
-GH_PAIRS = 5         # gpufin.models.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
 
 
 @njit(inline="always")
 def logistic(y):
     return 1.0 / (1.0 + exp_vec(-y))
-
-
-@njit(inline="always")
-def income_values(i, chi, xi, y, w, log_a, c, d, util_base, pair_s, pair_w, j0, opex_pv, floor,
-                  weights, partial, month_level, month_util, out):
-    """Per-GPU income-approach values at date i for a lane group, and in partial[k, lane] the
-    merchant revenue weighted month by month by weights[k, i, j]; month_level and month_util
-    are per-lane scratch. Gauss-Hermite nodes +-x_k pair up: with E = e^{-m} and
-    s_k = 2 cosh(sd x_k),
-    logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
-    one exp per month and one division per pair (|ln E| <= E_LOG_MAX keeps E^2 finite; it
-    changes only utilizations below about 1e-14). Every loop over lanes is innermost and
-    branch-free, so that it vectorizes (a loop over contracts inside one would keep it scalar)."""
-    n = chi.size
-    for lane in range(n):
-        out[lane] = 0.0
-    for k in range(weights.shape[0]):
-        for lane in range(n):
-            partial[k, lane] = 0.0
-    for j in range(j0[i], w.shape[1]):
-        merchant_month(w[i, j], log_a[i, j], c[i, j], d[i, j], util_base[i, j], pair_s[i, j],
-                       pair_w, chi, xi, y, month_level, month_util, out)
-        for k in range(weights.shape[0]):
-            weight = weights[k, i, j]
-            for lane in range(n):
-                partial[k, lane] += weight * month_level[lane] * month_util[lane]
-    for lane in range(n):
-        out[lane] = max(out[lane] - opex_pv[i], floor)
-
-
-@njit(inline="always")
-def merchant_month(w, log_a, c, d, util_base, pair_s, pair_w, chi, xi, y, level, util, out):
-    """One month of the income sum per lane: level = w e^{log_a + c chi + xi} (USD per GPU),
-    util = E[U] by the Gauss-Hermite pairs, out += level x util."""
-    for lane in range(chi.size):
-        level[lane] = w * exp_vec(log_a + c * chi[lane] + xi[lane])
-        e = exp_vec(min(max(util_base - d * y[lane], -E_LOG_MAX), E_LOG_MAX))
-        u = 0.0
-        for k in range(GH_PAIRS):
-            s = pair_s[k]
-            u += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
-        util[lane] = u
-        out[lane] += level[lane] * u
 
 
 @njit(inline="always")
@@ -222,9 +176,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     start, end, customer = fa.start, fa.end, fa.customer
     hazard, released_cash = fa.hazard, fa.released_cash
     valuation, floor, elasticity = fa.valuation, fa.floor, fa.elasticity
-    w, log_a, c, d = fa.w, fa.log_a, fa.c, fa.d
-    util_base, pair_s, pair_w = fa.util_base, fa.pair_s, fa.pair_w
-    j0, opex_pv = fa.j0, fa.opex_pv
+    opex_pv = fa.opex_pv
     residual_base, book = fa.residual_base, fa.book
     launch_at, spike_decay = fa.launch_at, fa.spike_decay
     n_dates = times.size
@@ -258,8 +210,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         gpus = np.empty(LANES)
         is_late = np.zeros((n_deliveries, LANES), dtype=np.bool_)
         income = np.empty(LANES)
-        month_level = np.empty(LANES)
-        month_util = np.empty(LANES)
+        income_work = income_scratch(LANES, displaced.shape[0])
         index = np.empty(LANES)
         util = np.empty(LANES)
         rate = np.empty(LANES)
@@ -327,8 +278,9 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                         gpus[lane] += fa.late[k, i] if is_late[k, lane] else fa.on_time[k, i]
             g_shift = shift[i - 1] if i > 0 else 0.0
             if valuation == INCOME or going:
-                income_values(i, chi, xi, state[2], w, log_a, c, d, util_base, pair_s, pair_w, j0,
-                              opex_pv, floor, displaced, partial, month_level, month_util, income)
+                fleet_income(LANES, i, chi, xi, state[2], fa, income_work, income, partial)
+                for lane in range(LANES):
+                    income[lane] = max(income[lane] - opex_pv[i], floor)
             if valuation == INCOME:
                 for lane in range(LANES):
                     per_gpu[lane] = income[lane]

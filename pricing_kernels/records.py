@@ -152,6 +152,9 @@ class FleetArgs(NamedTuple):
     continuation: bool           # also write the SPV's going-concern value (out[4])
     displaced: np.ndarray        # (contracts, dates, months): survival x 1 in its term, weights of the merchant revenue it displaces
     contract_pv: np.ndarray      # (contracts, dates): PV per GPU of its contracted cash still to come, survival included
+    split: np.ndarray            # per date: the first month of the income sum taken from its table (int64; months: none)
+    box: np.ndarray              # (4,): chi_lo, chi_hi, y_lo, y_hi of the income table (lo > hi: exact everywhere)
+    table: np.ndarray            # (dates, 1 + contracts, CHI_NODES, Y_NODES): Chebyshev coefficients of the far months (pricing_kernels.income)
 
 
 class LoanArgs(NamedTuple):

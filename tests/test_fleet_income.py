@@ -2,7 +2,8 @@
 evaluation of their definition (gpufin.models.fleet): the expected merchant margin month by
 month, with E[logistic(m + sd Z)] summed over all ten Gauss-Hermite nodes one by one (no
 pairing), on a few thousand states (chi, xi, Y) and customer default times for every date of
-each shipped fleet and deal and of the benchmark loan."""
+each shipped fleet and deal and of the benchmark loan: summed exactly (every month), and
+with the far months from their Chebyshev tables (pricing_kernels.income)."""
 import math
 import sys
 from pathlib import Path
@@ -12,9 +13,11 @@ import pytest
 from numba import njit
 
 from gpufin.engines.loan import prepare
-from gpufin.models.fleet import fleet_setup
+from gpufin.models import fleet as fleet_module
+from gpufin.models.fleet import EXACT_BOX, fleet_setup
 from gpufin.spec.reader import load_spec
-from pricing_kernels.fleet import LANES, going_values, income_values
+from pricing_kernels.fleet import LANES, going_values
+from pricing_kernels.income import fleet_income, income_scratch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -22,7 +25,8 @@ from cases import DDTL_LOAN  # noqa: E402
 
 STATES = 2_048
 NODES_X, NODES_W = np.polynomial.hermite.hermgauss(10)
-RTOL = 1e-12        # the kernel against the definition: the same quadrature, summed another way
+RTOL = 1e-12        # the exact sum against the definition: the same quadrature, summed another way
+TABLE_RTOL = 1e-10  # with the tables: against the income value (or the salvage floor, if larger)
 
 
 @njit(error_model="numpy")
@@ -33,12 +37,12 @@ def kernel_values(fa, i, chi, xi, y, tau):
     income, going = np.empty(n), np.empty(n)
     lane_income, lane_going = np.empty(LANES), np.empty(LANES)
     partial = np.empty((fa.displaced.shape[0], LANES))
-    level, util = np.empty(LANES), np.empty(LANES)
+    work = income_scratch(LANES, fa.displaced.shape[0])
     for a in range(0, n, LANES):
         b = a + LANES
-        income_values(i, chi[a:b], xi[a:b], y[a:b], fa.w, fa.log_a, fa.c, fa.d,
-                      fa.util_base, fa.pair_s, fa.pair_w, fa.j0, fa.opex_pv, fa.floor,
-                      fa.displaced, partial, level, util, lane_income)
+        fleet_income(LANES, i, chi[a:b], xi[a:b], y[a:b], fa, work, lane_income, partial)
+        for lane in range(LANES):
+            lane_income[lane] = max(lane_income[lane] - fa.opex_pv[i], fa.floor)
         lane_going[:] = lane_income
         if fa.continuation:
             going_values(i, fa.times[i], fa.end, fa.customer, fa.share, fa.contract_pv,
@@ -46,6 +50,11 @@ def kernel_values(fa, i, chi, xi, y, tau):
         income[a:b] = lane_income
         going[a:b] = lane_going
     return income, going
+
+
+def exact(fa):
+    """fa summing every month exactly (no tables)."""
+    return fa._replace(split=np.full_like(fa.split, fa.w.shape[1]), box=EXACT_BOX)
 
 
 def reference_values(model, fa, i, chi, xi, y, tau):
@@ -117,9 +126,31 @@ CASES = shipped_cases()
 
 @pytest.mark.parametrize("name,model,fa", CASES, ids=[c[0] for c in CASES])
 def test_income_and_going_values_match_the_definition(name, model, fa):
-    income_error, going_error = max_relative_errors(model, fa)
+    income_error, going_error = max_relative_errors(model, exact(fa))
     assert income_error <= RTOL, f"{name}: income value off by {income_error:.2e} relative"
     assert going_error <= RTOL, f"{name}: going-concern value off by {going_error:.2e} relative"
+
+
+@pytest.mark.parametrize("name,model,fa", CASES, ids=[c[0] for c in CASES])
+def test_the_tables_reproduce_the_definition(name, model, fa):
+    """With the far months tabulated: within TABLE_RTOL of the definition, on states of which
+    some lie outside the table's box (summed exactly there)."""
+    assert fa.split.min() < fa.w.shape[1] and fa.box[0] < fa.box[1], f"{name}: no table in use"
+    chi, _, y, _ = random_states(model, fa, 3)
+    outside = (chi < fa.box[0]) | (chi > fa.box[1]) | (y < fa.box[2]) | (y > fa.box[3])
+    assert 0 < outside.sum() < chi.size
+    income_error, going_error = max_relative_errors(model, fa)
+    assert income_error <= TABLE_RTOL, f"{name}: income value off by {income_error:.2e} relative"
+    assert going_error <= TABLE_RTOL, f"{name}: going-concern value off by {going_error:.2e} relative"
+
+
+def test_a_table_short_of_its_tolerance_is_not_used(monkeypatch):
+    """Where no split reaches TABLE_RTOL, the fleet sums every month exactly."""
+    name, model, fa = CASES[-1]
+    monkeypatch.setattr(fleet_module, "TABLE_RTOL", 0.0)
+    run = prepare(load_spec(DDTL_LOAN))
+    fa0 = model.kernel_args(run.grid, run.collateral.market, run.observe)[1]
+    assert (fa0.split == fa0.w.shape[1]).all() and fa0.box[0] > fa0.box[1]
 
 
 def test_the_states_reach_the_floor_and_beyond():

@@ -38,6 +38,7 @@ from gpufin.models.index import TwoFactor, launch_times, with_forward_curve
 from gpufin.models.keyed import MONTH, keyed_plan
 from gpufin.spec.schema import MarketSpec, Spec
 from gpufin.spec.times import DAYS_PER_YEAR, Timeline, period_lengths
+from pricing_kernels.income import CHI_NODES, TABLE_RTOL, Y_NODES, tabulate
 from pricing_kernels.records import FleetArgs, TwoFactorArgs, make
 
 HOURS_PER_YEAR = 24.0 * DAYS_PER_YEAR
@@ -46,6 +47,9 @@ _GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
 GH_X = np.sqrt(2.0) * _GH_X[GH_NODES // 2:]        # positive nodes of E[f(m + sd Z)], Z ~ N(0, 1)
 GH_W = _GH_W[GH_NODES // 2:] / math.sqrt(math.pi)  # weight of each of the pair +-x
 VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
+EXACT_BOX = np.array([1.0, -1.0, 1.0, -1.0])         # empty: the income value by its exact sum
+CHI_REACH, Y_REACH = 0.8, 1.2                        # damped reach of the tabulated months (near_years)
+NEAR_STEP_YEARS = 0.25
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,52 @@ class FleetModel:
         which `observe` flags observation-only dates (no cash of their own): the index's and
         the fleet's."""
         ix = self.index.kernel_args(times, market)
-        return ix, make(FleetArgs, **self._keyed_arrays(times),
-                        **self._cash_arrays(times, self.fleet_size(times), observe),
-                        **self._delivery_arrays(times),
-                        **self._value_arrays(times, market))
+        contracts = len(self.contracts) if self.continuation else 0
+        fa = make(FleetArgs, **self._keyed_arrays(times),
+                  **self._cash_arrays(times, self.fleet_size(times), observe),
+                  **self._delivery_arrays(times),
+                  **self._value_arrays(times, market),
+                  split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
+                  box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)))
+        return ix, self._with_income_table(fa)
+
+    def _with_income_table(self, fa: FleetArgs) -> FleetArgs:
+        """fa with the income tables of pricing_kernels.income: the months from `near` years
+        ahead of each date tabulated on `income_box`, `near` the first horizon (from the
+        damping rule of `near_years`, then in steps of NEAR_STEP_YEARS) at which every table
+        reproduces the exact sum to TABLE_RTOL; fa as it was (exact everywhere) where none
+        does, or where no income value is needed."""
+        if self.valuation != "income" and not self.continuation:
+            return fa
+        box = self.income_box(float(fa.times[-1]))
+        months = self.valuation_times()[1:]
+        near = self.near_years(box)
+        while near < months[-1] - fa.times[0]:
+            split = np.maximum(np.searchsorted(months, fa.times + near - 1e-9), fa.j0).astype(np.int64)
+            table, error = tabulate(fa, box, split)
+            if error <= TABLE_RTOL:
+                return fa._replace(split=split, box=box, table=table)
+            near += NEAR_STEP_YEARS
+        return fa
+
+    def near_years(self, box: np.ndarray) -> float:
+        """Years ahead from which the mean reversion damps the box's reach in chi to CHI_REACH
+        and in Y to Y_REACH (e^{-kappa t} x half-width), so that low-degree tables suffice."""
+        return max(_damped_years((box[1] - box[0]) / 2.0, CHI_REACH, self.index.kappa),
+                   _damped_years((box[3] - box[2]) / 2.0, Y_REACH, self.util_kappa))
+
+    def income_box(self, horizon_years: float) -> np.ndarray:
+        """(chi_lo, chi_hi, y_lo, y_hi): the states where the income table is used: the means
+        of chi and Y = logit(U) from their start to their long-run level, widened by 8 of
+        their standard deviations over the horizon, and chi by 4 spikes of 3 standard
+        deviations each. A path outside it takes the exact sum, so the box sets only the
+        speed."""
+        ix = self.index
+        spikes = 4.0 * (abs(ix.spike_mean) + 3.0 * ix.spike_vol) if ix.spike_intensity > 0 else 0.0
+        chi = 8.0 * _ou_sd(ix.sigma_chi, ix.kappa, horizon_years) + spikes
+        y = 8.0 * _ou_sd(self.util_vol, self.util_kappa, horizon_years)
+        return np.array([min(ix.chi0, 0.0) - chi, max(ix.chi0, 0.0) + chi,
+                         min(self.util_y0, self.util_theta) - y, max(self.util_y0, self.util_theta) + y])
 
     def _delivery_arrays(self, times) -> dict:
         return dict(delay_probability=self.delay_probability, on_time=self.delivered(times),
@@ -276,6 +322,21 @@ class FleetModel:
                     pair_s=2.0 * np.cosh(sd[:, :, None] * GH_X), pair_w=GH_W, j0=j0,
                     opex_pv=w.sum(axis=1) * self.opex,
                     floor=self.salvage_fraction * self.capex)
+
+
+def _damped_years(half_width: float, reach: float, kappa: float) -> float:
+    """Years after which e^{-kappa t} half_width <= reach (infinite without mean reversion)."""
+    if half_width <= reach:
+        return 0.0
+    return math.log(half_width / reach) / kappa if kappa > 0.0 else math.inf
+
+
+def _ou_sd(vol: float, kappa: float, horizon_years: float) -> float:
+    """Standard deviation after horizon_years of an OU process with this vol and mean
+    reversion, from a known start."""
+    if kappa * horizon_years < 1e-12:
+        return vol * math.sqrt(horizon_years)
+    return vol * math.sqrt(-math.expm1(-2.0 * kappa * horizon_years) / (2.0 * kappa))
 
 
 def _nearest(times: np.ndarray, t: float) -> int:

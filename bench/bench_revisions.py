@@ -1,6 +1,7 @@
 """Compile time and kernel speed of two revisions of gpufin, measured in one run.
 
-The base revision is checked out with `git worktree` into a temporary folder; each
+The base revision is exported with `git archive` into a temporary folder (bench_compile.export:
+the repository is not touched); each
 measurement runs in a fresh subprocess on one tree or the other (PYTHONPATH = that tree),
 alternating between the two, and keeps the best of `--repeats`:
 - compile: `gpufin.warm_up()` with GPUFIN_CACHE=0, per kernel family and in all (seconds);
@@ -23,6 +24,7 @@ from pathlib import Path
 import numba
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_compile import export  # noqa: E402
 from cases import DDTL_LOAN  # noqa: E402
 from textable import format_table  # noqa: E402
 
@@ -120,14 +122,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a quarter of the paths")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT,
-                       check=True, capture_output=True)
-        try:
-            results = measure({"base": base, "head": args.head}, args.repeats, args.quick)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT,
-                           check=True, capture_output=True)
+        results = measure({"base": export(args.base, Path(tmp)), "head": args.head}, args.repeats,
+                          args.quick)
     load = os.getloadavg()
     print(f"base {args.base}, head {args.head}; numba {numba.__version__}, {os.cpu_count()} CPUs, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; best of {args.repeats}")

@@ -40,8 +40,12 @@ def jump_scratch(lanes):
 
 @njit(inline="always")
 def has_jumps(index):
-    """Whether the jumps of a TwoFactorArgs record (pricing_kernels.records) can make any jump."""
-    return index.event_rate > 0.0 or index.launch_sched.max() > 0.0
+    """Whether the jumps of a TwoFactorArgs record (pricing_kernels.records) can make any jump
+    (a loop: np.max would compile NumPy's reduction functions with every kernel)."""
+    some = index.event_rate > 0.0
+    for count in index.launch_sched:
+        some = some or count > 0.0
+    return some
 
 
 @njit(inline="always")

@@ -11,21 +11,27 @@ Two kernels share one body: lognormal_stats for plain GBM, and lognormal_event_s
 whose steps also draw jumps and bridge crossings. Kept apart, the first compiles without
 the second's code (a first run waits seconds less). The body's hooks (tangent, observe,
 settle) make it a price kernel here and a price-and-Greeks kernel in pricing_kernels.pathwise.
+On a step with a fixing, the step hook also leaves e^x in spots, from the lane loop that
+advances x (pricing_kernels.payoff.fixes_at).
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, no_tangent,
-                                    observe_prices, settle_prices, start_group)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
+                                    clear_rows, fixes_at, no_tangent, observe_prices, reset_all,
+                                    settle_prices, start_group)
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
+from pricing_kernels.vecmath import exp_vec
 
 
 @njit
-def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf,
-                     jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
+def jump_bridge_step(i, k0, k1, ids, signs, x, ends, spots, fixing, z, zrow, mu, sd, words, zj,
+                     pois_cdf, jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var,
+                     step_df):
     """Step i with Merton jumps and/or Brownian-bridge barrier checks (out of line, and only
-    in lognormal_event_stats); z[zrow] holds this step's diffusion normals. It takes the
+    in lognormal_event_stats); z[zrow] holds this step's diffusion normals; with `fixing`,
+    spots = e^x at the end of the step (pricing_kernels.payoff.fixes_at). It takes the
     fields it reads, not whole records: an out-of-line call copies what it is given."""
     fill_words(k0, k1, ids, 2, i, words)
     if pois_cdf.shape[1] > 0:
@@ -37,14 +43,22 @@ def jump_bridge_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj,
     for lane in range(x.size):
         count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
         x[lane] = ends[lane] + count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
+    if fixing:
+        for lane in range(x.size):
+            spots[lane] = exp_vec(x[lane])
 
 
 @njit(inline="always")
-def gbm_step(i, k0, k1, ids, signs, x, ends, z, zrow, mu, sd, words, zj, pois_cdf, jump_mean,
-             jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
+def gbm_step(i, k0, k1, ids, signs, x, ends, spots, fixing, z, zrow, mu, sd, words, zj, pois_cdf,
+             jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df):
     """Step i of plain GBM (the arguments of jump_bridge_step, most unused)."""
-    for lane in range(x.size):
-        x[lane] += mu + sd * z[zrow, lane]
+    if fixing:
+        for lane in range(x.size):
+            x[lane] += mu + sd * z[zrow, lane]
+            spots[lane] = exp_vec(x[lane])
+    else:
+        for lane in range(x.size):
+            x[lane] += mu + sd * z[zrow, lane]
 
 
 @njit(inline="always")
@@ -60,13 +74,15 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pat
     bridge_var, flags, levels, step_df = model.bridge_var, payoff.flags, payoff.levels, payoff.step_df
     n_steps = drift.size
     n_payoffs = flags.shape[0]
-    bridge = flags[:, BRIDGE].max() != 0
-    stats = np.zeros((n_payoffs, n_blocks, n_stats))
+    bridge = any_flag(flags, BRIDGE)
+    stats = np.empty((n_payoffs, n_blocks, n_stats))
+    reset_all(stats)
     for b in prange(n_blocks):
         x = np.empty(LANES)
         ends = np.empty(LANES)
         z = np.empty((4, LANES))
-        zj = np.zeros((4, LANES))       # read (times 0) on bridge steps without jumps
+        zj = np.empty((4, LANES))
+        clear_rows(zj)                  # read (times 0) on bridge steps without jumps
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
@@ -79,12 +95,13 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pat
                 break
             for lane in range(LANES):
                 x[lane] = log_spot
-            d[:] = 0.0
+            clear_rows(d)
             for i in range(n_steps):
                 if i % 4 == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-                step(i, k0, k1, ids, signs, x, ends, z, i % 4, drift[i], vol[i], words, zj, pois_cdf,
-                     jump_mean, jump_vol, bridge, acc, flags, levels, bridge_var, step_df)
+                step(i, k0, k1, ids, signs, x, ends, spots, fixes_at(i, payoff), z, i % 4, drift[i],
+                     vol[i], words, zj, pois_cdf, jump_mean, jump_vol, bridge, acc, flags, levels,
+                     bridge_var, step_df)
                 tangent(i, i % 4, z, d, model, vega)
                 observe(i, x, spots, d, acc, payoff, pathwise)
             settle(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b)

@@ -29,11 +29,11 @@ from numba import njit
 
 from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.lognormal import gbm_step, jump_bridge_step, lognormal_kernel
-from pricing_kernels.payoff import (ARITH, AVERAGER, GEO, GEOMETRIC, N_ACC, N_STATS, add_sample,
+from pricing_kernels.payoff import (ARITH, GEO, N_ACC, N_STATS, add_sample, close_terms,
                                     lane_sample, observe_barriers, observe_closes,
                                     observe_fixings, reset_averages, sample_count,
                                     settle_accumulate_all)
-from pricing_kernels.two_factor import two_factor_kernel
+from pricing_kernels.two_factor import event_step, plain_step, two_factor_kernel
 from pricing_kernels.vecmath import exp_vec
 
 VEGA_ARITH, VEGA_GEO, DELTA, VEGA, CV_DELTA, CV_VEGA = range(N_ACC, N_ACC + 6)
@@ -73,15 +73,10 @@ def fix_tangent(i, q, spots, d, acc, fix_weight):
 def close_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
                  flags, spot_arith, spot_share, control_variate):
     """Add the derivatives of payoff q's period closing at the end of step i."""
-    p = close_period[q, i]
+    p, r, k, om, df, lin, geometric = close_terms(i, q, close_period, strike, omega, linear,
+                                                  pay_df, flags)
     if p < 0:
         return
-    r = flags[q, AVERAGER]
-    k = strike[q, p]
-    om = omega[q, p]
-    df = pay_df[q, p]
-    lin = linear[q, p] != 0
-    geometric = flags[q, GEOMETRIC] != 0
     if not geometric and control_variate[q] == 0:
         # no geometric average to form (its exp would double the cost of a close)
         for lane in range(acc.shape[2]):
@@ -171,6 +166,16 @@ def two_factor_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, mod
                            pathwise):
     """pricing_kernels.two_factor.two_factor_stats with the sums of the pathwise delta and vega
     (`vega` a TwoFactorVega record, `pathwise` a PathwiseArgs record)."""
-    return two_factor_kernel(two_factor_tangent, observe_greeks, settle_greeks, N_ACC_GREEKS,
-                             N_STATS_GREEKS, seed, n_paths, first_block, n_blocks, antithetic,
-                             model, payoff, vega, pathwise)
+    return two_factor_kernel(plain_step, two_factor_tangent, observe_greeks, settle_greeks,
+                             N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
+                             antithetic, model, payoff, vega, pathwise)
+
+
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+def two_factor_event_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff,
+                                 vega, pathwise):
+    """two_factor_greek_stats with launch jumps, shortage spikes or Brownian-bridge barrier
+    checks."""
+    return two_factor_kernel(event_step, two_factor_tangent, observe_greeks, settle_greeks,
+                             N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
+                             antithetic, model, payoff, vega, pathwise)

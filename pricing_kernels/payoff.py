@@ -63,20 +63,27 @@ def observe_fixing(i, q, logs, spots, acc, fix_weight):
         acc[q, GEO, lane] += w * logs[lane]
 
 
+@njit(inline="always")
+def close_terms(i, q, close_period, strike, omega, linear, pay_df, flags):
+    """The period p of payoff q closing at the end of step i (-1: none, the rest then unset)
+    and its terms: r, the payoff whose running averages it reads (flags[q, AVERAGER]), the
+    strike, omega, the payment's discount factor, linear and geometric."""
+    p = close_period[q, i]
+    if p < 0:
+        return p, q, 0.0, 0.0, 0.0, False, False
+    return (p, flags[q, AVERAGER], strike[q, p], omega[q, p], pay_df[q, p], linear[q, p] != 0,
+            flags[q, GEOMETRIC] != 0)
+
+
 @njit
 def observe_close(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
                   flags):
     """Pay payoff q's period closing at the end of step i, from the running averages of
     payoff flags[q, AVERAGER]."""
-    p = close_period[q, i]
+    p, r, k, om, df, lin, geometric = close_terms(i, q, close_period, strike, omega, linear,
+                                                  pay_df, flags)
     if p < 0:
         return
-    r = flags[q, AVERAGER]
-    k = strike[q, p]
-    om = omega[q, p]
-    df = pay_df[q, p]
-    lin = linear[q, p] != 0
-    geometric = flags[q, GEOMETRIC] != 0
     for lane in range(acc.shape[2]):
         a = known_arith[q, p] + acc[r, ARITH, lane]
         g = exp_vec(known_geo[q, p] + acc[r, GEO, lane])
@@ -179,8 +186,29 @@ def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
 
 @njit
 def reset_all(acc):
-    """Clear the sums of every payoff of a lane group."""
-    acc[:] = 0.0
+    """Clear the sums of every payoff of a lane group (or any 3-d float array: the kernels'
+    block sums)."""
+    for q in range(acc.shape[0]):
+        clear_rows(acc[q])
+
+
+@njit(inline="always")
+def clear_rows(a):
+    """Set a 2-d array to zero (a loop: a slice assignment would compile NumPy's fill
+    functions with every kernel, for no speed)."""
+    for row in range(a.shape[0]):
+        for lane in range(a.shape[1]):
+            a[row, lane] = 0.0
+
+
+@njit(inline="always")
+def any_flag(flags, column):
+    """Whether some payoff q has flags[q, column] != 0 (a loop: np.max would compile NumPy's
+    reduction functions with every kernel)."""
+    some = False
+    for q in range(flags.shape[0]):
+        some = some or flags[q, column] != 0
+    return some
 
 
 @njit(inline="always")
@@ -206,14 +234,19 @@ def observe_barriers(i, logs, acc, payoff):
 
 
 @njit(inline="always")
+def fixes_at(i, payoff):
+    """Whether a payoff fixes at the end of step i. The kernel bodies then set spots = e^logs
+    in the lane loop that ends the step: in a lane loop of its own, the exponential and the
+    running sums cost about three times as much, which left a GBM Asian at 0.62 of the
+    speed-of-light kernel of bench/bench_light.py per core (0.89 with it)."""
+    return payoff.fix_ptr[i + 1] > payoff.fix_ptr[i]
+
+
+@njit(inline="always")
 def observe_fixings(i, logs, spots, acc, payoff):
-    """The fixings at the end of step i (spots = e^logs on steps with one)."""
-    fix_ptr = payoff.fix_ptr
-    if fix_ptr[i + 1] > fix_ptr[i]:
-        for lane in range(logs.size):
-            spots[lane] = exp_vec(logs[lane])
-        for n in range(fix_ptr[i], fix_ptr[i + 1]):
-            observe_fixing(i, payoff.fix_q[n], logs, spots, acc, payoff.fix_weight)
+    """The fixings at the end of step i (spots = e^logs on steps with one, see fixes_at)."""
+    for n in range(payoff.fix_ptr[i], payoff.fix_ptr[i + 1]):
+        observe_fixing(i, payoff.fix_q[n], logs, spots, acc, payoff.fix_weight)
 
 
 @njit(inline="always")

@@ -3,28 +3,65 @@
 ln S = shift[i] + X at the end of step i, X advanced in the innovations form of
 pricing_kernels.index_step (one normal a step). RNG streams: 0 the innovations (four steps
 a draw), 4 bridge uniforms (four steps a draw), and the jump streams of index_step.
-The body's hooks (tangent, observe, settle) make it a price kernel here and a
-price-and-Greeks kernel in pricing_kernels.pathwise.
+Two kernels share one body, as in pricing_kernels.lognormal: two_factor_stats without
+jumps or continuously monitored barriers (Schwartz, Schwartz-Smith without launches or
+spikes) compiles without the event code of two_factor_event_stats. The body's hooks (step,
+tangent, observe, settle) make it a price kernel here and a price-and-Greeks kernel in
+pricing_kernels.pathwise.
 """
 import numpy as np
 from numba import njit, prange
 
 from pricing_kernels import CACHE, PRANGE
-from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, bridge_all, no_tangent,
-                                    observe_prices, settle_prices, start_group)
+from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
+                                    clear_rows, fixes_at, no_tangent, observe_prices, reset_all,
+                                    settle_prices, start_group)
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed
+from pricing_kernels.vecmath import exp_vec
 
 BRIDGE_STREAM = 4
 
 
 @njit(inline="always")
-def two_factor_kernel(tangent, observe, settle, n_acc, n_stats, seed, n_paths, first_block,
+def plain_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+               fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df):
+    """The end of step i once X is advanced, without jumps or bridge checks: ln S in ends and,
+    with `fixing`, S in spots (the arguments of event_step, most unused)."""
+    if fixing:
+        for lane in range(x.size):
+            ends[lane] = shift[i] + x[lane]
+            spots[lane] = exp_vec(ends[lane])
+    else:
+        for lane in range(x.size):
+            ends[lane] = shift[i] + x[lane]
+
+
+@njit(inline="always")
+def event_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+               fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df):
+    """plain_step after step i's launch jumps and spikes (pricing_kernels.index_step; the
+    first step also draws each path's first event time), then the Brownian-bridge checks
+    between logs and ends (only in two_factor_event_stats)."""
+    if jumps:
+        if i == 0:
+            jump_start(k0, k1, ids, scratch)
+        index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
+    plain_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+               fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df)
+    if bridge:
+        if row == 0:
+            fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, words)
+        bridge_all(acc, logs, ends, flags, levels, bridge_var[i], words[row], step_df[i])
+
+
+@njit(inline="always")
+def two_factor_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_paths, first_block,
                       n_blocks, antithetic, model, payoff, vega, pathwise):
     """The body of every two-factor kernel, with the hooks of
-    pricing_kernels.lognormal.lognormal_kernel (the tangent in d[0] = d ln S, d[1] = d X,
-    d[2] = d c)."""
+    pricing_kernels.lognormal.lognormal_kernel (`step` ends a step once X is advanced; the
+    tangent in d[0] = d ln S, d[1] = d X, d[2] = d c)."""
     k0, k1 = split_seed(seed)
     chi0, xi0, shift, bridge_var = model.chi0, model.xi0, model.shift, model.bridge_var
     decay, gain, innovation_sd, mu_dt = model.decay, model.gain, model.innovation_sd, model.mu_dt
@@ -32,8 +69,9 @@ def two_factor_kernel(tangent, observe, settle, n_acc, n_stats, seed, n_paths, f
     n_steps = decay.size
     n_payoffs = flags.shape[0]
     jumps = has_jumps(model)
-    bridge = flags[:, BRIDGE].max() != 0
-    stats = np.zeros((n_payoffs, n_blocks, n_stats))
+    bridge = any_flag(flags, BRIDGE)
+    stats = np.empty((n_payoffs, n_blocks, n_stats))
+    reset_all(stats)
     for b in prange(n_blocks):
         scratch = jump_scratch(LANES)
         c = np.empty(LANES)
@@ -51,27 +89,19 @@ def two_factor_kernel(tangent, observe, settle, n_acc, n_stats, seed, n_paths, f
             first_path = start_group(first_block + b, g, n_paths, antithetic, ids, signs, acc)
             if first_path < 0:
                 break
-            if jumps:
-                jump_start(k0, k1, ids, scratch)
             for lane in range(LANES):
                 c[lane] = chi0
                 x[lane] = chi0 + xi0
                 logs[lane] = chi0 + xi0
-            d[:] = 0.0
+            clear_rows(d)
             for i in range(n_steps):
                 row = i % 4
                 if row == 0:
                     fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-                    if bridge:
-                        fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, bridge_words)
                 index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
-                if jumps:
-                    index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
-                for lane in range(LANES):
-                    ends[lane] = shift[i] + x[lane]
-                if bridge:
-                    bridge_all(acc, logs, ends, flags, levels, bridge_var[i], bridge_words[row],
-                               step_df[i])
+                step(i, row, k0, k1, ids, signs, scratch, bridge_words, model, shift, c, x, logs,
+                     ends, spots, fixes_at(i, payoff), jumps, bridge, acc, flags, levels,
+                     bridge_var, step_df)
                 for lane in range(LANES):
                     logs[lane] = ends[lane]
                 tangent(i, row, z, d, model, vega)
@@ -83,6 +113,16 @@ def two_factor_kernel(tangent, observe, settle, n_acc, n_stats, seed, n_paths, f
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats, on the paths of
-    `model` (a TwoFactorArgs record, innovations form)."""
-    return two_factor_kernel(no_tangent, observe_prices, settle_prices, N_ACC, N_STATS, seed,
-                             n_paths, first_block, n_blocks, antithetic, model, payoff, None, None)
+    `model` (a TwoFactorArgs record, innovations form): without jumps or continuously
+    monitored barriers."""
+    return two_factor_kernel(plain_step, no_tangent, observe_prices, settle_prices, N_ACC, N_STATS,
+                             seed, n_paths, first_block, n_blocks, antithetic, model, payoff, None,
+                             None)
+
+
+@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+def two_factor_event_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
+    """two_factor_stats with launch jumps, shortage spikes or Brownian-bridge barrier checks."""
+    return two_factor_kernel(event_step, no_tangent, observe_prices, settle_prices, N_ACC,
+                             N_STATS, seed, n_paths, first_block, n_blocks, antithetic, model,
+                             payoff, None, None)

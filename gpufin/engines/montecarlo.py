@@ -19,7 +19,7 @@ from pricing_kernels.pathwise import DELTA_STATS, VEGA_STATS
 from pricing_kernels.payoff import (AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN,
                                     N_FLAGS, N_STATS)
 from pricing_kernels.records import PathwiseArgs, PayoffArgs, make
-from pricing_kernels.two_factor import two_factor_stats
+from pricing_kernels.two_factor import two_factor_event_stats, two_factor_stats
 
 SEED_MOD = 2 ** 64
 Z95 = 1.959963984540054        # two-sided 95% normal quantile, for confidence intervals
@@ -32,7 +32,8 @@ MERGE = 1e-10           # years: grid points closer than this are one point
 # each price kernel's twin that also sums the pathwise delta and vega (pricing_kernels.pathwise)
 GREEK_KERNELS = {lognormal.lognormal_stats: pathwise.lognormal_greek_stats,
                  lognormal.lognormal_event_stats: pathwise.lognormal_event_greek_stats,
-                 two_factor_stats: pathwise.two_factor_greek_stats}
+                 two_factor_stats: pathwise.two_factor_greek_stats,
+                 two_factor_event_stats: pathwise.two_factor_event_greek_stats}
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,13 @@ def kernel_call(model, grid, plans, market, pathwise: PathwiseArgs | None = None
     vega, and its records (model, payoff, vega, pathwise)."""
     model_args = model.kernel_args(grid, market)
     payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans])
+    bridge = payoff_args.flags[:, BRIDGE].any()
     if isinstance(model, Lognormal):
-        events = model_args.pois_cdf.shape[1] > 0 or payoff_args.flags[:, BRIDGE].any()
+        events = model_args.pois_cdf.shape[1] > 0 or bridge
         kernel = lognormal.lognormal_event_stats if events else lognormal.lognormal_stats
     else:
-        kernel = two_factor_stats
+        events = model_args.event_rate > 0.0 or model_args.launch_sched.any() or bridge
+        kernel = two_factor_event_stats if events else two_factor_stats
     if pathwise is not None:
         return GREEK_KERNELS[kernel], (model_args, payoff_args, model.vega_args(grid), pathwise)
     return kernel, (model_args, payoff_args)

@@ -10,6 +10,7 @@ that are not smooth, loans and fleets: bump and revalue, as gpufin.risk does).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,15 +18,18 @@ import numpy as np
 
 from gpufin.engines.analytic import (closed_form, closed_form_greeks, geometric_greeks,
                                      geometric_strip_mean, linear_strip)
+from gpufin.engines.collateral import build_collateral
 from gpufin.engines.loan import price_loan
 from gpufin.engines.montecarlo import (Z95, Greeks, estimate, greek_estimates, kernel_call,
-                                       pathwise_args, simulate_sums, time_grid)
+                                       pathwise_args, payoff_arrays, seed_key, simulate_sums,
+                                       stack_payoffs, time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
-from gpufin.models.index import Lognormal, build_model, with_forward_curve
+from gpufin.models.index import Lognormal, TwoFactor, build_model, with_forward_curve
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
+from pricing_kernels.index_paths import lognormal_paths, two_factor_paths
 
 
 MAX_PATH_STEPS = 10 ** 11       # about ten minutes of the fastest kernel on two cores
@@ -38,6 +42,12 @@ def has_greek_estimator(instrument_kind: str, model_kind: str) -> bool:
     """Whether price_many gives a trade's delta and vega itself (pathwise or closed form):
     payoffs Lipschitz in the index on index models; barriers, loans and fleets are bumped."""
     return instrument_kind in SMOOTH_PAYOFFS and model_kind in INDEX_MODELS
+
+
+def has_moved_pricing(instrument_kind: str, model_kind: str) -> bool:
+    """Whether price_moved values this trade: payoffs without barriers on index models (the
+    trades that have a Greek estimator)."""
+    return has_greek_estimator(instrument_kind, model_kind)
 
 
 def price(spec: dict | str | Path | Spec, overrides: list[str] = (), greeks: bool = False) -> dict:
@@ -225,3 +235,130 @@ def _instrument_fields(ins, plan, model, market) -> dict:
                 "prints": plan.periods[0].total_prints, "style": ins.style}
     rate = ins.fixed_rate if kind == "swap" else ins.strike
     return {"strike": rate, "periods": len(plan.periods)}
+
+
+def price_moved(trades: list) -> list:
+    """Values (USD) of trades under moved markets, all moves of all trades at once: `trades`
+    lists (spec, moves), a validated Spec of a trade with has_moved_pricing and its moves
+    [(index_factor, market), ...]; per trade, the list of its values under each move, or the
+    exception. Move (f, market) is the trade with its index level (spot, long-run level,
+    forward curve) f times higher and `market` (a built gpufin.market.curve.Market) as its
+    discount curve: what price() of that moved spec gives, to rounding.
+
+    The index models scale with their level (S_t is f times the base path, on the same random
+    numbers) and the payoffs are homogeneous of degree one in (prints, strike), so the moved
+    value is f times the base model's value of the plan whose strike and known prints are
+    divided by f. All moves of a trade therefore share its model: one closed form each, or one
+    kernel pass over the shared paths for every move and every trade on the same model and grid
+    (on GBM and Merton, whose drift is the curve's, one pass per discount curve)."""
+    results: list = [None] * len(trades)
+    groups: dict = {}
+    for n, (s, moves) in enumerate(trades):
+        try:
+            results[n] = [None] * len(moves)
+            for job in _moved_jobs(n, s, moves, results[n]):
+                groups.setdefault(job.key, []).append(job)
+        except Exception as exc:
+            results[n] = exc
+    for jobs in groups.values():
+        try:
+            for job, value in zip(jobs, _moved_monte_carlo(jobs)):
+                if not isinstance(results[job.trade], Exception):
+                    results[job.trade][job.move] = value
+        except Exception as exc:
+            for job in jobs:
+                results[job.trade] = exc
+    return results
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """One move of a trade waiting for Monte Carlo: the plan per unit of the index factor."""
+    trade: int
+    move: int
+    factor: float
+    spec: Spec
+    plan: object
+    model: object
+    market: object
+    grid: np.ndarray
+
+    @property
+    def key(self):
+        mc = self.spec.mc
+        # a two-factor kernel reads no curve; a lognormal one drifts at the curve's rates
+        curve = (None if isinstance(self.model, TwoFactor)
+                 else (self.market.valuation_date, self.market.curve.model_dump_json()))
+        return (self.model, curve, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths,
+                tuple(self.grid.tolist()))
+
+
+def _moved_jobs(n: int, s: Spec, moves: list, values: list) -> list:
+    """Closed-form moves written into `values`; the Monte Carlo moves as _Moved jobs."""
+    if not has_moved_pricing(s.instrument.kind, s.model.kind):
+        raise SpecError("instrument.kind", f"got {s.instrument.kind!r} on {s.model.kind!r}; moved "
+                                           "pricing takes payoffs without barriers on index models")
+    model = with_forward_curve(build_model(s.model, s.timeline), s.market.forward_curve, s.timeline)
+    base = build_plan(s.instrument, s.model.spot, s.timeline)
+    moves_today = any(p.today_prints for p in base.periods)
+    grid, jobs = None, []
+    for k, (factor, market) in enumerate(moves):
+        plan = build_plan(s.instrument, factor * s.model.spot, s.timeline) if moves_today else base
+        plan = per_unit_factor(plan, factor)
+        if s.mc.method in ("auto", "analytic"):
+            try:
+                values[k] = factor * plan.notional * closed_form(model, market, plan)
+                continue
+            except NoClosedForm:
+                if s.mc.method == "analytic":
+                    raise
+        if grid is None:
+            _price_or_defer(n, s, False)           # the checks of a simulated trade
+            grid = time_grid(base, model, s.mc.steps_per_year)
+        jobs.append(_Moved(n, k, factor, s, plan, model, market, grid))
+    return jobs
+
+
+def per_unit_factor(plan, factor: float):
+    """The plan that pays, on index paths 1/factor times as high, 1/factor of what `plan` pays:
+    strikes and known prints over factor (their logs less log factor)."""
+    if factor == 1.0:
+        return plan
+    log_factor = math.log(factor)
+    periods = tuple(replace(p, strike=p.strike / factor, known_sum=p.known_sum / factor,
+                            known_log_sum=p.known_log_sum - _known_prints(p) * log_factor)
+                    for p in plan.periods)
+    return replace(plan, periods=periods)
+
+
+def _known_prints(period) -> int:
+    """Prints of the period's average already known (past and today's)."""
+    return period.total_prints - len(period.print_times)
+
+
+def _moved_monte_carlo(jobs: list) -> list[float]:
+    """One kernel pass over the shared paths of `jobs` (one model and grid, payoffs on their
+    own curves); a value (USD) per job."""
+    first = jobs[0]
+    mc, model, grid = first.spec.mc, first.model, first.grid
+    kernel, (model_args, _) = kernel_call(model, grid, [first.plan], first.market)
+    payoffs = stack_payoffs([payoff_arrays(job.plan, grid, job.market) for job in jobs])
+    sums = simulate_sums(kernel, (model_args, payoffs), mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
+    values = []
+    for job, job_sums in zip(jobs, sums):
+        control_variate = _uses_control_variate(job.spec, job.plan, model)
+        cv_mean = geometric_strip_mean(model, job.market, job.plan) if control_variate else None
+        values.append(job.factor * job.plan.notional * estimate(job_sums, cv_mean).value)
+    return values
+
+
+def horizon_factors(s: Spec, horizon_years: float, n_paths: int, seed: int) -> np.ndarray:
+    """S_h / S_0 of the trade's index model over `horizon_years` on `n_paths` paths of `seed`:
+    the index model of a trade, or the rental index of a gpu-fleet (collateral paths of
+    gpufin.engines.collateral; GBM and Merton drift at the trade's curve)."""
+    collateral = build_collateral(s)
+    model = collateral.model.index if collateral.fleet else collateral.model
+    args = model.kernel_args(np.array([0.0, horizon_years]), collateral.market)
+    kernel = lognormal_paths if isinstance(model, Lognormal) else two_factor_paths
+    levels = kernel(seed_key(seed), 0, n_paths, args)
+    return levels[:, 1] / levels[:, 0]

@@ -13,9 +13,11 @@ import json
 import math
 
 from gpufin.engines.loan import fixed_schedule
-from gpufin.engines.pricing import has_greek_estimator, price_many
+from gpufin.engines.pricing import has_greek_estimator, has_moved_pricing, price_many, price_moved
 from gpufin.errors import SpecError
-from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
+from gpufin.market.curve import build_market
+from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, shift_rates,
+                               spot_of)
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec
 
@@ -23,16 +25,24 @@ GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 ESTIMATED = ("delta", "vega")       # taken from the base result when it has them
 
 
-def _prepare(doc: dict, options: dict) -> dict:
-    """The position's document as valued: the run's market and path count applied, and a
-    loan's principal schedule written in, so every bump and scenario values the same contract."""
+def _prepared(doc: dict, options: dict) -> tuple[dict, object]:
+    """The position's document as valued, and its validated Spec: the run's market and path
+    count applied, and a loan's principal schedule written in, so every bump and scenario
+    values the same contract. Validated once, before any bump reads the document, as
+    `gpufin price` checks it."""
     doc = json.loads(json.dumps(doc, default=str))
     if options.get("market") is not None:     # its keys replace the trade's; a forward curve stays
         doc["market"] = {**doc.get("market", {}), **options["market"]}
     if options.get("paths") is not None:
         doc.setdefault("mc", {})["paths"] = options["paths"]
-    load_spec(doc)             # checked as `gpufin price` checks it, before any bump reads it
-    return fixed_schedule(doc)
+    spec = load_spec(doc)
+    fixed = fixed_schedule(doc)
+    return fixed, (spec if fixed is doc else load_spec(fixed))
+
+
+def position_spec(pos: Position, options: dict):
+    """The validated spec of a position as the book's commands value it (run options applied)."""
+    return _prepared(pos.doc, options)[1]
 
 
 def _describe(exc: Exception) -> str:
@@ -60,8 +70,10 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
     """Result rows of a chunk: value and standard error (times quantity), Greeks, or the error.
     Every position and bump of the chunk is priced in one price_many call, so trades on the
     same underlying and dates share their simulated paths; delta and vega come from the
-    position's own result where it has them."""
-    rows, docs, plans, wanted = [], [], [], []
+    position's own result where it has them. The spot and rate bumps of payoffs on index
+    models are valued on the base model's paths by price_moved (the same values as revaluing
+    the bumped documents, to rounding)."""
+    rows, docs, plans, wanted, moved, markets = [], [], [], [], [], {}
     with_greeks = options.get("greeks", True)
     for pos in positions:
         row = position_row(pos)
@@ -72,35 +84,45 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             plans.append(None)
             continue
         try:
-            doc = _prepare(pos.doc, options)
+            doc, spec = _prepared(pos.doc, options)
             estimated = with_greeks and _estimated(doc)
-            bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
+            if estimated and _movable(doc):
+                bumps, moves = {"spot": spot_of(doc)}, greek_moves()
+                markets_of = [(f, _market(doc, shift, markets, spec)) for f, shift in moves.values()]
+                moved.append((spec, markets_of))
+            else:
+                bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
+                moves = None
         except Exception as exc:
             row["error"] = _describe(exc)
             plans.append(None)
             continue
         spot = bumps.pop("spot")
-        plans.append((len(docs), spot, list(bumps)))
-        docs += [doc, *bumps.values()]
+        plans.append((len(docs), spot, list(moves or bumps), len(moved) - 1 if moves else None))
+        docs += [spec, *bumps.values()]
         wanted += [estimated] + [False] * len(bumps)
-    priced = price_many(docs, wanted)
+    priced, moved_values = price_many(docs, wanted), price_moved(moved)
     for pos, row, plan in zip(positions, rows, plans):
         if plan is None:
             continue
-        start, spot, names = plan
+        start, spot, names, at = plan
         base = priced[start]
         row["error"] = _failure(base)
         if row["error"]:
             continue
         row.update(unit_value=base["value"], value=pos.quantity * base["value"],
                    stderr=abs(pos.quantity) * base["stderr"], method=base["method"])
-        bumped = dict(zip(names, priced[start + 1:start + 1 + len(names)]))
-        failed = next((r for r in bumped.values() if isinstance(r, Exception)), None)
+        if at is None:
+            bumped = priced[start + 1:start + 1 + len(names)]
+            failed = next((r for r in bumped if isinstance(r, Exception)), None)
+            values = None if failed is not None else [r["value"] for r in bumped]
+        else:
+            values = moved_values[at]
+            failed = values if isinstance(values, Exception) else None
         if failed is not None:
             row["error"] = f"Greeks: {_describe(failed)}"
         elif names:
-            values = {k: r["value"] for k, r in bumped.items()}
-            found = greeks(base["value"], values, spot)
+            found = greeks(base["value"], dict(zip(names, values)), spot)
             if base.get("greeks_method") in ("pathwise", "analytic"):
                 found.update({k: base[k] for k in ESTIMATED})
             row.update({k: pos.quantity * v for k, v in found.items()})
@@ -113,36 +135,68 @@ def _estimated(doc: dict) -> bool:
 
 
 def scenario_chunk(positions: list, options: dict) -> list[dict]:
-    """Per position: base unit value and unit values under each scenario's shocks."""
+    """Per position: base unit value and unit values under each scenario's shocks. Payoffs on
+    index models are valued under all scenarios at once on the base model's paths
+    (price_moved: the same values as revaluing each moved document, to rounding); loans,
+    fleets and barriers by full revaluation of each moved document."""
     names = list(options["scenarios"])
-    rows, docs, starts = [], [], []
+    rows, docs, starts, moved, markets = [], [], [], [], {}
     for pos in positions:
         row = position_row(pos)
         row["error"] = pos.error
+        row["unit_values"] = {}
         rows.append(row)
         starts.append(None)
         if pos.error:
             continue
         try:
-            doc = _prepare(pos.doc, options)
-            moved = [apply_scenario(doc, _position_shocks(row, options["scenarios"][n])) for n in names]
+            doc, spec = _prepared(pos.doc, options)
+            shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
+            if _movable(doc):
+                moves = [(float(k.get("index_factor", 1.0)),
+                          _market(doc, k.get("rate_shift"), markets, spec)) for k in shocks]
+                starts[-1] = ("moved", len(moved))
+                moved.append((spec, moves))
+                continue
+            revalued = [apply_scenario(doc, k) for k in shocks[1:]]
         except Exception as exc:
             row["error"] = _describe(exc)
             continue
-        starts[-1] = len(docs)
-        docs += [doc, *moved]
-    priced = price_many(docs)
+        starts[-1] = ("full", len(docs))
+        docs += [spec, *revalued]
+    priced, moved_values = price_many(docs), price_moved(moved)
     for row, start in zip(rows, starts):
-        row["unit_values"] = {}
         if start is None:
             continue
-        results = priced[start:start + 1 + len(names)]
-        failed = next((r for r in results if isinstance(r, Exception)), None)
+        how, at = start
+        if how == "moved":
+            values = moved_values[at]
+            failed = values if isinstance(values, Exception) else None
+        else:
+            results = priced[at:at + 1 + len(names)]
+            failed = next((r for r in results if isinstance(r, Exception)), None)
+            values = None if failed is not None else [r["value"] for r in results]
         if failed is not None:
             row["error"] = _describe(failed)
             continue
-        row["unit_values"] = dict(zip(["base", *names], (r["value"] for r in results)))
+        row["unit_values"] = dict(zip(["base", *names], values))
     return rows
+
+
+def _movable(doc: dict) -> bool:
+    """Whether price_moved values this position under scenarios."""
+    return has_moved_pricing(doc.get("instrument", {}).get("kind"), doc.get("model", {}).get("kind"))
+
+
+def _market(doc: dict, rate_shift: float | None, built: dict, spec):
+    """The discount curve of the document (validated as `spec`) with its rates shifted (None:
+    as it is), built once per chunk for each market, model rate and shift."""
+    key = json.dumps([doc.get("market"), doc.get("model", {}).get("rate"), rate_shift],
+                     sort_keys=True, default=str)
+    if key not in built:
+        s = spec if rate_shift is None else load_spec(shift_rates(doc, rate_shift))
+        built[key] = build_market(s.market, s.model.rate, s.timeline)
+    return built[key]
 
 
 def _position_shocks(row: dict, shocks: dict) -> dict:

@@ -180,6 +180,13 @@ def greek_bumps(doc, vega: bool = True) -> dict:
     return {"spot": spot, **bumps}
 
 
+def greek_moves() -> dict:
+    """The bumps of greek_bumps without the volatility bump, as named moves (index factor,
+    rate shift or None) for gpufin.engines.pricing.price_moved: the same revaluations."""
+    return {"spot_up": (1 + SPOT_BUMP, None), "spot_down": (1 - SPOT_BUMP, None),
+            "rate_up": (1.0, RATE_BUMP)}
+
+
 def greeks(base: float, values: dict, spot: float) -> dict:
     """Greeks per unit of the position from bumped values (NaN where a bump does not apply or
     was not made): delta, gamma (per USD of index), vega (per unit volatility), dv01 (USD per

@@ -105,9 +105,12 @@ def main(debug):
 @click.option("--greeks", is_flag=True,
               help="Add delta and vega with their standard errors: pathwise (Monte Carlo) or "
                    "from the closed form.")
+@click.option("--measures", is_flag=True,
+              help="A loan under both measures: rating view, discount margin and CS01, "
+                   "risk-neutral price and fair spreads, spread decomposition (docs/loans.md).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Also write the result to this .json, .csv or .xlsx file.")
-def price(spec, fmt, paths, seed, overrides, method, solve, greeks, out):
+def price(spec, fmt, paths, seed, overrides, method, solve, greeks, measures, out):
     """Value the trade described by SPEC (a TOML or JSON file)."""
     import gpufin
     from gpufin.output.excel import key_values, result_sheets, write_excel
@@ -115,7 +118,13 @@ def price(spec, fmt, paths, seed, overrides, method, solve, greeks, out):
     from gpufin.output.tables import format_result
     check_outputs([spec], out, command="price")
     assignments = spec_overrides(overrides, paths, seed) + [f"mc.method={method}"] * (method is not None)
-    result = gpufin.solve_spread(spec, assignments) if solve else gpufin.price(spec, assignments, greeks=greeks)
+    if measures and (solve or greeks):
+        raise click.UsageError("--measures already solves the fair spreads; it takes neither --solve nor --greeks")
+    if measures:
+        from gpufin.credit.measures import loan_measures
+        result = loan_measures(spec, assignments)
+    else:
+        result = gpufin.solve_spread(spec, assignments) if solve else gpufin.price(spec, assignments, greeks=greeks)
     if result.get("greeks_method") == "bump":
         click.echo("note: no pathwise or closed-form delta and vega for this trade (not smooth); "
                    "`gpufin portfolio value` bumps and revalues it", err=True)
@@ -394,19 +403,22 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
 @click.option("--scenarios", "renamed", hidden=True, is_flag=False, flag_value="",
               help="Renamed --n-scenarios.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed of the moves.")
-@click.option("--vol", default=0.5, show_default=True, type=float,
-              help="Annual volatility of each SKU's index moves (data/SOURCES.md section 3, VOL).")
-@click.option("--correlation", default=0.8, show_default=True, type=float,
-              help="Correlation of index moves between SKUs.")
-@click.option("--rate-vol", default=0.01, show_default=True, type=float,
-              help="Annual volatility of the parallel rate shift.")
+@click.option("--vol", type=float,
+              help="Override: every SKU's index moves lognormally at this annual volatility "
+                   "(default: each SKU's own model).")
+@click.option("--correlation", type=float,
+              help="Override: correlation of index moves between SKUs (default: "
+                   "data/market.toml [risk].index_correlation).")
+@click.option("--rate-vol", type=float,
+              help="Override: annual normal volatility of the parallel rate shift, decimal "
+                   "(default: data/market.toml [risk].rate_vol).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="P&L histogram PNG.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="P&L per scenario (.csv, .parquet, or .xlsx with the summary and inputs).")
 @executor_options
 def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, correlation, rate_vol, plot,
                   out, market_file, paths, workers, scheduler, checkpoint, chunk, allow_outside):
-    """Full-revaluation VaR and ES of BOOK."""
+    """Full-revaluation VaR and ES of BOOK; each SKU's index moves as its own model says."""
     import gpufin
     from gpufin.output.tables import format_result
     from gpufin.spec.times import add_tenor

@@ -44,6 +44,10 @@ sponsor pays the fees due.
 With `best_of` the recovery is the larger of the liquidation's and the going concern's
 (the lender keeps the SPV running: going[p, i] + the SPV's cash - workout_cost x claim, at i,
 at most the claim).
+flows[path, date]: the lender's receipts in USD at each date, undiscounted: interest, fees
+and principal where paid, and a default's recovery (its PV carried forward) at the first date
+on or after the end of the lag (the going concern's at the default date), so that
+sum_i df[i] flows[p, i] is the path's PV receipts (out[p, RECEIPTS]) up to rounding.
 out[path]: PV receipts, PV draws, ended in default (payment or acceleration), its time,
 PV loss, PV claim, sum t x principal repaid, principal repaid, payment default (1/0), first
 covenant breach time (NaN: none), accelerated (1/0), recovered as a going concern (1/0). ltv/dscr/equity[path, k]: at payment
@@ -114,7 +118,7 @@ def liquidation_wins(sale, going, cash, claim, workout, carry, continuing):
 def loan_paths(seed, first_path, cash, value, going, loan):
     """The waterfall of `loan` (a LoanArgs record, pricing_kernels.records) on the collateral
     paths cash[path, date], value[path, date] and going[path, date] (the going-concern value,
-    read only with `best_of` or `lender_optimal`): (out, ltv, dscr, equity) as above."""
+    read only with `best_of` or `lender_optimal`): (out, ltv, dscr, equity, flows) as above."""
     times, df, accrual, rate, draws = loan.times, loan.df, loan.accrual, loan.rate, loan.draws
     fee, commitment, fee_until = loan.fee, loan.commitment, loan.fee_until
     pay_index, principal_due, ttm_first = loan.pay_index, loan.principal_due, loan.ttm_first
@@ -134,6 +138,7 @@ def loan_paths(seed, first_path, cash, value, going, loan):
     ltv = np.full((n_paths, n_pay), np.nan)
     dscr = np.full((n_paths, n_pay), np.nan)
     equity = np.full((n_paths, n_pay), np.nan)
+    flows = np.zeros((n_paths, times.size))
     period_cash = np.zeros((n_paths, n_pay))       # the DSCR window's cash and debt service
     period_due = np.zeros((n_paths, n_pay))        # (allocated once, not per path)
     for p in prange(n_paths):
@@ -239,6 +244,7 @@ def loan_paths(seed, first_path, cash, value, going, loan):
                     equity[p, k] = on_hand
                     on_hand = 0.0
                 receipts += df[i] * (interest + principal)
+                flows[p, i] = interest + principal
                 out[p, TIME_PRINCIPAL] += times[i] * principal
                 out[p, PRINCIPAL] += principal
                 outstanding -= principal
@@ -266,12 +272,15 @@ def loan_paths(seed, first_path, cash, value, going, loan):
                     + max(on_hand, 0.0) + trap + reserve + held - workout * claim)
             collected = workout_cash(p, i, cash, df, lag_index, tranche_index)
             recovered = min(max(lag_df[i] * sale + collected, 0.0), lag_df[i] * claim)
+            paid_at = lag_index[i]
             if best_of:                # the lender keeps the SPV running if that is worth more
                 kept = df[i] * (going[p, i] + max(on_hand, 0.0) + trap + reserve + held - workout * claim)
                 if min(kept, df[i] * claim) > recovered:
                     recovered = min(kept, df[i] * claim)
                     out[p, CONTINUED] = 1.0
+                    paid_at = i
             receipts += recovered
+            flows[p, paid_at] += recovered / df[paid_at]
             out[p, ENDED] = 1.0
             out[p, END_TIME] = times[i]
             out[p, LOSS] = df[i] * claim - recovered
@@ -283,4 +292,4 @@ def loan_paths(seed, first_path, cash, value, going, loan):
         out[p, FIRST_BREACH] = first_breach
         out[p, RECEIPTS] = receipts
         out[p, DRAWS] = pv_draws
-    return out, ltv, dscr, equity
+    return out, ltv, dscr, equity, flows

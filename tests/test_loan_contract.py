@@ -446,7 +446,7 @@ def test_recovery_in_tranches_by_hand_on_one_path():
     assert grid == pytest.approx(np.arange(31) / 12.0, abs=1e-12)
     value = (90.0 - 10.0 * grid)[None, :]          # LTV 100 / 87.5 at the first payment
     cash = np.ones((1, grid.size))
-    out, _, _, _ = loan_paths(seed_key(1), 0, cash, value, value[:, :0], run.args._replace(sponsor=False))
+    out = loan_paths(seed_key(1), 0, cash, value, value[:, :0], run.args._replace(sponsor=False))[0]
     df = np.exp(-0.04 * grid)
     sales = df[6] * 85.0 / 2 * 0.9 + df[9] * 82.5 / 2 * 0.9         # at 0.5 and 0.75 years
     collected = df[4:7].sum() + 0.5 * df[7:10].sum()               # half the GPUs after the first sale

@@ -88,3 +88,48 @@ def _check(times_years, cash, price_pct, outstanding):
     if not (np.all(np.isfinite(t)) and np.all(t >= 0) and np.all(np.isfinite(flows))):
         raise SpecError("cash_flows", "expected finite amounts at finite times >= 0")
     return t, flows, paths
+
+
+def solve_loan_margin(times_years, df, mean, cov, paths: int, price_pct: float = 100.0,
+                      tol: float = 1e-12) -> dict:
+    """The discount margin at which a loan's price, as the loan engine defines it (100 x
+    PV receipts / PV draws funded, both at the curve plus m), is `price_pct`:
+    P(m) = 100 sum_i R_i w_i / sum_i D_i w_i with w_i = DF_i exp(-m t_i), R and D the mean
+    receipts and funded draws per date (`mean` [2, dates], USD; gpufin.engines.loan.LenderCash).
+    `cov` [2 dates, 2 dates] is the covariance over paths of x = (receipts, draws), from
+    which the standard errors of the price at m, of the margin and of the analytic CS01
+    follow by the delta method. Returns margin, margin_bp, price_pct, cs01 (analytic),
+    cs01_bumped (central +-1 bp), their standard errors and paths."""
+    t, _, _ = _check(times_years, np.atleast_2d(np.asarray(mean, dtype=float))[0], price_pct, 1.0)
+    df = np.asarray(df, dtype=float)
+    receipts, funded = np.asarray(mean, dtype=float)
+
+    def legs(m):
+        w = df * np.exp(-m * t)
+        return w, math.fsum(receipts * w), math.fsum(funded * w)
+
+    def price(m):
+        _, a, b = legs(m)
+        return 100.0 * a / b
+
+    lo, hi = MARGIN_BRACKET
+    if price(lo) < price_pct or price(hi) > price_pct:
+        raise SpecError("market.loan_price", f"got {price_pct!r}; no margin in "
+                        f"[{lo:.0%}, {hi:.0%}] prices the loan there")
+    m = brentq(lambda x: price(x) - price_pct, lo, hi, xtol=tol, rtol=4 * np.finfo(float).eps)
+    w, a, b = legs(m)
+    da, db = -math.fsum(t * receipts * w), -math.fsum(t * funded * w)
+    slope = 100.0 * (da / b - a * db / b ** 2)                    # dPrice/dm
+    cov = np.asarray(cov, dtype=float)
+    # each figure is linear in x near the means: its gradient over (receipts, draws) per date
+    price_grad = 100.0 * np.concatenate([w / b, -a * w / b ** 2])
+    slope_grad = 100.0 * np.concatenate([-db * w / b ** 2 - t * w / b,
+                                         (-da / b ** 2 + 2 * a * db / b ** 3) * w + a * t * w / b ** 2])
+
+    def stderr(grad):
+        return math.sqrt(max(float(grad @ cov @ grad), 0.0) / paths)
+
+    price_se = stderr(price_grad)
+    return {"margin": m, "margin_bp": m / BP, "price_pct": price(m), "price_pct_stderr": price_se,
+            "margin_stderr": price_se / abs(slope), "cs01": slope * BP, "cs01_stderr": stderr(slope_grad) * BP,
+            "cs01_bumped": (price(m + BP) - price(m - BP)) / 2.0, "paths": paths}

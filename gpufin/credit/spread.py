@@ -27,13 +27,14 @@ def _bracket(gap) -> tuple[float, float]:
     raise SpecError("instrument.spread", "no spread up to 99% prices the loan at par")
 
 
-def solve_spread(spec, overrides=(), tol: float = 1e-7) -> dict:
+def solve_spread(spec, overrides=(), tol: float = 1e-7, cache: PathCache | None = None) -> dict:
     """The spread over SOFR at which price_pct = 100, on common random numbers; its standard
-    error from the price's, through the slope of price in spread."""
+    error from the price's, through the slope of price in spread. `cache`: the collateral
+    paths to solve on (by default the spec's own, simulated once)."""
     s = spec if isinstance(spec, Spec) else load_spec(spec, overrides)
     if s.instrument.kind != "loan" or s.instrument.spread is None:
         raise SpecError("instrument.spread", "--solve spread needs a floating-rate loan (a spread key)")
-    cache = PathCache(prepare(s), s.mc.paths, s.mc.seed, s.mc.chunk_paths)
+    cache = cache or PathCache(prepare(s), s.mc.paths, s.mc.seed, s.mc.chunk_paths)
 
     def gap(spread):
         return price_loan(s, spread, cache)["price_pct"] - 100.0

@@ -270,11 +270,80 @@ class PathCache:
         return iter(self.kept) if self.kept is not None else self._generate()
 
 
+@dataclass(frozen=True)
+class LenderCash:
+    """The lender's cash by date of a loan's grid, over all paths. Per path x = (receipts,
+    funded): receipts in USD at each date (interest, fees and principal, and recoveries at
+    the first date on or after their sale; pricing_kernels.loan `flows`) and the draws it
+    funded there (USD). `mean` [2, dates] is the mean of x over paths, the same whatever the
+    chunking (each amount rounded to 2^-16 USD and summed in integers); `cov`
+    [2 dates, 2 dates] the sample covariance of x (for standard errors; each chunk's centred
+    sums merged with the shift of its mean). sum_i df_i receipts_i is the mean PV of the
+    receipts."""
+    times: np.ndarray            # years
+    df: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    paths: int
+
+
+class _CashSums:
+    """Sums of the lender's cash by date, chunk by chunk (memory: dates^2, not paths)."""
+    SCALE = 2.0 ** 16            # amounts rounded to 2^-16 USD, then summed exactly
+
+    def __init__(self, run: LoanRun):
+        self.run = run
+        n = run.grid.size
+        self.total = [0] * (2 * n)
+        self.center = np.zeros(2 * n)                 # running mean, for the covariance
+        self.m2 = np.zeros((2 * n, 2 * n))            # sum of centred outer products
+        self.paths = 0
+
+    def add(self, out: np.ndarray, flows: np.ndarray) -> None:
+        args = self.run.args
+        ended = np.where(out[:, ENDED] > 0.0, out[:, END_TIME], np.inf)
+        funded = np.where(args.times[None, :] <= ended[:, None], args.draws[None, :], 0.0)
+        x = np.hstack([flows, funded])
+        q = np.rint(x * self.SCALE).astype(np.int64)
+        high, low = (q >> 32).sum(axis=0), (q & 0xFFFFFFFF).sum(axis=0)
+        self.total = [f + (int(h) << 32) + int(lo) for f, h, lo in zip(self.total, high, low)]
+        n_a, n_b = self.paths, x.shape[0]
+        mean_b = x.mean(axis=0)
+        centred = x - mean_b
+        delta = mean_b - self.center
+        self.m2 += centred.T @ centred + np.outer(delta, delta) * (n_a * n_b / (n_a + n_b))
+        self.center += delta * (n_b / (n_a + n_b))
+        self.paths = n_a + n_b
+
+    def result(self) -> LenderCash:
+        n, run = self.paths, self.run
+        mean = np.array([f / (self.SCALE * n) for f in self.total]).reshape(2, -1)
+        return LenderCash(run.grid, run.args.df, mean, self.m2 / max(n - 1, 1), n)
+
+
+def _chunks(run: LoanRun, cache: PathCache):
+    """The waterfall's outputs, chunk by chunk."""
+    key = seed_key(cache.seed)
+    for first, cash, value, going in cache:
+        yield loan_paths(key, first, cash, value, going, run.args)
+
+
+def _joined(parts) -> tuple:
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+
+
 def waterfall(run: LoanRun, cache: PathCache):
     """(out, ltv, dscr, equity) over all paths, chunk by chunk."""
-    key = seed_key(cache.seed)
-    parts = [loan_paths(key, first, cash, value, going, run.args) for first, cash, value, going in cache]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+    return _joined([part[:4] for part in _chunks(run, cache)])
+
+
+def waterfall_cash(run: LoanRun, cache: PathCache):
+    """((out, ltv, dscr, equity), LenderCash): the waterfall with the lender's cash by date."""
+    parts, sums = [], _CashSums(run)
+    for part in _chunks(run, cache):
+        parts.append(part[:4])
+        sums.add(part[0], part[4])
+    return _joined(parts), sums.result()
 
 
 def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> dict:
@@ -283,6 +352,15 @@ def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = N
     cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
     out, ltv, dscr, _ = waterfall(run, cache)
     return summarize(run, out, ltv, dscr)
+
+
+def value_loan(s: Spec, cache: PathCache | None = None) -> tuple[dict, LenderCash]:
+    """price_loan's result and the lender's cash by date (LenderCash), on the cache's paths
+    and collateral when given."""
+    run = prepare(s, None, cache.run.collateral if cache else None)
+    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
+    (out, ltv, dscr, _), cash = waterfall_cash(run, cache)
+    return summarize(run, out, ltv, dscr), cash
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:

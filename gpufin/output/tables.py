@@ -53,6 +53,8 @@ KINDS = {
     "util": Kind("USD per util point", money=True, excel="#,##0"),
     "price_pct": Kind("% of par", decimals=4, excel="0.0000"),
     "bp": Kind("bp", scale=1e4, decimals=1, excel="0.00%"),
+    "in_bp": Kind("bp", decimals=1, excel="0.0"),
+    "cs01": Kind("% of par per bp", decimals=5, excel="0.00000"),
     "pct": Kind("%", scale=100.0, excel="0.00%"),
     "index": Kind("USD/GPU-hr", decimals=4, excel="0.0000"),
     "years": Kind("yr", excel="0.00"),
@@ -68,8 +70,11 @@ KEYS = {
                      "opex", "collateral_value"), "usd"),
     "cash_flow": "usd_month",
     **{greek: greek for greek in ("delta", "gamma", "vega", "dv01", "util")},
-    "price_pct": "price_pct",
+    **dict.fromkeys(("price_pct", "rn_price_pct", "dm_price_pct"), "price_pct"),
     **dict.fromkeys(("spread", "coupon", "rate_shift"), "bp"),
+    **dict.fromkeys(("cs01", "cs01_bumped"), "cs01"),
+    **dict.fromkeys(("rn_value", "rn_expected_loss"), "usd"),
+    **dict.fromkeys(("rn_pd", "rw_el_fraction", "rn_hazards"), "pct"),
     **dict.fromkeys(("pd", "pd_by_year", "lgd", "breach_probability", "breach_by_year",
                      "acceleration_probability", "going_concern_share", "utilization", "ltv", "level"), "pct"),
     **dict.fromkeys(("index", "strike", "futures_price", "barrier", "rebate"), "index"),
@@ -100,12 +105,14 @@ def kind_of(key: str, subject: str | None = None) -> Kind | None:
     """The kind of a result key or column, None when unknown. `mean` and `qNN` columns take
     that of `subject`, what they are quantiles of (a series, `ltv` for `ltv_quantiles`); a
     dotted key (a field of a nested table) that of its last part, else of its first
-    (`times_years.maturity` is in years); a key ending in `_usd` is money."""
+    (`times_years.maturity` is in years); a key ending in `_usd` is money, one ending in `_bp`
+    is already in bp."""
     if subject is not None and QUANTILE_COLUMN.fullmatch(key):
         key = subject
     parts = key.split(".")
     for part in dict.fromkeys((parts[-1], parts[0])):
-        name = KEYS.get(base_key(part)) or ("usd" if part.endswith("_usd") else None)
+        name = KEYS.get(base_key(part)) or ("usd" if part.endswith("_usd") else
+                                            "in_bp" if base_key(part).endswith("_bp") else None)
         if name:
             return KINDS[name]
     return None

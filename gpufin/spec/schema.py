@@ -284,6 +284,7 @@ class LoanSpec(_Table):
     haircut_curve: list[HaircutPoint] | None = None
     workout_cost: Annotated[Number, Field(ge=0, lt=1)] = 0.0
     prepayments: Literal["account", "loan"] = "account"
+    rating: str | None = None                       # the loan's agency rating (Moody's scale), if rated
 
 
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,
@@ -367,6 +368,10 @@ class MarketSpec(_Table):
     forward_curve: list[ForwardPoint] = []
     credit: CreditSpec | None = None
     risk: RiskSpec | None = None
+    loan_price: Positive = 100.0                    # a loan's market price, percent of par (discount margin)
+    observed_spread_bp: NonNeg | None = None        # the spread a loan trades at, bp a year over SOFR
+    customer_credit: list[CreditNameSpec] = []      # risk-neutral credit of fleet customers (name = customer)
+    utilization_risk_premium: Number = 0.0          # logit units taken off the long-run utilization level
 
 
 @dataclass(frozen=True)

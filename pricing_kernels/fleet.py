@@ -13,8 +13,20 @@ date inside a month by bisection from the month's ends, so a date's value never 
 the other dates of the grid. Jumps: the Poisson events of pricing_kernels.index_step (keyed
 by event number; a spike's weight is taken relative to the start of its month), and each
 scheduled launch keyed by its rank.
-Customer u defaults at an exponential time (hazard[u]) drawn once per path;
-contract c belongs to customer[c].
+Customer u defaults once per path at tau_u = Lambda_u^{-1}(-ln s_u), Lambda_u its cumulative
+hazard (piecewise flat: hz_knots, hz_rates, hz_cum) and s_u its survival uniform; contract c
+belongs to customer[c]. With a loading rho_u != 0 on the credit factor Z (a Gaussian copula,
+Li 2000), s_u = Phi(sqrt(1 - rho_u^2) Phi^{-1}(u) - rho_u Z) instead of the uniform u itself, Z the
+standardized sum of the index's monthly Gaussian shocks (factor_weights) over factor_months:
+names default together, and early when rents fall (rho > 0). The platform (the last name, when
+`platform` > 0) defaults the same way; at its default every contract ends (with
+end_probability), or the servicer is replaced (a cost in the period of its default and
+platform_downtime years without revenue). With releasing_downtime or relet_ratio > 0 a
+defaulted customer's share earns nothing for releasing_downtime years (from its default, or its
+contract's start if later), then is re-contracted to the contract's end at relet_ratio x the
+index of the first date after the downtime (or earns the merchant rate if relet_ratio = 0).
+Going-concern values (out[4]) see the default times, not the downtime, re-letting or
+replacement cost.
 Income value per GPU at date i: the merchant value of pricing_kernels.income (the conditional
 expectation of discounted merchant revenue, gpufin.models.fleet) less opex_pv[i], floored at
 `salvage`.
@@ -25,9 +37,13 @@ SPV's account and released as the service is delivered) whether or not the custo
 Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
 same bits. RNG streams: 0, 1 index shocks, 100 utilization shocks (counter: month // 4), 101 bisection
 midpoints (month x 32 + node), 102 a date's own bridge (its minute), 2 and 3 jumps as in
-pricing_kernels.index_step (3: counter = the scheduled launch's rank), 200 default times,
-201 late deliveries (counter = the delivery).
+pricing_kernels.index_step (3: counter = the scheduled launch's rank), 200 default times
+(counter = the customer), 201 late deliveries (counter = the delivery), 202 the platform's
+default time (word 0) and whether it ends the contracts (word 1); the credit factor Z reuses
+streams 0, 1 and 100 of the months it spans, so it is the index's own shock.
 """
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -44,8 +60,12 @@ BISECT_STREAM = 101
 DATE_STREAM = 102
 DEFAULT_STREAM = 200
 DELAY_STREAM = 201
+PLATFORM_STREAM = 202
 LEVELS = 5           # gpufin.models.keyed.LEVELS
 INCOME, RESIDUAL, BOOK = 0, 1, 2
+ENDS, REPLACED = 1, 2    # what the platform's default does (gpufin.models.fleet.PLATFORM_CODES)
+INV_SQRT2 = 0.7071067811865476
+SQRT_2PI = 2.5066282746310002
 
 
 @njit(inline="always")
@@ -70,6 +90,113 @@ def contract_rates(i, t, start, end, customer, contracted_cash, released_cash, s
                 on = tau[cu, lane] > t
                 rate[lane] += (paid if on else 0.0) + released_cash[ci]
                 taken[lane] += part if on else 0.0
+
+
+@njit(inline="always")
+def releasing_rates(i, t0, t, times, start, end, customer, contracted_cash, released_cash, share, tau,
+                    downtime, billable, relet, rate, taken, idle):
+    """contract_rates for the period (t0, t] with re-leasing: a defaulted customer's share idles
+    (idle[lane]: share x the part of the period lost) from a = max(default, contract start) for
+    `downtime` years, and earns relet[contract, lane] x billable (USD per GPU-hour) from the
+    first period that starts after a + downtime, if re-contracted (relet >= 0)."""
+    span = max(t - t0, 1e-300)
+    for lane in range(rate.size):
+        rate[lane] = 0.0
+        taken[lane] = 0.0
+        idle[lane] = 0.0
+    for ci in range(start.size):
+        if start[ci] < i <= end[ci]:
+            cu, paid, part, begin = customer[ci], contracted_cash[ci], share[ci], times[start[ci]]
+            for lane in range(rate.size):
+                on = tau[cu, lane] > t
+                a = max(tau[cu, lane], begin)
+                after = (relet[ci, lane] >= 0.0) & (t0 >= a + downtime)
+                rate[lane] += ((paid if on else 0.0) + released_cash[ci]
+                               + (part * billable * relet[ci, lane] if after else 0.0))
+                taken[lane] += part if on | after else 0.0
+                idle[lane] += part * max(min(t, a + downtime) - max(t0, a), 0.0) / span
+
+
+@njit(inline="always")
+def capture_relet(i, t, times, start, end, customer, tau, downtime, ratio, index, relet):
+    """relet[contract, lane] = ratio x index at the first date t >= a + downtime of a contract
+    whose customer defaulted before its end (a = max(default, start)); -1 until then."""
+    for ci in range(start.size):
+        if start[ci] < times.size and i <= end[ci]:
+            cu, begin, finish = customer[ci], times[start[ci]], times[end[ci]]
+            for lane in range(index.size):
+                a = max(tau[cu, lane], begin)
+                take = (relet[ci, lane] < 0.0) & (a < finish) & (t >= a + downtime)
+                relet[ci, lane] = ratio * index[lane] if take else relet[ci, lane]
+
+
+@njit(inline="always")
+def norm_cdf(x):
+    return 0.5 * math.erfc(-x * INV_SQRT2)
+
+
+@njit(inline="always")
+def norm_ppf(p):
+    """Phi^{-1}(p) for p in (0, 1): Abramowitz and Stegun 26.2.23 (error below 4.5e-4), then
+    three Halley steps on Phi (erfc), which bring it to rounding error."""
+    q = min(p, 1.0 - p)
+    r = math.sqrt(-2.0 * math.log(q))
+    x = -(r - (2.515517 + r * (0.802853 + r * 0.010328))
+          / (1.0 + r * (1.432788 + r * (0.189269 + r * 0.001308))))
+    for _ in range(3):
+        u = (norm_cdf(x) - q) * SQRT_2PI * math.exp(0.5 * x * x)
+        x -= u / (1.0 + 0.5 * x * u)
+    return x if p < 0.5 else -x
+
+
+@njit(inline="always")
+def credit_factor(k0, k1, ids, signs, weights, months, z1, z2, z3, factor):
+    """factor[lane] = Z, the weighted sum of the Gaussian index normals (streams 0, 1 and 100,
+    as month_normals draws them) of months 0 .. months - 1: N(0, 1) for unit weights."""
+    for lane in range(ids.size):
+        factor[lane] = 0.0
+    for q in range(-(-months // 4)):
+        fill_normals4(k0, k1, ids, signs, 0, q, z1)
+        fill_normals4(k0, k1, ids, signs, 1, q, z2)
+        fill_normals4(k0, k1, ids, signs, UTIL_STREAM, q, z3)
+        for row in range(min(4, months - 4 * q)):
+            for lane in range(ids.size):
+                factor[lane] += (weights[0] * z1[row, lane] + weights[1] * z2[row, lane]
+                                 + weights[2] * z3[row, lane])
+
+
+@njit(inline="always")
+def default_times(n, uniforms, loading, factor, knots, rates, cum, out):
+    """out[lane] = the default time (years) of name n from its uniforms: -ln u (loading 0),
+    else -ln(1 - Phi(X)), X = loading Z - sqrt(1 - loading^2) Phi^{-1}(u), through the inverse
+    of its piecewise-linear cumulative hazard."""
+    rho = loading[n]
+    for lane in range(out.size):
+        u = uniform_open(uniforms[lane])
+        if rho == 0.0:
+            e = -log_vec(u)
+        else:
+            x = rho * factor[lane] - math.sqrt(1.0 - rho * rho) * norm_ppf(u)
+            e = -math.log1p(-norm_cdf(x))
+        k = 0
+        for j in range(1, knots.shape[1]):
+            if cum[n, j] <= e:
+                k = j
+        out[lane] = knots[n, k] + ((e - cum[n, k]) / rates[n, k] if e > cum[n, k] else 0.0)
+
+
+@njit(inline="always")
+def servicer_cash(t0, t, hours, gpus, revenue, opex, platform_tau, downtime, cost_usd, cost_hours, cash):
+    """cash[lane] (USD) of the period (t0, t] when the servicer is replaced at platform_tau:
+    no revenue (USD per GPU-hour) for `downtime` years from then, and in the period of the
+    default a cost of cost_usd plus cost_hours of the fleet's revenue."""
+    span = max(t - t0, 1e-300)
+    for lane in range(cash.size):
+        tp = platform_tau[lane]
+        lost = max(min(t, tp + downtime) - max(t0, tp), 0.0) / span
+        hit = (t0 < tp) & (tp <= t)
+        charge = cost_usd + cost_hours * gpus[lane] * revenue[lane] if hit else 0.0
+        cash[lane] = hours * gpus[lane] * (revenue[lane] * (1.0 - lost) - opex) - charge
 
 
 @njit(inline="always")
@@ -184,6 +311,12 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     going, displaced = fa.continuation, fa.displaced
     n_deliveries = fa.on_time.shape[0]
     delays = fa.delay_probability > 0.0
+    n_customers = hazard.size
+    correlated = False
+    for n in range(fa.name_loading.size):
+        correlated |= fa.name_loading[n] != 0.0
+    releasing = fa.releasing_downtime > 0.0 or fa.relet_ratio > 0.0
+    relets = fa.relet_ratio > 0.0
     out = np.empty((5 if going else 4, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
@@ -206,6 +339,11 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
         tau = np.empty((max(hazard.size, 1), LANES))
+        factor = np.zeros(LANES)
+        platform_tau = np.full(LANES, np.inf)
+        relet = np.full((start.size if releasing else 0, LANES), -1.0)   # -1: not re-let
+        idle = np.zeros(LANES)
+        revenue = np.empty(LANES)
         per_gpu = np.empty(LANES)
         gpus = np.empty(LANES)
         is_late = np.zeros((n_deliveries, LANES), dtype=np.bool_)
@@ -233,10 +371,21 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 fill_words(k0, k1, ids, DELAY_STREAM, k, words)
                 for lane in range(LANES):
                     is_late[k, lane] = uniform_open(words[0, lane]) < fa.delay_probability
-        for cu in range(hazard.size):
+        if correlated:
+            credit_factor(k0, k1, ids, signs, fa.factor_weights, fa.factor_months, z1, z2, z3, factor)
+        for cu in range(n_customers):
             fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
-            for lane in range(LANES):
-                tau[cu, lane] = -log_vec(uniform_open(words[0, lane])) / hazard[cu]
+            default_times(cu, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates, fa.hz_cum,
+                          tau[cu])
+        if fa.platform > 0:
+            fill_words(k0, k1, ids, PLATFORM_STREAM, 0, words)
+            default_times(n_customers, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates,
+                          fa.hz_cum, platform_tau)
+            if fa.platform == ENDS:
+                for lane in range(LANES):
+                    ends = uniform_open(words[1, lane]) < fa.end_probability
+                    for cu in range(n_customers):
+                        tau[cu, lane] = min(tau[cu, lane], platform_tau[lane] if ends else np.inf)
         month = -1                     # the month whose end end_state holds
         launches = 0                   # scheduled launches taken
         for i in range(n_dates):
@@ -294,13 +443,29 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 index[lane] = exp_vec(g_shift + chi[lane] + xi[lane])
                 util[lane] = logistic(state[2, lane])
             if i > 0:
-                contract_rates(i, times[i], start, end, customer, contracted_cash, released_cash,
-                               share, tau, rate, taken)
-                for lane in range(LANES):
-                    margin = rate[lane] + (1.0 - taken[lane]) * util[lane] * index[lane] - opex
-                    cash[lane] = hours[i - 1] * gpus[lane] * margin
+                if releasing:
+                    releasing_rates(i, fa.period_start[i], times[i], times, start, end, customer,
+                                    contracted_cash, released_cash, share, tau, fa.releasing_downtime,
+                                    fa.contracted, relet, rate, taken, idle)
+                    for lane in range(LANES):
+                        revenue[lane] = rate[lane] + (1.0 - taken[lane] - idle[lane]) * util[lane] * index[lane]
+                else:
+                    contract_rates(i, times[i], start, end, customer, contracted_cash, released_cash,
+                                   share, tau, rate, taken)
+                    for lane in range(LANES):
+                        revenue[lane] = rate[lane] + (1.0 - taken[lane]) * util[lane] * index[lane]
+                if fa.platform == REPLACED:
+                    servicer_cash(fa.period_start[i], times[i], hours[i - 1], gpus, revenue, opex,
+                                  platform_tau, fa.platform_downtime, fa.replacement_usd,
+                                  fa.replacement_months * fa.month_hours, cash)
+                else:
+                    for lane in range(LANES):
+                        cash[lane] = hours[i - 1] * gpus[lane] * (revenue[lane] - opex)
             else:
                 cash[:] = 0.0
+            if relets:
+                capture_relet(i, times[i], times, start, end, customer, tau, fa.releasing_downtime,
+                              fa.relet_ratio, index, relet)
             if going:
                 going_values(i, times[i], end, customer, share, fa.contract_pv, tau, income,
                              partial, value)

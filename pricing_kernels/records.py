@@ -155,6 +155,22 @@ class FleetArgs(NamedTuple):
     split: np.ndarray            # per date: the first month of the income sum taken from its table (int64; months: none)
     box: np.ndarray              # (4,): chi_lo, chi_hi, y_lo, y_hi of the income table (lo > hi: exact everywhere)
     table: np.ndarray            # (dates, 1 + contracts, CHI_NODES, Y_NODES): Chebyshev coefficients of the far months (pricing_kernels.income)
+    factor_weights: np.ndarray   # (2,): weights of a month's index normals (streams 0, 1) in the credit factor Z
+    factor_months: int           # canonical months whose shocks make up Z
+    name_loading: np.ndarray     # per name (the customers, then the platform): loading on Z
+    hz_knots: np.ndarray         # (names, knots): start of each flat hazard segment, years (padded with inf)
+    hz_rates: np.ndarray         # (names, knots): hazard per year of each segment (padded with 0)
+    hz_cum: np.ndarray           # (names, knots): cumulative hazard at each knot (padded with inf)
+    platform: int                # 0 none, 1 the contracts end at its default, 2 the servicer is replaced
+    end_probability: float       # probability that the platform's default ends the contracts
+    replacement_usd: float       # cost of replacing the servicer, USD
+    replacement_months: float    # and months of the fleet's revenue
+    platform_downtime: float     # years without revenue after the platform's default (replace-servicer)
+    month_hours: float           # hours in a month (1/12 year)
+    period_start: np.ndarray     # per date: start of the period ending there, years (the previous cash date)
+    releasing_downtime: float    # years a defaulted customer's share earns nothing
+    relet_ratio: float           # > 0: then re-contracted at this x the index; 0: merchant
+    contracted: float            # billable share of a contracted GPU's hours
 
 
 class LoanArgs(NamedTuple):

@@ -22,6 +22,11 @@ Collateral value = N(t_i) x value per GPU, by one of
   appraisal curve refers, so today's rent below that level marks the collateral down;
 - book: capex * max(1 - age / depreciation_years, 0).
 Discounting: the market curve plus `discount_spread` (continuous).
+Credit (docs/collateral.md, section 6): each customer's default time inverts its cumulative
+hazard (constant, or piecewise flat: HazardCurve); with a loading on the credit factor Z (the
+index's standardized Gaussian shock over the horizon) the names are joined by a Gaussian copula;
+the platform defaults the same way and either ends the contracts or has its servicer replaced;
+a defaulted customer's share may idle for a re-leasing downtime, then re-contract at the index.
 """
 from __future__ import annotations
 
@@ -47,9 +52,25 @@ _GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
 GH_X = np.sqrt(2.0) * _GH_X[GH_NODES // 2:]        # positive nodes of E[f(m + sd Z)], Z ~ N(0, 1)
 GH_W = _GH_W[GH_NODES // 2:] / math.sqrt(math.pi)  # weight of each of the pair +-x
 VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
+PLATFORM_CODES = {"end-contracts": 1, "replace-servicer": 2}     # 0: no platform default
 EXACT_BOX = np.array([1.0, -1.0, 1.0, -1.0])         # empty: the income value by its exact sum
 CHI_REACH, Y_REACH = 0.8, 1.2                        # damped reach of the tabulated months (near_years)
 NEAR_STEP_YEARS = 0.25
+
+
+@dataclass(frozen=True)
+class HazardCurve:
+    """A piecewise-flat default hazard: hazards[k] per year from times[k] to times[k + 1]
+    (years; times[0] = 0), the last one flat for ever."""
+    times: tuple
+    hazards: tuple
+
+    def cumulative(self, t) -> np.ndarray:
+        """The cumulative hazard Lambda(t) at times t >= 0 (years)."""
+        knots, rates = np.asarray(self.times, dtype=float), np.asarray(self.hazards, dtype=float)
+        at_knots = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(knots))])
+        k = np.searchsorted(knots, t, side="right") - 1
+        return at_knots[k] + rates[k] * (np.asarray(t, dtype=float) - knots[k])
 
 
 @dataclass(frozen=True)
@@ -62,6 +83,26 @@ class Contract:
     end: float                   # years
     prepayment: float
     default_hazard: float
+    hazard_curve: HazardCurve | None = None     # replaces default_hazard when given
+
+    def curve(self) -> HazardCurve:
+        """The customer's hazard curve (a constant default_hazard: one flat segment)."""
+        return self.hazard_curve or HazardCurve((0.0,), (self.default_hazard,))
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform (sponsor and servicer) and what its default does: "end-contracts" (every
+    contract ends, with end_probability) or "replace-servicer" (a cost in USD plus months of
+    the fleet's revenue, and downtime_years without revenue)."""
+    name: str
+    curve: HazardCurve
+    loading: float
+    on_default: str
+    end_probability: float
+    replacement_cost: float          # USD
+    replacement_cost_revenue: float  # months of the fleet's revenue
+    downtime_years: float
 
 
 @dataclass(frozen=True)
@@ -97,6 +138,12 @@ class FleetModel:
     sku: str = "H100"                    # the catalog row (data/gpus.csv)
     prepayments: str = "account"         # contract prepayments: "account" (released as the service
                                          # is delivered) or "loan" (paid to the lender; none released)
+    credit_factor: str = "long"          # the index factor whose shock is the credit factor Z
+    credit_loading: float = 0.0          # the customers' loading on Z
+    credit_horizon: float | None = None  # years over which Z is taken (None: to the last date)
+    platform: Platform | None = None
+    releasing_downtime_years: float = 0.0    # a defaulted customer's share earns nothing this long
+    relet_ratio: float = 0.0             # then re-contracted at this x the index (0: merchant)
 
     def fleet_size(self, t) -> np.ndarray:
         """Billable GPUs at times t (years; an array, or a number for a number) with every
@@ -149,10 +196,12 @@ class FleetModel:
         the fleet's."""
         ix = self.index.kernel_args(times, market)
         contracts = len(self.contracts) if self.continuation else 0
-        fa = make(FleetArgs, **self._keyed_arrays(times),
+        keyed = self._keyed_arrays(times)
+        fa = make(FleetArgs, **keyed,
                   **self._cash_arrays(times, self.fleet_size(times), observe),
                   **self._delivery_arrays(times),
                   **self._value_arrays(times, market),
+                  **self._credit_arrays(times, observe, keyed["step_f"]),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
                   box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)))
         return ix, self._with_income_table(fa)
@@ -257,6 +306,52 @@ class FleetModel:
             hazards.setdefault(c.customer_index, c.default_hazard)
         return np.array([hazards[k] for k in sorted(hazards)], dtype=float)
 
+    def credit_curves(self) -> list[HazardCurve]:
+        """Hazard curve per name: each customer's, then the platform's (if any)."""
+        curves = {}
+        for c in self.contracts:
+            curves.setdefault(c.customer_index, c.curve())
+        names = [curves[k] for k in sorted(curves)]
+        return names + ([self.platform.curve] if self.platform else [])
+
+    def credit_loadings(self) -> np.ndarray:
+        """Loading on the credit factor per name (customers, then the platform)."""
+        n = len(self.customer_hazards())
+        platform = [self.platform.loading] if self.platform else []
+        return np.array([self.credit_loading] * n + platform, dtype=float)
+
+    def _credit_arrays(self, times, observe, step_f) -> dict:
+        """The correlated-credit fields of FleetArgs: the factor's weights over its months,
+        each name's loading and hazard segments, the platform's terms, the re-leasing terms."""
+        curves = self.credit_curves()
+        knots = max([len(c.times) for c in curves], default=1)
+        hz_knots = np.full((len(curves), knots), np.inf)
+        hz_rates = np.zeros((len(curves), knots))
+        hz_cum = np.full((len(curves), knots), np.inf)
+        for n, curve in enumerate(curves):
+            k = len(curve.times)
+            hz_knots[n, :k] = curve.times
+            hz_rates[n, :k] = curve.hazards
+            hz_cum[n, :k] = curve.cumulative(np.asarray(curve.times, dtype=float)) if k > 1 else 0.0
+        loadings = self.credit_loadings()
+        months = max(1, math.ceil((self.credit_horizon or float(times[-1])) * 12.0 - 1e-9))
+        row = step_f[1 if self.credit_factor == "long" else 0]
+        variance = float(row @ row)                 # 0 only without loadings (build_fleet)
+        weights = row / math.sqrt(months * variance) if variance > 0.0 else np.zeros(3)
+        p = self.platform
+        lengths = period_lengths(times, observe)
+        return dict(factor_weights=weights, factor_months=months, name_loading=loadings,
+                    hz_knots=hz_knots, hz_rates=hz_rates, hz_cum=hz_cum,
+                    platform=0 if p is None else PLATFORM_CODES[p.on_default],
+                    end_probability=p.end_probability if p else 0.0,
+                    replacement_usd=p.replacement_cost if p else 0.0,
+                    replacement_months=p.replacement_cost_revenue if p else 0.0,
+                    platform_downtime=p.downtime_years if p else 0.0,
+                    month_hours=HOURS_PER_YEAR * MONTH,
+                    period_start=np.concatenate([times[:1], times[1:] - lengths]),
+                    releasing_downtime=self.releasing_downtime_years, relet_ratio=self.relet_ratio,
+                    contracted=self.contracted)
+
     def _value_arrays(self, times, market) -> dict:
         tables = self.income_tables(times, market)
         age = self.age_years + times
@@ -280,7 +375,11 @@ class FleetModel:
         for k, c in enumerate(contracts):
             term = (s > c.start + 1e-9) & (s <= c.end + 1e-9)
             ahead = s[None, :] - times[:, None]
-            hazard = np.multiply(c.default_hazard, ahead, where=ahead > 0.0, out=np.zeros_like(ahead))
+            if c.hazard_curve is None:
+                hazard = np.multiply(c.default_hazard, ahead, where=ahead > 0.0, out=np.zeros_like(ahead))
+            else:
+                lam = c.hazard_curve.cumulative
+                hazard = np.where(ahead > 0.0, lam(s)[None, :] - lam(times)[:, None], 0.0)
             weights[k] = np.exp(-hazard) * term      # (a customer in default at once: hazard inf)
             pv[k] = c.share * c.rate * self.contracted * (1.0 - c.prepayment) * (w * weights[k]).sum(axis=1)
         return dict(displaced=weights, contract_pv=pv)
@@ -365,6 +464,8 @@ def build_fleet(spec, timeline: Timeline) -> FleetModel:
     contracts = tuple(_contract(i, c, timeline, names) for i, c in enumerate(spec.contracts))
     _check_shares(contracts)
     _check_hazards(contracts)
+    credit, releasing = spec.credit, spec.releasing
+    _check_factor(spec)
     ages, fractions = data.residual_curve()
     power_kw = costs.power_kw or gpu["power_kw"]
     power_price = (costs.power_price if costs.power_price is not None
@@ -380,7 +481,11 @@ def build_fleet(spec, timeline: Timeline) -> FleetModel:
         economic_life_years=spec.economic_life_years, salvage_fraction=spec.salvage_fraction,
         residual_elasticity=spec.residual_elasticity, reference_spot=gpu["index_spot_usd_per_gpu_hour"],
         residual_ages=tuple(ages),
-        residual_fractions=tuple(fractions), discount_spread=spec.discount_spread, sku=spec.sku)
+        residual_fractions=tuple(fractions), discount_spread=spec.discount_spread, sku=spec.sku,
+        credit_factor=credit.factor, credit_loading=credit.loading, credit_horizon=credit.horizon,
+        platform=_platform(spec.platform),
+        releasing_downtime_years=releasing.downtime_months * MONTH,
+        relet_ratio=releasing.contract_spot_ratio if releasing.rate == "contract-index" else 0.0)
 
 
 def _contract(i, c, timeline: Timeline, names) -> Contract:
@@ -389,13 +494,50 @@ def _contract(i, c, timeline: Timeline, names) -> Contract:
     if end <= start:
         raise SpecError(f"{key}.end", f"got {c.end!r}; expected an end after the start ({c.start!r})")
     name = c.customer or f"customer {i}"
-    return Contract(name, names.index(name), c.share, c.rate, start, end, c.prepayment, c.default_hazard)
+    return Contract(name, names.index(name), c.share, c.rate, start, end, c.prepayment, c.default_hazard,
+                    _hazard_curve(key, c.hazard_curve, c.default_hazard))
+
+
+def _hazard_curve(key: str, curve, default_hazard: float) -> HazardCurve | None:
+    """The HazardCurve of a hazard_curve table (None without one, or with default_hazard = inf,
+    a default at once, as the anchor-default stress sets it)."""
+    if curve is None or default_hazard == math.inf:
+        return None
+    if default_hazard != 0.0:
+        raise SpecError(f"{key}.hazard_curve", f"given with default_hazard = {default_hazard!r}; "
+                                               "expected one of the two")
+    if len(curve.hazards) != len(curve.times):
+        raise SpecError(f"{key}.hazard_curve.hazards", f"got {len(curve.hazards)} hazards for "
+                                                       f"{len(curve.times)} times; expected one per time")
+    if curve.times[0] != 0.0 or any(b <= a for a, b in zip(curve.times, curve.times[1:])):
+        raise SpecError(f"{key}.hazard_curve.times", f"got {list(curve.times)!r}; expected strictly "
+                                                     "increasing times in years, the first 0")
+    return HazardCurve(tuple(curve.times), tuple(curve.hazards))
+
+
+def _check_factor(spec):
+    """A loading needs a factor with a shock: the index's long_vol ("long") or short_vol ("short")."""
+    vol = "long_vol" if spec.credit.factor == "long" else "short_vol"
+    loaded = spec.credit.loading != 0.0 or (spec.platform is not None and spec.platform.loading != 0.0)
+    if loaded and getattr(spec.index, vol) == 0.0:
+        raise SpecError("model.credit.factor", f"got {spec.credit.factor!r}, whose model.index.{vol} is 0: "
+                                               "no shock to load defaults on; expected the other factor or loadings of 0")
+
+
+def _platform(spec) -> Platform | None:
+    """The Platform of a model.platform table (None without one)."""
+    if spec is None:
+        return None
+    curve = (_hazard_curve("model.platform", spec.hazard_curve, spec.default_hazard)
+             or HazardCurve((0.0,), (spec.default_hazard,)))
+    return Platform(spec.name, curve, spec.loading, spec.on_default, spec.end_probability,
+                    spec.replacement_cost, spec.replacement_cost_revenue, spec.downtime_months * MONTH)
 
 
 def _check_hazards(contracts):
     for c in contracts:
         first = next(d for d in contracts if d.customer_index == c.customer_index)
-        if c.default_hazard != first.default_hazard:
+        if c.curve() != first.curve():
             raise SpecError("model.contracts", f"customer {c.customer!r} has two default hazards; "
                                                "contracts of one customer share one")
 

@@ -119,8 +119,19 @@ class CostsSpec(_Table):
     other_cost: NonNeg = 0.40
 
 
+class HazardCurveSpec(_Table):
+    """A piecewise-flat default hazard: hazards[k] per year from times[k] to times[k + 1]
+    (years from the valuation date), the last one flat for ever; times start at 0 and rise."""
+    times: list[NonNeg] = Field(min_length=1)
+    hazards: list[NonNeg] = Field(min_length=1)
+
+
+Loading = Annotated[Number, Field(ge=-1, le=1)]
+
+
 class ContractSpec(_Table):
-    """A take-or-pay contract on a share of the fleet at a fixed rate (USD per GPU-hour)."""
+    """A take-or-pay contract on a share of the fleet at a fixed rate (USD per GPU-hour); its
+    customer defaults at `default_hazard` per year, or along `hazard_curve`."""
     customer: str = ""
     share: Annotated[Number, Field(gt=0, le=1)]
     rate: NonNeg
@@ -128,6 +139,43 @@ class ContractSpec(_Table):
     end: Time
     prepayment: Annotated[Number, Field(ge=0, lt=1)] = 0.0
     default_hazard: Hazard = 0.0
+    hazard_curve: HazardCurveSpec | None = None
+
+
+class FleetCreditSpec(_Table):
+    """The systematic credit factor (docs/collateral.md, section 6): Z, the
+    standardized Gaussian shock of the index's `factor` ("long": xi, "short": chi) over
+    `horizon` years (default: to the last date), loads each customer's default with
+    `loading` (positive: defaults rise when rents fall)."""
+    factor: Literal["long", "short"] = "long"
+    loading: Loading = 0.0
+    horizon: Positive | None = None
+
+
+class PlatformSpec(_Table):
+    """The platform (sponsor and servicer): its default hazard (per year) or hazard curve,
+    its loading on the credit factor, and what its default does: "end-contracts" (every
+    contract ends, with `end_probability`) or "replace-servicer" (a cost of
+    `replacement_cost` USD plus `replacement_cost_revenue` months of the fleet's revenue,
+    and `downtime_months` without revenue)."""
+    name: str = "platform"
+    default_hazard: Hazard = 0.0
+    hazard_curve: HazardCurveSpec | None = None
+    loading: Loading = 0.0
+    on_default: Literal["end-contracts", "replace-servicer"] = "end-contracts"
+    end_probability: Annotated[Number, Field(ge=0, le=1)] = 1.0
+    replacement_cost: NonNeg = 0.0
+    replacement_cost_revenue: NonNeg = 0.0
+    downtime_months: NonNeg = 0.0
+
+
+class ReleasingSpec(_Table):
+    """Re-leasing a defaulted customer's share: `downtime_months` without revenue, then the
+    merchant market ("merchant") or a new contract to the end of the old one at
+    `contract_spot_ratio` x the index of that date ("contract-index")."""
+    downtime_months: NonNeg = 0.0
+    rate: Literal["merchant", "contract-index"] = "merchant"
+    contract_spot_ratio: Positive = 1.10
 
 
 class GpuFleetSpec(_Table):
@@ -149,6 +197,9 @@ class GpuFleetSpec(_Table):
     utilization: UtilizationSpec = UtilizationSpec()
     costs: CostsSpec = CostsSpec()
     contracts: list[ContractSpec] = []
+    credit: FleetCreditSpec = FleetCreditSpec()
+    platform: PlatformSpec | None = None
+    releasing: ReleasingSpec = ReleasingSpec()
 
 
 MODEL_SPECS = {"gbm": GBMSpec, "jump-diffusion": JumpDiffusionSpec, "schwartz": SchwartzSpec,

@@ -5,6 +5,7 @@ concern (docs/architecture.md): spec, market, models, instruments, engines, cred
 portfolio, output and workflows.
 """
 
+from gpufin.credit.measures import loan_measures
 from gpufin.credit.spread import solve_spread
 from gpufin.engines.pricing import price, price_many
 from gpufin.errors import NoClosedForm, SpecError
@@ -17,6 +18,6 @@ from gpufin.version import __version__
 from gpufin.workflows.simulate import simulate
 from gpufin.workflows.warmup import warm_up
 
-__all__ = ["price", "price_many", "solve_spread", "grid", "simulate", "calibrate", "calibrate_history",
-           "value_book", "stress_book", "var_book", "warm_up", "SpecError", "NoClosedForm",
-           "__version__"]
+__all__ = ["price", "price_many", "solve_spread", "loan_measures", "grid", "simulate", "calibrate",
+           "calibrate_history", "value_book", "stress_book", "var_book", "warm_up", "SpecError",
+           "NoClosedForm", "__version__"]

@@ -79,9 +79,10 @@ def _check_snapshot(path: Path, snap: dict):
             raise SpecError(str(path), f"{key}: missing")
     try:
         pd.Timestamp(str(snap["valuation_date"]))
-        MarketSpec.model_validate({k: snap[k] for k in ("valuation_date", "curve", "forward_curve")})
+        MarketSpec.model_validate({k: snap[k] for k in ("valuation_date", "curve", "forward_curve", "risk")
+                                   if k in snap})
     except (ValidationError, ValueError) as exc:
-        raise SpecError(str(path), f"valuation_date, curve or forward_curve unusable: "
+        raise SpecError(str(path), f"valuation_date, curve, forward_curve or risk unusable: "
                                    f"{str(exc).splitlines()[0]}") from None
     if not _positive(snap.get("power_price_usd_per_kwh")):
         raise SpecError(str(path), "power_price_usd_per_kwh: expected a positive number")

@@ -17,6 +17,8 @@ JUMPS = dict(GBM, kind="jump-diffusion", jump_intensity=1.0, jump_mean=-0.16, ju
 SS = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0, "short_vol": 0.5,
       "long_vol": 0.2, "launch_intensity": 1.0, "launch_jump_mean": -0.16, "spike_intensity": 0.5,
       "spike_jump_mean": 0.18}
+SCHWARTZ = {"kind": "schwartz", "spot": 2.4, "vol": 0.5, "mean_reversion": 2.0, "long_run_level": 1.8,
+            "rate": 0.04}
 FLEET = {"kind": "gpu-fleet", "gpus": 10, "contracts": [{"share": 0.5, "rate": 2.0, "end": 1.0}]}
 MC = {"paths": 2048, "method": "mc"}
 LOAN = {"kind": "loan", "principal": 1.0, "maturity": 1.0, "spread": 0.03, "ltv_trigger": 0.9}
@@ -38,7 +40,9 @@ def _jobs():
         ("GBM and Merton paths with jumps or barriers",
          lambda: _both({"model": JUMPS, "instrument": barrier, "mc": MC},
                        {"model": JUMPS, "instrument": asian, "mc": MC})),
-        ("Schwartz-Smith paths",
+        ("Schwartz paths (no jumps)",
+         lambda: _both({"model": SCHWARTZ, "instrument": asian, "mc": MC})),
+        ("Schwartz-Smith paths with jumps",
          lambda: _both({"model": SS, "instrument": {"kind": "cap", "strike": 2.4, "maturity": 0.25}, "mc": MC})),
         ("GPU fleet paths", lambda: simulate({"model": FLEET, "mc": {"paths": 64, "horizon": 0.25}})),
         ("loan waterfall, index collateral (lognormal)",

@@ -92,7 +92,7 @@ def contract_rates(i, t, start, end, customer, contracted_cash, released_cash, s
                 taken[lane] += part if on else 0.0
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def releasing_rates(i, t0, t, times, start, end, customer, contracted_cash, released_cash, share, tau,
                     downtime, billable, relet, rate, taken, idle):
     """contract_rates for the period (t0, t] with re-leasing: a defaulted customer's share idles
@@ -117,7 +117,7 @@ def releasing_rates(i, t0, t, times, start, end, customer, contracted_cash, rele
                 idle[lane] += part * max(min(t, a + downtime) - max(t0, a), 0.0) / span
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def capture_relet(i, t, times, start, end, customer, tau, downtime, ratio, index, relet):
     """relet[contract, lane] = ratio x index at the first date t >= a + downtime of a contract
     whose customer defaulted before its end (a = max(default, start)); -1 until then."""
@@ -149,7 +149,7 @@ def norm_ppf(p):
     return x if p < 0.5 else -x
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def credit_factor(k0, k1, ids, signs, weights, months, z1, z2, z3, factor):
     """factor[lane] = Z, the weighted sum of the Gaussian index normals (streams 0, 1 and 100,
     as month_normals draws them) of months 0 .. months - 1: N(0, 1) for unit weights."""
@@ -165,7 +165,7 @@ def credit_factor(k0, k1, ids, signs, weights, months, z1, z2, z3, factor):
                                  + weights[2] * z3[row, lane])
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def default_times(n, uniforms, loading, factor, knots, rates, cum, out):
     """out[lane] = the default time (years) of name n from its uniforms: -ln u (loading 0),
     else -ln(1 - Phi(X)), X = loading Z - sqrt(1 - loading^2) Phi^{-1}(u), through the inverse
@@ -185,7 +185,7 @@ def default_times(n, uniforms, loading, factor, knots, rates, cum, out):
         out[lane] = knots[n, k] + ((e - cum[n, k]) / rates[n, k] if e > cum[n, k] else 0.0)
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def servicer_cash(t0, t, hours, gpus, revenue, opex, platform_tau, downtime, cost_usd, cost_hours, cash):
     """cash[lane] (USD) of the period (t0, t] when the servicer is replaced at platform_tau:
     no revenue (USD per GPU-hour) for `downtime` years from then, and in the period of the

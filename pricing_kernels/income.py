@@ -140,7 +140,7 @@ def fleet_income(n, i, chi, xi, y, fa, scratch, gross, partial):
             partial[k, lane] *= far[lane]
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def _far_outside(n, i, split, months, chi, y, fa, scratch):
     """The far months by their exact sum for the lanes outside the box, gathered into
     scratch's lanes, out_chi, out_y, out_gross and out_partial."""

@@ -108,9 +108,15 @@ def main(debug):
 @click.option("--measures", is_flag=True,
               help="A loan under both measures: rating view, discount margin and CS01, "
                    "risk-neutral price and fair spreads, spread decomposition (docs/loans.md).")
+@click.option("--loan-greeks", is_flag=True,
+              help="A loan's Greeks on common random numbers with standard errors: DV01, CS01, "
+                   "PD01 and jump-to-default per customer and platform, rent level and trend, "
+                   "launch timing, residual, haircut, lag (docs/loans.md, \"Loan Greeks\").")
+@click.option("--jtd-at", type=float, metavar="YEARS",
+              help="With --loan-greeks: also jump-to-default at this time (years) of the loan's life.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Also write the result to this .json, .csv or .xlsx file.")
-def price(spec, fmt, paths, seed, overrides, method, solve, greeks, measures, out):
+def price(spec, fmt, paths, seed, overrides, method, solve, greeks, measures, loan_greeks, jtd_at, out):
     """Value the trade described by SPEC (a TOML or JSON file)."""
     import gpufin
     from gpufin.output.excel import key_values, result_sheets, write_excel
@@ -120,7 +126,14 @@ def price(spec, fmt, paths, seed, overrides, method, solve, greeks, measures, ou
     assignments = spec_overrides(overrides, paths, seed) + [f"mc.method={method}"] * (method is not None)
     if measures and (solve or greeks):
         raise click.UsageError("--measures already solves the fair spreads; it takes neither --solve nor --greeks")
-    if measures:
+    if loan_greeks and (measures or solve or greeks):
+        raise click.UsageError("--loan-greeks takes none of --measures, --solve, --greeks")
+    if jtd_at is not None and not loan_greeks:
+        raise click.UsageError("--jtd-at is a date of --loan-greeks; add --loan-greeks")
+    if loan_greeks:
+        from gpufin.risk.loan_greeks import loan_greeks as value_greeks
+        result = value_greeks(spec, assignments, at=jtd_at)
+    elif measures:
         from gpufin.credit.measures import loan_measures
         result = loan_measures(spec, assignments)
     else:

@@ -18,7 +18,7 @@ ALLOWED = {
     "instruments": {"errors", "spec"},
     "engines": {"errors", "spec", "market", "models", "instruments"},
     "credit": {"errors", "spec", "market", "engines"},
-    "risk": {"errors", "spec", "market", "engines", "output"},
+    "risk": {"errors", "spec", "market", "engines", "credit", "output"},
     "output": {"errors"},
     "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},
     "workflows": {"errors", "spec", "models", "engines", "output"},

@@ -457,3 +457,11 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
         result["collateral_check"] = new_gpu_values(run.collateral.model, run.collateral.market,
                                                     load_market_data().used_prices)
     return result
+
+
+def path_values(run: LoanRun, out: np.ndarray) -> np.ndarray:
+    """Per path of a waterfall's `out`, the lender's value (USD): PV of receipts - PV of the
+    draws funded + the draw at closing; `summarize`'s `value` is their mean. Differences of
+    these between two runs on the same paths give common-random-number standard errors."""
+    draw0 = float(run.terms.draw_amounts[run.terms.draw_times == 0.0].sum())
+    return out[:, RECEIPTS] - out[:, DRAWS] + draw0

@@ -55,6 +55,13 @@ KINDS = {
     "bp": Kind("bp", scale=1e4, decimals=1, excel="0.00%"),
     "in_bp": Kind("bp", decimals=1, excel="0.0"),
     "cs01": Kind("% of par per bp", decimals=5, excel="0.00000"),
+    "pd01": Kind("USD per bp/yr of hazard", money=True, excel="#,##0"),
+    "rent_level": Kind("USD per +1% index", money=True, excel="#,##0"),
+    "rent_trend": Kind("USD per +1%/yr drift", money=True, excel="#,##0"),
+    "launch_intensity_up": Kind("USD per +0.1 launches/yr", money=True, excel="#,##0"),
+    "residual": Kind("USD per -1% collateral", money=True, excel="#,##0"),
+    "haircut": Kind("USD per +1 pt haircut", money=True, excel="#,##0"),
+    "lag": Kind("USD per +0.25 yr lag", money=True, excel="#,##0"),
     "pct": Kind("%", scale=100.0, excel="0.00%"),
     "index": Kind("USD/GPU-hr", decimals=4, excel="0.0000"),
     "years": Kind("yr", excel="0.00"),
@@ -78,13 +85,23 @@ KEYS = {
     **dict.fromkeys(("pd", "pd_by_year", "lgd", "breach_probability", "breach_by_year",
                      "acceleration_probability", "going_concern_share", "utilization", "ltv", "level"), "pct"),
     **dict.fromkeys(("index", "strike", "futures_price", "barrier", "rebate"), "index"),
-    **dict.fromkeys(("maturity_years", "wal", "time_years", "times_years"), "years"),
+    **dict.fromkeys(("maturity_years", "wal", "time_years", "times_years", "jtd_at_years"), "years"),
     "horizon_days": "days",
     **dict.fromkeys(("paths", "payments", "fixings", "periods", "steps", "prints", "positions",
                      "errors", "scenarios", "n_obs"), "count"),
     "notional": "gpu_hours",
     "dscr": "multiple",
 }
+
+# a loan's Greeks (gpufin.risk.loan_greeks), and as `portfolio value` columns with a loan_ prefix
+LOAN_GREEK_KEYS = {
+    **dict.fromkeys(("jtd", "jtd_at", "jtd_platform", "jtd_at_platform", "jtd_largest", "launch_earlier"), "usd"),
+    **dict.fromkeys(("pd01", "pd01_platform", "pd01_customers"), "pd01"),
+    **{greek: greek for greek in ("rent_level", "rent_trend", "launch_intensity_up", "residual", "haircut", "lag")},
+    "cs01": "cs01",
+}
+KEYS.update(LOAN_GREEK_KEYS)
+KEYS.update({f"loan_{key}": kind for key, kind in LOAN_GREEK_KEYS.items()})
 
 QUANTILE_COLUMN = re.compile(r"mean|q\d\d")
 

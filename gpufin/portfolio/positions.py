@@ -5,7 +5,8 @@ is priced in one price_many call, so trades on the same underlying and dates sha
 simulated paths, and in-process and distributed runs give identical rows. Delta and vega
 come with the position's own value where price_many has an estimator for them (pathwise in
 the Monte Carlo pass, or the closed form's derivatives); other Greeks, and delta and vega of
-barriers, loans and fleets, by bump and revalue (gpufin.risk.bumps).
+barriers, loans and fleets, by bump and revalue (gpufin.risk.bumps). Loan rows add the loan
+Greeks of gpufin.risk.loan_greeks (columns LOAN_COLUMNS, NaN on other rows).
 """
 from __future__ import annotations
 
@@ -18,11 +19,19 @@ from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
 from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, shift_rates,
                                spot_of)
+from gpufin.risk.loan_greeks import loan_greeks
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 ESTIMATED = ("delta", "vega")       # taken from the base result when it has them
+# loan rows' Greeks (gpufin.risk.loan_greeks; NaN on other rows): column -> result key
+LOAN_GREEKS = {"loan_cs01": "cs01", "loan_pd01": "pd01_customers", "loan_pd01_platform": "pd01_platform",
+               "loan_jtd_platform": "jtd_platform", "loan_rent_level": "rent_level",
+               "loan_rent_trend": "rent_trend", "loan_launch_earlier": "launch_earlier",
+               "loan_launch_intensity_up": "launch_intensity_up", "loan_residual": "residual",
+               "loan_haircut": "haircut", "loan_lag": "lag"}
+LOAN_COLUMNS = tuple(c + suffix for c in (*LOAN_GREEKS, "loan_jtd_largest") for suffix in ("", "_stderr"))
 
 
 def _prepared(doc: dict, options: dict) -> tuple[dict, object]:
@@ -78,7 +87,8 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
     for pos in positions:
         row = position_row(pos)
         row.update(unit_value=math.nan, value=math.nan, stderr=math.nan, method=None,
-                   **{g: math.nan for g in GREEK_COLUMNS}, error=pos.error)
+                   **{g: math.nan for g in GREEK_COLUMNS}, **dict.fromkeys(LOAN_COLUMNS, math.nan),
+                   error=pos.error)
         rows.append(row)
         if pos.error:
             plans.append(None)
@@ -126,7 +136,28 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             if base.get("greeks_method") in ("pathwise", "analytic"):
                 found.update({k: base[k] for k in ESTIMATED})
             row.update({k: pos.quantity * v for k, v in found.items()})
+            if row["instrument"] == "loan":
+                _add_loan_greeks(row, pos, options)
     return rows
+
+
+def _add_loan_greeks(row: dict, pos: Position, options: dict) -> None:
+    """The loan Greeks of a loan row (times the quantity, in USD; loan_cs01 stays in price points
+    per bp, a figure per loan), on the document as valued: `loan_jtd_largest` is the customer
+    whose default today costs most."""
+    try:
+        found = loan_greeks(_prepared(pos.doc, options)[0])
+    except Exception as exc:
+        row["error"] = f"loan Greeks: {_describe(exc)}"
+        return
+    worst = min(found.get("customer_greeks", []), key=lambda r: r["jtd"], default=None)
+    if worst is not None:
+        found.update(jtd_largest=worst["jtd"], jtd_largest_stderr=worst["jtd_stderr"])
+    keys = {**LOAN_GREEKS, "loan_jtd_largest": "jtd_largest"}
+    for column, key in keys.items():
+        scale = 1.0 if key == "cs01" else pos.quantity
+        for suffix, factor in (("", scale), ("_stderr", abs(scale))):
+            row[column + suffix] = factor * found.get(key + suffix, math.nan)
 
 
 def _estimated(doc: dict) -> bool:

@@ -175,14 +175,26 @@ def _loan(deal, *overrides, paths=4000):
     return gpufin.price(f"data/deals/{deal}.toml", [f"mc.paths={paths}", *overrides])
 
 
+LOADINGS = (0.0, 0.3, 0.6, 0.9)
+
+
 def test_wrong_way_risk_raises_expected_loss_and_pd_with_the_loading():
     """The non-investment-grade deal at loadings 0, 0.3, 0.6 and 0.9 on the same seed: customers
     default when rents fall, so the loan loses more and defaults more often."""
-    results = [_loan("non_ig_ddtl", f"model.credit.loading={rho}") for rho in (0.0, 0.3, 0.6, 0.9)]
+    results = [_loan("non_ig_ddtl", f"model.credit.loading={rho}") for rho in LOADINGS]
     losses = [r["expected_loss"] for r in results]
     pds = [r["pd"] for r in results]
     assert all(b > a for a, b in zip(losses, losses[1:])), losses
     assert all(b >= a for a, b in zip(pds, pds[1:])) and pds[-1] > pds[0], pds
+
+
+def test_wrong_way_risk_raises_the_fair_spread_with_the_loading():
+    """The same deal's fair spread (the spread that prices it at par, solved on common random
+    numbers) at the same four loadings: it rises with the loading."""
+    spreads = [gpufin.solve_spread("data/deals/non_ig_ddtl.toml",
+                                   ["mc.paths=4000", f"model.credit.loading={rho}"])["spread"]
+               for rho in LOADINGS]
+    assert all(b > a for a, b in zip(spreads, spreads[1:])), spreads
 
 
 def test_a_platform_default_that_ends_the_contracts_raises_expected_loss():

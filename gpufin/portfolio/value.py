@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gpufin.portfolio.positions import (GREEK_COLUMNS, in_book_order, in_chunks, underlying_order,
-                                        value_chunk)
+from gpufin.portfolio.positions import (GREEK_COLUMNS, LOAN_GREEKS, in_book_order, in_chunks,
+                                        underlying_order, value_chunk)
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks, write_output
 from gpufin.spec.book import load_book
 
 GROUPS = ("book", "counterparty", "sku", "instrument")
+# loan Greeks in USD add up across loans (loan_cs01, in price points per loan, does not)
+LOAN_TOTALS = tuple(c for c in (*LOAN_GREEKS, "loan_jtd_largest") if c != "loan_cs01")
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Sums of value and Greeks by book, counterparty, SKU and instrument kind."""
+    """Sums of value, Greeks and the loans' USD Greeks by book, counterparty, SKU and
+    instrument kind (the loan Greeks only when the book holds a loan valued with them; NaN in a
+    group without one)."""
+    columns = [*GREEK_COLUMNS, *(c for c in LOAN_TOTALS if c in results and results[c].notna().any())]
+
     def total(values):            # NaN only when nothing in the group has the quantity
         return float(values.sum(min_count=1))
 
@@ -23,13 +29,13 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         keys = results[group].fillna("(none)")
         agg = results.assign(key=keys).groupby("key", sort=True).agg(
             positions=("id", "size"), errors=("error", lambda e: int(e.notna().sum())),
-            value=("value", total), **{g: (g, total) for g in GREEK_COLUMNS})
+            value=("value", total), **{g: (g, total) for g in columns})
         frames.append(agg.reset_index().rename(columns={"key": "name"}).assign(by=group))
-    total = results.agg({"value": total, **{g: total for g in GREEK_COLUMNS}})
+    total = results.agg({"value": total, **{g: total for g in columns}})
     frames.append(pd.DataFrame([{"by": "total", "name": "all", "positions": len(results),
                                  "errors": int(results["error"].notna().sum()), **total.to_dict()}]))
     summary = pd.concat(frames, ignore_index=True)
-    return summary[["by", "name", "positions", "errors", "value", *GREEK_COLUMNS]]
+    return summary[["by", "name", "positions", "errors", "value", *columns]]
 
 
 def value_book(book, out=None, market_file=None, paths=None, greeks=True, workers=None, scheduler=None,

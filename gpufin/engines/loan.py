@@ -409,9 +409,8 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     accelerations, EL, LGD, WAL, loss VaR and ES, the fixed schedule, LTV and DSCR quantiles."""
     s, terms = run.spec, run.terms
     n = out.shape[0]
-    draw0 = float(terms.draw_amounts[terms.draw_times == 0.0].sum())
     receipts, pv_draws = out[:, RECEIPTS], out[:, DRAWS]
-    value, value_se = _mean_se(receipts - pv_draws + draw0)
+    value, value_se = _mean_se(path_values(run, out))
     price, price_se = _ratio_se(100.0 * receipts, pv_draws)
     ended = out[:, ENDED] > 0.0
     payment = out[:, PAYMENT_DEFAULT] > 0.0

@@ -55,11 +55,12 @@ CASES = [(0.02, 0.08, 3.0, {"cds": [{"tenor_years": 3.0, "spread_bp": 300.0}]}),
                                     {"tenor_years": 5.0, "spread_bp": 400.0}]})]
 
 
-def _reference(doc: dict, hazard: float) -> float:
-    """The closed-form value (USD) of the loan on a flat hazard with no recovery."""
+def _reference(doc: dict, times: tuple, hazards: tuple) -> float:
+    """The closed-form value (USD) of the loan on a piecewise-flat hazard curve (hazards[k] up
+    to times[k] years, the last beyond) with no recovery."""
     run = prepare(load_spec(doc))
     ins = doc["instrument"]
-    curve = HazardCurve(dt.date(2026, 1, 1), (ins["maturity"],), (hazard,), 0.0)
+    curve = HazardCurve(dt.date(2026, 1, 1), times, hazards, 0.0)
     return risky_loan_value(run.terms.schedule.pay_times, curve, run.collateral.market, notional=ins["principal"],
                             coupon=ins["coupon"], amortization="linear")
 
@@ -67,8 +68,9 @@ def _reference(doc: dict, hazard: float) -> float:
 @pytest.mark.parametrize("hazard, coupon, maturity, credit", CASES)
 def test_risk_neutral_price_is_the_closed_form(hazard, coupon, maturity, credit):
     """Zero correlation and no platform risk: the risk-neutral value is the risky loan's closed
-    form at the flat hazard -ln Q(T) / T of the customer's curve, and the real-world value the
-    closed form at the contract's hazard, each within 4 standard errors."""
+    form on the customer's bootstrapped curve (simulated node by node, not flattened), and the
+    real-world value the closed form at the contract's hazard, each within 4 standard errors;
+    `rn_hazards` reports the curve's flat equivalent -ln Q(T) / T."""
     doc = one_customer(hazard, coupon, maturity, credit)
     result = loan_measures(doc)
     s = load_spec(doc)
@@ -77,10 +79,35 @@ def test_risk_neutral_price_is_the_closed_form(hazard, coupon, maturity, credit)
     assert result["rn_hazards"]["lab"] == pytest.approx(flat, rel=1e-12)
     assert result["rn_hazard_sources"]["lab"] == "market.customer_credit"
     assert flat > hazard                     # these curves price more default than the contract's hazard
-    rn_ref, rw_ref = _reference(doc, flat), _reference(doc, hazard)
+    rn_ref, rw_ref = _reference(doc, curve.times, curve.hazards), _reference(doc, (maturity,), (hazard,))
     assert abs(result["rn_value"] - rn_ref) < SIGMAS * result["rn_value_stderr"]
     assert abs(result["value"] - rw_ref) < SIGMAS * result["stderr"]
     assert result["rn_price_pct"] < result["price_pct"]
+
+
+@pytest.mark.parametrize("customer_bp, platform_bp", [(300.0, 450.0), (150.0, 880.0)])
+def test_platform_credit_enters_the_risk_neutral_price(customer_bp, platform_bp):
+    """A platform whose default ends the contracts, with its own CDS under its name in
+    `market.customer_credit`: independent of the customer (no loading), the loan survives a date
+    iff both do, so its risk-neutral value is the closed form at the sum of the two flat
+    hazards, within 4 standard errors; the platform's hazard is the CDS's, not its real-world
+    one."""
+    doc = one_customer(0.02, 0.08, 3.0, {"cds": [{"tenor_years": 3.0, "spread_bp": customer_bp}]})
+    doc["model"]["platform"] = {"name": "neocloud", "default_hazard": 0.01, "on_default": "end-contracts"}
+    doc["market"]["customer_credit"].append({"name": "neocloud", "recovery": 0.4,
+                                             "cds": [{"tenor_years": 3.0, "spread_bp": platform_bp}]})
+    result = loan_measures(doc)
+    s = load_spec(doc)
+    handle = prepare(s).collateral.market.curve_handle()
+    customer, platform = (name_curve(entry, handle) for entry in s.market.customer_credit)
+    assert result["rn_hazard_sources"] == {"lab": "market.customer_credit", "neocloud": "market.customer_credit"}
+    assert result["rn_hazards"]["neocloud"] == pytest.approx(-math.log(platform.survival(3.0)[0]) / 3.0, rel=1e-12)
+    total = customer.hazards[0] + platform.hazards[0]
+    assert len(customer.hazards) == len(platform.hazards) == 1
+    assert abs(result["rn_value"] - _reference(doc, (3.0,), (total,))) < SIGMAS * result["rn_value_stderr"]
+    alone = copy.deepcopy(doc)
+    del alone["model"]["platform"], alone["market"]["customer_credit"][1]
+    assert result["rn_value"] < loan_measures(alone)["rn_value"]      # platform risk costs the lender
 
 
 def test_lender_cash_reprices_the_loan_and_ignores_chunking():

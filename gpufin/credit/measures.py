@@ -14,18 +14,17 @@ Keys (the loan engine's own keys keep their meaning: they are the real-world fig
 - risk neutral (`rn_`; gpu-fleet collateral only): the rent index on the forward curve (`market.forward_curve`; without
   one, the shipped H100 curve scaled to the fleet's spot), each customer's hazard from its
   CDS or rating curve (`market.customer_credit`, else the shipped deal's anchor in
-  data/market.toml `[credit]`; customers with neither keep their real-world hazard) and the
-  long-run logit utilization lowered by `market.utilization_risk_premium`: `rn_price_pct`,
-  `rn_value`, `rn_pd`, `rn_expected_loss`, `rn_fair_spread_bp`, `rn_hazards` (per customer,
-  per year) and `rn_hazard_sources`.
+  data/market.toml `[credit]`; customers with neither keep their real-world hazard), the
+  platform's (`model.platform`) from `market.customer_credit` under its name, else the shipped
+  deal's platform, and the long-run logit utilization lowered by
+  `market.utilization_risk_premium`: `rn_price_pct`, `rn_value`, `rn_pd`, `rn_expected_loss`,
+  `rn_fair_spread_bp`, `rn_hazards` (per customer and platform: the flat hazard per year with
+  the curve's survival to the loan's maturity T, -ln Q(T) / T) and `rn_hazard_sources`.
 - decomposition (`spread_`): expected-loss spread (`rw_fair_spread_bp`), risk premium
   (risk-neutral minus real-world) and residual to the observed spread
   (`market.observed_spread_bp`, else the shipped deal's) (gpufin.credit.decompose).
-Every simulated figure has a `_stderr` twin.
-
-The fleet kernel takes one constant hazard per customer: the risk-neutral hazard is the flat
-one with the curve's survival to the loan's maturity T, -ln Q(T) / T, so the probability of a
-default before maturity is the curve's; its timing within the term is flattened.
+Every simulated figure has a `_stderr` twin. The fleet simulates each bootstrapped curve
+itself, piecewise flat between its nodes.
 """
 from __future__ import annotations
 
@@ -34,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gpufin.credit.decompose import decompose_spread
+from gpufin.credit.hazards import HazardCurve
 from gpufin.credit.inputs import credit_spec, deal_credit, name_curve
 from gpufin.credit.margin import BP, solve_loan_margin
 from gpufin.credit.rating import implied_rating
@@ -43,6 +43,7 @@ from gpufin.engines.collateral import Collateral, build_collateral
 from gpufin.engines.loan import PathCache, prepare, price_loan, value_loan
 from gpufin.errors import SpecError
 from gpufin.market.data import load_market_data
+from gpufin.models.fleet import HazardCurve as FleetHazardCurve
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import ForwardPoint, Spec
 
@@ -120,10 +121,15 @@ def _risk_neutral(s: Spec, deal, floating: bool, maturity: float) -> dict:
     `maturity` is the loan's last payment time in years."""
     rn_spec = s.with_market(s.market.model_copy(update={"forward_curve": _forward_curve(s)}))
     collateral = build_collateral(rn_spec)
-    hazards, sources = _customer_hazards(s, collateral, deal, maturity)
     model = collateral.model
-    contracts = tuple(replace(c, default_hazard=hazards[c.customer]) for c in model.contracts)
-    model = replace(model, contracts=contracts, util_theta=model.util_theta - s.market.utilization_risk_premium)
+    curves, sources = _market_curves(s, collateral, deal)
+    contracts = tuple(replace(c, default_hazard=0.0, hazard_curve=_fleet_curve(curves[c.customer]))
+                      if c.customer in curves else c for c in model.contracts)
+    platform = model.platform
+    if platform is not None and platform.name in curves:
+        platform = replace(platform, curve=_fleet_curve(curves[platform.name]))
+    model = replace(model, contracts=contracts, platform=platform,
+                    util_theta=model.util_theta - s.market.utilization_risk_premium)
     collateral = replace(collateral, model=model)
     cache = PathCache(prepare(rn_spec, None, collateral), s.mc.paths, s.mc.seed, s.mc.chunk_paths)
     priced = price_loan(rn_spec, None, cache)
@@ -132,6 +138,8 @@ def _risk_neutral(s: Spec, deal, floating: bool, maturity: float) -> dict:
     figures["value_stderr"] = figures.pop("stderr")
     if floating:
         figures.update(_fair_spread(rn_spec, cache))
+    named = {c.customer: c.curve() for c in contracts} | ({platform.name: platform.curve} if platform else {})
+    hazards = {name: float(curve.cumulative(maturity)) / maturity for name, curve in named.items()}
     figures.update(hazards=hazards, hazard_sources=sources)
     return _prefixed("rn_", figures)
 
@@ -147,27 +155,34 @@ def _forward_curve(s: Spec) -> list[ForwardPoint]:
     return [ForwardPoint(time=p["time"], price=p["price"] * scale) for p in md.market_table()["forward_curve"]]
 
 
-def _customer_hazards(s: Spec, collateral: Collateral, deal, maturity: float) -> tuple[dict, dict]:
-    """Per fleet customer, the flat risk-neutral hazard -ln Q(T) / T (per year, T the loan's
-    maturity in years) and where its curve came from."""
+def _market_curves(s: Spec, collateral: Collateral, deal) -> tuple[dict, dict]:
+    """The bootstrapped hazard curve of each fleet customer and of the platform that has market
+    credit (`market.customer_credit` by name, else the shipped deal's anchor for customers and
+    its platform for `model.platform`), and where every name's hazard came from."""
     customers = list(dict.fromkeys(c.customer for c in collateral.model.contracts))
-    hazards = {c.customer: float(c.default_hazard) for c in collateral.model.contracts}
-    sources = dict.fromkeys(customers, "real-world")
+    platform = collateral.model.platform
+    names = customers + ([platform.name] if platform is not None else [])
+    sources = dict.fromkeys(names, "real-world")
     handle = collateral.market.curve_handle()
-    named = {}
+    curves = {}
     for i, entry in enumerate(s.market.customer_credit):
         key = f"market.customer_credit[{i}]"
-        if entry.name not in customers:
-            raise SpecError(f"{key}.name", f"got {entry.name!r}; expected a customer of model.contracts: "
-                                           f"{', '.join(map(repr, customers)) or 'none'}")
-        named[entry.name] = name_curve(entry, handle, key=key)
-    for customer in customers:
-        if customer in named:
-            curve, sources[customer] = named[customer], "market.customer_credit"
-        elif deal is not None and deal.anchor is not None:
-            curve = name_curve(deal.anchor, handle)
-            sources[customer] = f"market.credit deal {deal.deal}: {deal.anchor.name}"
-        else:
-            continue
-        hazards[customer] = -math.log(float(curve.survival(maturity)[0])) / float(maturity)
-    return hazards, sources
+        if entry.name not in names:
+            raise SpecError(f"{key}.name", f"got {entry.name!r}; expected a customer of model.contracts or "
+                                           f"model.platform.name: {', '.join(map(repr, names)) or 'none'}")
+        curves[entry.name], sources[entry.name] = name_curve(entry, handle, key=key), "market.customer_credit"
+    if deal is not None:
+        defaults = {c: deal.anchor for c in customers if deal.anchor is not None}
+        if platform is not None:
+            defaults[platform.name] = deal.platform
+        for name, entry in defaults.items():
+            if name not in curves:
+                curves[name] = name_curve(entry, handle)
+                sources[name] = f"market.credit deal {deal.deal}: {entry.name}"
+    return curves, sources
+
+
+def _fleet_curve(curve: HazardCurve) -> FleetHazardCurve:
+    """A bootstrapped curve (hazards[k] up to times[k], the last flat beyond) as the fleet's
+    piecewise-flat curve (hazards[k] from times[k])."""
+    return FleetHazardCurve((0.0, *curve.times[:-1]), tuple(curve.hazards))

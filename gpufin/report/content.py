@@ -339,13 +339,15 @@ def _index_model(a: DealAnalysis) -> Table:
 
 
 def _contracts(a: DealAnalysis) -> Table:
-    """The fleet's take-or-pay contracts (times in years from the valuation date)."""
+    """The fleet's take-or-pay contracts (times in years from the valuation date); the default
+    hazard is the customer's average to the contract's end, Lambda(end) / end (its constant
+    hazard, or the mean of its hazard curve)."""
     rows = [[c.customer, shown("%", c.share), shown("USD/GPU-hr", c.rate), shown("yr", c.start),
-             shown("yr", c.end), shown("%", c.prepayment), shown("%", c.default_hazard)]
+             shown("yr", c.end), shown("%", c.prepayment), shown("%", float(c.curve().cumulative(c.end)) / c.end)]
             for c in a.run.collateral.model.contracts]
     return Table("Customer contracts",
                  ["customer", "share", "rate", "start", "end", "prepaid", "default hazard"],
-                 ["", "% of fleet", "USD/GPU-hr", "yr", "yr", "%", "% per yr"], rows,
+                 ["", "% of fleet", "USD/GPU-hr", "yr", "yr", "%", "% per yr, to end"], rows,
                  [False] + [True] * 6)
 
 

@@ -34,13 +34,20 @@ Billable GPUs: fleet[i], or with delay_probability > 0 each delivery late or not
 (on_time or late GPUs of each delivery). Contract start[c] and end[c] are date indices: contract c earns in periods start < i <= end,
 contracted_cash[c] while its customer pays and released_cash[c] (its prepayment, held in the
 SPV's account and released as the service is delivered) whether or not the customer pays.
-Each path's numbers depend on (seed, path) only: any chunking or thread count gives the
-same bits. RNG streams: 0, 1 index shocks, 100 utilization shocks (counter: month // 4), 101 bisection
-midpoints (month x 32 + node), 102 a date's own bridge (its minute), 2 and 3 jumps as in
-pricing_kernels.index_step (3: counter = the scheduled launch's rank), 200 default times
-(counter = the customer), 201 late deliveries (counter = the delivery), 202 the platform's
-default time (word 0) and whether it ends the contracts (word 1); the credit factor Z reuses
-streams 0, 1 and 100 of the months it spans, so it is the index's own shock.
+Each path's numbers depend on (keys, path) only: any chunking or thread count gives the
+same bits. Three Philox keys: the kernel's `seed` (the index and its market: the index and
+utilization shocks, their bridges and the jumps), fleet_args.credit_key (default times) and
+fleet_args.fleet_key (the fleet's own draws). RNG streams: under `seed`, 0, 1 index shocks, 100
+utilization shocks (counter: month // 4), 101 bisection midpoints (month x 32 + node), 102 a
+date's own bridge (its minute), 2 and 3 jumps as in pricing_kernels.index_step (3: counter =
+the scheduled launch's rank); under credit_key, 200 default times (counter =
+customer_counter[customer]) and 202 the platform's default time (word 0) and whether it ends
+the contracts (word 1; counter = platform_counter); under fleet_key, 201 late deliveries
+(counter = the delivery). The credit factor Z is drawn from streams 0, 1 and 100 of the months
+it spans under fleet_args.factor_key: a fleet priced alone passes its `seed` for every key and
+counters 0, 1, ... and 0 (Z is then its index's own shock); a loan in a book
+(gpufin.loanbook.joint) passes the book's keys and counters, so that names shared by several
+fleets default at one time on every path and Z is the shock of the book's lead index.
 """
 import math
 
@@ -185,6 +192,29 @@ def default_times(n, uniforms, loading, factor, knots, rates, cum, out):
         out[lane] = knots[n, k] + ((e - cum[n, k]) / rates[n, k] if e > cum[n, k] else 0.0)
 
 
+@njit(inline="always")
+def draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau):
+    """Each name's default time (years) per lane: tau[customer, lane] and, when the fleet has a
+    platform, platform_tau[lane], whose draw stays in `words` (word 1: whether its default
+    ends the contracts). The factor Z (into `factor`) is drawn only when a name loads on it."""
+    correlated = False
+    for n in range(fa.name_loading.size):
+        correlated |= fa.name_loading[n] != 0.0
+    if correlated:
+        credit_factor(fa.factor_key[0], fa.factor_key[1], ids, signs, fa.factor_weights,
+                      fa.factor_months, z1, z2, z3, factor)
+    c0, c1 = fa.credit_key[0], fa.credit_key[1]
+    n_customers = fa.hazard.size
+    for cu in range(n_customers):
+        fill_words(c0, c1, ids, DEFAULT_STREAM, fa.customer_counter[cu], words)
+        default_times(cu, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates, fa.hz_cum,
+                      tau[cu])
+    if fa.platform > 0:
+        fill_words(c0, c1, ids, PLATFORM_STREAM, fa.platform_counter, words)
+        default_times(n_customers, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates,
+                      fa.hz_cum, platform_tau)
+
+
 @njit(cache=CACHE, error_model="numpy")
 def servicer_cash(t0, t, hours, gpus, revenue, opex, platform_tau, downtime, cost_usd, cost_hours, cash):
     """cash[lane] (USD) of the period (t0, t] when the servicer is replaced at platform_tau:
@@ -294,7 +324,8 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     """out[series, path, date] for paths first_path .. first_path + n_paths - 1 of the fleet
-    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record)."""
+    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record), `seed` the
+    Philox key of the index's draws."""
     k0, k1 = split_seed(seed)
     fa = fleet_args
     shift, chi0, xi0, event_rate = ix.shift, ix.chi0, ix.xi0, ix.event_rate
@@ -312,9 +343,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     n_deliveries = fa.on_time.shape[0]
     delays = fa.delay_probability > 0.0
     n_customers = hazard.size
-    correlated = False
-    for n in range(fa.name_loading.size):
-        correlated |= fa.name_loading[n] != 0.0
+    d0, d1 = fa.fleet_key[0], fa.fleet_key[1]
     releasing = fa.releasing_downtime > 0.0 or fa.relet_ratio > 0.0
     relets = fa.relet_ratio > 0.0
     out = np.empty((5 if going else 4, n_paths, n_dates))
@@ -368,24 +397,15 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
             jump_start(k0, k1, ids, scratch)
         if delays:
             for k in range(n_deliveries):
-                fill_words(k0, k1, ids, DELAY_STREAM, k, words)
+                fill_words(d0, d1, ids, DELAY_STREAM, k, words)
                 for lane in range(LANES):
                     is_late[k, lane] = uniform_open(words[0, lane]) < fa.delay_probability
-        if correlated:
-            credit_factor(k0, k1, ids, signs, fa.factor_weights, fa.factor_months, z1, z2, z3, factor)
-        for cu in range(n_customers):
-            fill_words(k0, k1, ids, DEFAULT_STREAM, cu, words)
-            default_times(cu, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates, fa.hz_cum,
-                          tau[cu])
-        if fa.platform > 0:
-            fill_words(k0, k1, ids, PLATFORM_STREAM, 0, words)
-            default_times(n_customers, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates,
-                          fa.hz_cum, platform_tau)
-            if fa.platform == ENDS:
-                for lane in range(LANES):
-                    ends = uniform_open(words[1, lane]) < fa.end_probability
-                    for cu in range(n_customers):
-                        tau[cu, lane] = min(tau[cu, lane], platform_tau[lane] if ends else np.inf)
+        draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau)
+        if fa.platform == ENDS:
+            for lane in range(LANES):
+                ends = uniform_open(words[1, lane]) < fa.end_probability
+                for cu in range(n_customers):
+                    tau[cu, lane] = min(tau[cu, lane], platform_tau[lane] if ends else np.inf)
         month = -1                     # the month whose end end_state holds
         launches = 0                   # scheduled launches taken
         for i in range(n_dates):
@@ -477,4 +497,34 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 out[3, p, i] = gpus[lane] * per_gpu[lane]
                 if going:
                     out[4, p, i] = gpus[lane] * value[lane]
+    return out
+
+
+@njit(cache=CACHE, error_model="numpy")
+def name_default_times(first_path, n_paths, fleet_args):
+    """times[name, path]: the default time (years) of each customer, then of the platform when
+    the fleet has one, on paths first_path .. first_path + n_paths - 1, as fleet_paths draws
+    them (a customer's own time, before a platform's default ends its contracts)."""
+    fa = fleet_args
+    n_customers = fa.hazard.size
+    out = np.empty((fa.name_loading.size, n_paths))
+    z1 = np.empty((4, LANES))
+    z2 = np.empty((4, LANES))
+    z3 = np.empty((4, LANES))
+    words = np.empty((4, LANES), dtype=np.uint64)
+    ids = np.empty(LANES, dtype=np.uint64)
+    signs = np.ones(LANES)
+    factor = np.zeros(LANES)
+    tau = np.empty((max(n_customers, 1), LANES))
+    platform_tau = np.full(LANES, np.inf)
+    for g in range(-(-n_paths // LANES)):
+        for lane in range(LANES):
+            ids[lane] = np.uint64(first_path + g * LANES + lane)
+        draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau)
+        for lane in range(min(LANES, n_paths - g * LANES)):
+            p = g * LANES + lane
+            for cu in range(n_customers):
+                out[cu, p] = tau[cu, lane]
+            if fa.platform > 0:
+                out[n_customers, p] = platform_tau[lane]
     return out

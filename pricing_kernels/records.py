@@ -155,8 +155,13 @@ class FleetArgs(NamedTuple):
     split: np.ndarray            # per date: the first month of the income sum taken from its table (int64; months: none)
     box: np.ndarray              # (4,): chi_lo, chi_hi, y_lo, y_hi of the income table (lo > hi: exact everywhere)
     table: np.ndarray            # (dates, 1 + contracts, CHI_NODES, Y_NODES): Chebyshev coefficients of the far months (pricing_kernels.income)
-    factor_weights: np.ndarray   # (2,): weights of a month's index normals (streams 0, 1) in the credit factor Z
+    factor_weights: np.ndarray   # (3,): weights of a month's index normals (streams 0, 1, 100) in the credit factor Z
     factor_months: int           # canonical months whose shocks make up Z
+    factor_key: np.ndarray       # (2,) uint64: Philox key words of the index whose shocks make up Z
+    credit_key: np.ndarray       # (2,) uint64: Philox key words of the default times (streams 200, 202)
+    customer_counter: np.ndarray # per customer: counter of its default-time draw (int64, below 2**32)
+    platform_counter: int        # counter of the platform's default-time draw (below 2**32)
+    fleet_key: np.ndarray        # (2,) uint64: Philox key words of the fleet's own draws (late deliveries)
     name_loading: np.ndarray     # per name (the customers, then the platform): loading on Z
     hz_knots: np.ndarray         # (names, knots): start of each flat hazard segment, years (padded with inf)
     hz_rates: np.ndarray         # (names, knots): hazard per year of each segment (padded with 0)
@@ -212,6 +217,33 @@ class LoanArgs(NamedTuple):
     tranche_index: np.ndarray    # [date, tranche]: date index of each tranche sold before the
                                  # last, which is sold at lag_index (int64; no column: one sale)
     tranche_df: np.ndarray       # [date, tranche]: discount factor at that tranche's sale time
+
+
+class MultiIndexArgs(NamedTuple):
+    """Several correlated Schwartz-Smith indices on one grid (pricing_kernels.multi_index;
+    built by gpufin.models.multi_index.MultiIndex.kernel_args). The Gaussian state holds K
+    factors (each index's short factor, and the long factor of each index that is not a basis
+    index); index n is ln S = shift[n] + F[short_slot[n]] + F[long_slot[n]] + long_offset[n].
+    Launch processes are one per SKU group; spike processes one per index."""
+    state0: np.ndarray           # (K,): the factors at the valuation date
+    decay: np.ndarray            # (steps, K): e^{-kappa dt} (1 for a long factor)
+    mu_dt: np.ndarray            # (steps, K): drift x dt (long factors)
+    chol: np.ndarray             # (steps, K, K): lower Cholesky factor of the step covariance
+    short_slot: np.ndarray       # per index: its short factor (int64)
+    long_slot: np.ndarray        # per index: its long factor, its base's for a basis index (int64)
+    long_offset: np.ndarray      # per index: log offset of its long factor (a basis index's level)
+    shift: np.ndarray            # (indices, steps): g(t) at the end of the step
+    launch_group: np.ndarray     # per index: the launch group moving its long factor, -1 none (int64)
+    launch_mean: np.ndarray      # per index: mean log launch jump of its long factor
+    launch_vol: np.ndarray       # per index: sd of the log launch jump (one normal per launch, shared)
+    launch_rate: np.ndarray      # per group: Poisson launch intensity, per year
+    launch_clock: np.ndarray     # (groups, steps): launch_rate x time at the end of the step
+    launch_sched: np.ndarray     # (groups, steps): scheduled launches in the step
+    spike_rate: np.ndarray       # per index: Poisson spike intensity of its short factor, per year
+    spike_clock: np.ndarray      # (indices, steps): spike_rate x time at the end of the step
+    spike_mean: np.ndarray       # per index: mean log spike
+    spike_vol: np.ndarray        # per index: sd of the log spike
+    kappa: np.ndarray            # per index: mean reversion of its short factor (spikes decay at it), per year
 
 
 def make(record: type, **fields):

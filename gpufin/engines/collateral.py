@@ -1,7 +1,8 @@
 """Collateral paths for loans: a gpu-fleet (operating cash and collateral value per path and
 date, pricing_kernels.fleet) or an index model (its level is the collateral value, with no
 operating cash; pricing_kernels.index_paths). Paths are numbered from first_path, so any
-chunking gives the same numbers.
+chunking gives the same numbers. A fleet's draws are keyed by the seed, or as its model's
+`draws` say (a loan in a book: gpufin.loanbook.joint).
 """
 from __future__ import annotations
 
@@ -17,18 +18,29 @@ from gpufin.models.index import Lognormal, build_model, with_forward_curve
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import Timeline
 from pricing_kernels import index_paths
-from pricing_kernels.fleet import fleet_paths
+from pricing_kernels.fleet import fleet_paths, name_default_times
 
 
 def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chunk_paths: int | None,
-                 observe=None):
-    """Yield (first_path, out[series, path, date]) chunk by chunk on the dates `times` (years),
-    of which `observe` flags observation-only dates."""
-    args = model.kernel_args(times, market, observe)
+                 observe=None, first_path: int = 0):
+    """Yield (first_path, out[series, path, date]) chunk by chunk for paths first_path ..
+    first_path + n_paths - 1 on the dates `times` (years), of which `observe` flags
+    observation-only dates."""
     key = seed_key(seed)
+    args = model.kernel_args(times, market, observe, key)
     step = chunk_paths or PATH_CHUNK
-    for first in range(0, n_paths, step):
-        yield first, fleet_paths(key, first, min(step, n_paths - first), *args)
+    for first in range(first_path, first_path + n_paths, step):
+        yield first, fleet_paths(key, first, min(step, first_path + n_paths - first), *args)
+
+
+def fleet_default_times(model: FleetModel, market, times, n_paths: int, seed: int, observe=None,
+                        first_path: int = 0) -> np.ndarray:
+    """[name, path]: the default time (years from the valuation date) of each customer of the
+    fleet, in the model's order, then of its platform if it has one, on paths first_path ..
+    first_path + n_paths - 1, as fleet_chunks draws them with the same arguments (a customer's
+    own default, before a platform's default ends its contracts)."""
+    _, args = model.kernel_args(times, market, observe, seed_key(seed))
+    return name_default_times(first_path, n_paths, args)
 
 
 @dataclass(frozen=True)
@@ -40,13 +52,14 @@ class Collateral:
     fleet: bool
     timeline: Timeline
 
-    def paths(self, grid, n_paths, seed, chunk_paths, observe=None):
-        """Yield (first_path, cash[paths, dates], value[paths, dates], going[paths, dates]):
-        going is the SPV's going-concern value (a fleet modelled with `continuation`, else no
-        dates); observation-only dates (`observe`) have no cash of their own."""
+    def paths(self, grid, n_paths, seed, chunk_paths, observe=None, first_path: int = 0):
+        """Yield (first_path, cash[paths, dates], value[paths, dates], going[paths, dates]) for
+        paths first_path .. first_path + n_paths - 1: going is the SPV's going-concern value (a
+        fleet modelled with `continuation`, else no dates); observation-only dates (`observe`)
+        have no cash of their own."""
         if self.fleet:
             for first, out in fleet_chunks(self.model, self.market, grid, n_paths, seed, chunk_paths,
-                                           observe):
+                                           observe, first_path):
                 yield first, out[2], out[3], out[4] if out.shape[0] > 4 else out[3][:, :0]
             return
         key = seed_key(seed)
@@ -54,8 +67,8 @@ class Collateral:
         args = self.model.kernel_args(grid, self.market)
         kernel = (index_paths.lognormal_paths if isinstance(self.model, Lognormal)
                   else index_paths.two_factor_paths)
-        for first in range(0, n_paths, step):
-            value = kernel(key, first, min(step, n_paths - first), args)
+        for first in range(first_path, first_path + n_paths, step):
+            value = kernel(key, first, min(step, first_path + n_paths - first), args)
             yield first, np.zeros_like(value), value, value[:, :0]
 
     def bridge_variance(self, grid) -> np.ndarray:

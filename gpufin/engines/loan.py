@@ -254,17 +254,19 @@ def fixed_schedule(doc: dict) -> dict:
 
 
 class PathCache:
-    """Collateral chunks of one (grid, paths, seed): kept in memory when small enough, so
-    repeated waterfalls (spread solving) see the same paths without re-simulating."""
+    """Collateral chunks of one (grid, paths, seed): paths first_path .. first_path + n_paths - 1,
+    kept in memory when small enough, so repeated waterfalls (spread solving) see the same paths
+    without re-simulating."""
 
-    def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None):
+    def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None, first_path: int = 0):
         self.run, self.n_paths, self.seed, self.chunk = run, n_paths, seed, chunk_paths
+        self.first_path = first_path
         size = 2 * 8 * n_paths * run.grid.size
         self.kept = list(self._generate()) if size <= CACHE_BYTES else None
 
     def _generate(self):
         return self.run.collateral.paths(self.run.grid, self.n_paths, self.seed, self.chunk,
-                                         self.run.observe)
+                                         self.run.observe, self.first_path)
 
     def __iter__(self):
         return iter(self.kept) if self.kept is not None else self._generate()

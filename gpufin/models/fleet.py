@@ -106,6 +106,22 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class CreditDraws:
+    """Where a fleet's credit draws come from when it shares names with other fleets (a loan in
+    a book, gpufin.loanbook.joint). Without one, every draw is keyed by the key of the fleet's
+    paths, the customers' default times by counters 0, 1, ... in the model's order and the
+    platform's by 0, and the credit factor Z is the fleet's own index's shock. Keys are Philox
+    keys in [0, 2**64), counters below 2**32 (pricing_kernels.fleet, RNG streams)."""
+    credit_key: int                  # default times: streams 200 (customers) and 202 (platform)
+    customer_counters: tuple         # per customer, in the model's order: its counter in stream 200
+    platform_counter: int            # the platform's counter in stream 202
+    fleet_key: int                   # the fleet's own draws (late deliveries)
+    factor_key: int                  # the index whose shocks make up Z
+    factor_weights: tuple            # (3,): weights of a month's normals (streams 0, 1, 100) in Z
+    factor_months: int               # canonical months whose shocks make up Z
+
+
+@dataclass(frozen=True)
 class FleetModel:
     """Everything the fleet kernel needs, in model units (years, USD, GPU-hours)."""
     index: TwoFactor
@@ -144,6 +160,7 @@ class FleetModel:
     platform: Platform | None = None
     releasing_downtime_years: float = 0.0    # a defaulted customer's share earns nothing this long
     relet_ratio: float = 0.0             # then re-contracted at this x the index (0: merchant)
+    draws: CreditDraws | None = None     # the credit draws' keys and counters (None: the paths' key)
 
     def fleet_size(self, t) -> np.ndarray:
         """Billable GPUs at times t (years; an array, or a number for a number) with every
@@ -190,10 +207,11 @@ class FleetModel:
         months = max(1, int(round(horizon_years * 12)))
         return np.arange(months + 1) / 12.0
 
-    def kernel_args(self, times: np.ndarray, market, observe=None) -> tuple[TwoFactorArgs, FleetArgs]:
+    def kernel_args(self, times: np.ndarray, market, observe=None, key: int = 0) -> tuple[TwoFactorArgs, FleetArgs]:
         """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years), of
         which `observe` flags observation-only dates (no cash of their own): the index's and
-        the fleet's."""
+        the fleet's. `key` is the Philox key of the paths (gpufin.engines.montecarlo.seed_key):
+        the key of every draw unless the model's `draws` say otherwise."""
         ix = self.index.kernel_args(times, market)
         contracts = len(self.contracts) if self.continuation else 0
         keyed = self._keyed_arrays(times)
@@ -201,7 +219,7 @@ class FleetModel:
                   **self._cash_arrays(times, self.fleet_size(times), observe),
                   **self._delivery_arrays(times),
                   **self._value_arrays(times, market),
-                  **self._credit_arrays(times, observe, keyed["step_f"]),
+                  **self._credit_arrays(times, observe, keyed["step_f"], key),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
                   box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)))
         return ix, self._with_income_table(fa)
@@ -320,9 +338,10 @@ class FleetModel:
         platform = [self.platform.loading] if self.platform else []
         return np.array([self.credit_loading] * n + platform, dtype=float)
 
-    def _credit_arrays(self, times, observe, step_f) -> dict:
+    def _credit_arrays(self, times, observe, step_f, key: int) -> dict:
         """The correlated-credit fields of FleetArgs: the factor's weights over its months,
-        each name's loading and hazard segments, the platform's terms, the re-leasing terms."""
+        the keys and counters of the credit draws, each name's loading and hazard segments,
+        the platform's terms, the re-leasing terms."""
         curves = self.credit_curves()
         knots = max([len(c.times) for c in curves], default=1)
         hz_knots = np.full((len(curves), knots), np.inf)
@@ -340,7 +359,8 @@ class FleetModel:
         weights = row / math.sqrt(months * variance) if variance > 0.0 else np.zeros(3)
         p = self.platform
         lengths = period_lengths(times, observe)
-        return dict(factor_weights=weights, factor_months=months, name_loading=loadings,
+        return dict(**self._draw_arrays(key, weights, months, len(curves) - (p is not None)),
+                    name_loading=loadings,
                     hz_knots=hz_knots, hz_rates=hz_rates, hz_cum=hz_cum,
                     platform=0 if p is None else PLATFORM_CODES[p.on_default],
                     end_probability=p.end_probability if p else 0.0,
@@ -351,6 +371,19 @@ class FleetModel:
                     period_start=np.concatenate([times[:1], times[1:] - lengths]),
                     releasing_downtime=self.releasing_downtime_years, relet_ratio=self.relet_ratio,
                     contracted=self.contracted)
+
+    def _draw_arrays(self, key: int, weights: np.ndarray, months: int, customers: int) -> dict:
+        """The keys, counters and factor terms of FleetArgs: the model's `draws`, or else `key`
+        for every draw, counters 0, 1, ... and 0, and the fleet's own factor (weights, months)."""
+        d = self.draws
+        if d is None:
+            d = CreditDraws(key, tuple(range(customers)), 0, key, key, tuple(weights), months)
+        elif len(d.customer_counters) != customers:
+            raise ValueError(f"{len(d.customer_counters)} customer counters for {customers} customers")
+        return dict(factor_weights=np.array(d.factor_weights, dtype=float), factor_months=d.factor_months,
+                    factor_key=_key_words(d.factor_key), credit_key=_key_words(d.credit_key),
+                    customer_counter=np.array(d.customer_counters, dtype=np.int64),
+                    platform_counter=d.platform_counter, fleet_key=_key_words(d.fleet_key))
 
     def _value_arrays(self, times, market) -> dict:
         tables = self.income_tables(times, market)
@@ -436,6 +469,12 @@ def _ou_sd(vol: float, kappa: float, horizon_years: float) -> float:
     if kappa * horizon_years < 1e-12:
         return vol * math.sqrt(horizon_years)
     return vol * math.sqrt(-math.expm1(-2.0 * kappa * horizon_years) / (2.0 * kappa))
+
+
+def _key_words(key: int) -> np.ndarray:
+    """The two 32-bit Philox key words (low, high) of a key in [0, 2**64), as uint64."""
+    key = int(key)
+    return np.array([key & 0xFFFFFFFF, key >> 32], dtype=np.uint64)
 
 
 def _nearest(times: np.ndarray, t: float) -> int:

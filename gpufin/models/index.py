@@ -10,6 +10,8 @@ Two families cover every `model.kind`:
   Poisson times or on scheduled dates; shortage spikes (in chi) decay at kappa. g(t) is 0
   unless `market.forward_curve` is given, in which case it makes E[S_t] equal the curve.
   Schwartz (1997) one-factor is sigma_xi = mu_xi = 0 with xi_0 = ln(long_run_level).
+  Each index of a multi-index model is a TwoFactor on its own (`marginal_two_factor`; the
+  joint law: gpufin.models.multi_index).
 """
 from __future__ import annotations
 
@@ -231,6 +233,14 @@ class TwoFactor:
         t = np.atleast_1d(np.asarray(t, dtype=float))
         return np.exp(self.shift(t) + self._unshifted_log_mean(t))
 
+    def log_mean(self, t) -> np.ndarray:
+        """E[ln S_t]: g(t), the diffusive mean and the mean launch and decayed spike sizes."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        mean, _ = self._diffusive(t)
+        launches = (self.launch_intensity * t + self._launches_by(t)) * self.launch_mean
+        spikes = self.spike_intensity * self.spike_mean * (1.0 - np.exp(-self.kappa * t)) / self.kappa
+        return self.shift(t) + mean + launches + spikes
+
     def log_variance(self, t) -> np.ndarray:
         """Var[ln S_t]: diffusion, launch jumps (Poisson and scheduled) and decayed spikes."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
@@ -310,14 +320,41 @@ def build_model(spec, timeline: Timeline):
     if kind == "schwartz":
         return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.vol,
                          chi0=math.log(spec.spot / spec.long_run_level))
+    if kind == "multi-index":
+        return marginal_two_factor(spec, spec.priced, timeline)
     launches = launch_times(timeline, "model.launch_dates", spec.launch_dates)
-    return TwoFactor(spot=spec.spot, kappa=spec.mean_reversion, sigma_chi=spec.short_vol,
-                     sigma_xi=spec.long_vol, rho=spec.correlation, mu_xi=spec.long_drift,
-                     chi0=spec.short_factor, launch_intensity=spec.launch_intensity,
-                     launch_mean=spec.launch_jump_mean, launch_vol=spec.launch_jump_vol,
-                     launch_times=launches,
-                     spike_intensity=spec.spike_intensity, spike_mean=spec.spike_jump_mean,
-                     spike_vol=spec.spike_jump_vol)
+    return _two_factor(spec, spec, spec.correlation, spec.short_factor, launches)
+
+
+def _two_factor(short, long, rho: float, chi0: float, launches: tuple) -> TwoFactor:
+    """A TwoFactor whose short factor and spikes are those of table `short` and whose long
+    factor and launches are those of table `long` (the same table for one index)."""
+    return TwoFactor(spot=short.spot, kappa=short.mean_reversion, sigma_chi=short.short_vol,
+                     sigma_xi=long.long_vol, rho=rho, mu_xi=long.long_drift, chi0=chi0,
+                     launch_intensity=long.launch_intensity, launch_mean=long.launch_jump_mean,
+                     launch_vol=long.launch_jump_vol, launch_times=launches,
+                     spike_intensity=short.spike_intensity, spike_mean=short.spike_jump_mean,
+                     spike_vol=short.spike_jump_vol)
+
+
+def marginal_two_factor(spec, position: int, timeline: Timeline) -> TwoFactor:
+    """The law of index number `position` of a `multi-index` model table on its own (exact:
+    each index is two-factor). A basis index B of A has ln S_B = g_B + c_B + xi_A + ell:
+    its own short factor c_B (its mean_reversion, short_vol, spikes), A's long factor and
+    launches, so xi_0 = xi_0(A) + basis_level and chi_0 = ln(S_B / S_A) + chi_0(A) - basis_level.
+    rho is the `model.correlation` entry of its short and long factors."""
+    index = spec.indices[position]
+    at = spec.names.index(index.basis_of) if index.basis_of else position
+    base = spec.indices[at]
+    short, long = spec.slots()[position]
+    rho = spec.correlation[short][long] if spec.correlation else 0.0
+    chi0 = base.short_factor
+    if index.basis_of:
+        chi0 += math.log(index.spot / base.spot) - index.basis_level
+    launches = launch_times(timeline, f"model.indices[{at}].launch_dates", base.launch_dates)
+    model = _two_factor(index, base, rho, chi0, launches)
+    return with_forward_curve(model, index.forward_curve, timeline,
+                              f"model.indices[{position}].forward_curve")
 
 
 def launch_times(timeline: Timeline, key: str, given) -> tuple:
@@ -328,13 +365,14 @@ def launch_times(timeline: Timeline, key: str, given) -> tuple:
     return tuple(sorted(times))
 
 
-def with_forward_curve(model, points, timeline: Timeline):
-    """A TwoFactor model whose g(t) reproduces `market.forward_curve` exactly."""
+def with_forward_curve(model, points, timeline: Timeline, key: str = "market.forward_curve"):
+    """A TwoFactor model whose g(t) reproduces the forward curve `points` (spec key `key`)
+    exactly."""
     if not points:
         return model
     if not isinstance(model, TwoFactor):
-        raise SpecError("market.forward_curve", "only schwartz and schwartz-smith models take a forward curve")
-    times = [timeline.years(f"market.forward_curve[{i}].time") for i in range(len(points))]
+        raise SpecError(key, "only schwartz and schwartz-smith models take a forward curve")
+    times = [timeline.years(f"{key}[{i}].time") for i in range(len(points))]
     if times[0] <= 0 or any(b <= a for a, b in zip(times, times[1:])):
-        raise SpecError("market.forward_curve", "expected points at increasing times > 0")
+        raise SpecError(key, "expected points at increasing times > 0")
     return replace(model, forward_times=tuple(times), forward_prices=tuple(p.price for p in points))

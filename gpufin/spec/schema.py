@@ -8,8 +8,10 @@ from typing import Annotated, Literal, Union
 
 import math
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
+from gpufin.errors import SpecError
 from gpufin.spec.times import Timeline, TimeKey, parse_date, resolve_timeline
 
 
@@ -202,8 +204,155 @@ class GpuFleetSpec(_Table):
     releasing: ReleasingSpec = ReleasingSpec()
 
 
+class IndexSpec(_Table):
+    """One index of a multi-index model: a Schwartz-Smith index, or (`basis_of`) another
+    index's long-term factor plus a short factor of its own (docs/spec.md, `multi-index`)."""
+    name: Annotated[str, Field(min_length=1)]
+    spot: Positive
+    mean_reversion: Positive
+    short_vol: Vol
+    basis_of: str | None = None
+    basis_level: Number = 0.0
+    sku: str | None = None
+    long_vol: Vol = 0.0
+    long_drift: Number = 0.0
+    short_factor: Number = 0.0
+    launch_intensity: NonNeg = 0.0
+    launch_jump_mean: Number = 0.0
+    launch_jump_vol: Vol = 0.0
+    launch_dates: list[Time] = []
+    spike_intensity: NonNeg = 0.0
+    spike_jump_mean: Number = 0.0
+    spike_jump_vol: Vol = 0.0
+    forward_curve: list[ForwardPoint] = []
+
+
+BASE_ONLY = ("sku", "long_vol", "long_drift", "short_factor", "launch_intensity", "launch_jump_mean",
+             "launch_jump_vol", "launch_dates")      # a basis index takes these from its base
+CORRELATION_TOLERANCE = 1e-10                        # rounding allowed in symmetry and eigenvalues
+
+
+class MultiIndexSpec(_Table):
+    """Several correlated indices (docs/spec.md, `multi-index`). Factors, in the order of
+    `correlation`: each index's short factor, then its long factor unless it is a basis
+    index (which shares its base's)."""
+    kind: Literal["multi-index"]
+    indices: list[IndexSpec] = Field(min_length=2)
+    correlation: list[list[Number]] | None = None
+    rate: Number | None = None
+    _priced: str | None = PrivateAttr(default=None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(ix.name for ix in self.indices)
+
+    @property
+    def priced(self) -> int:
+        """Position of the index the instrument settles on (the first without an instrument)."""
+        return self.names.index(self._priced) if self._priced is not None else 0
+
+    @property
+    def spot(self) -> float:
+        """Today's level of the priced index, USD/GPU-hr."""
+        return self.indices[self.priced].spot
+
+    def slots(self) -> tuple[tuple[int, int], ...]:
+        """(short, long) factor of each index, as rows and columns of `correlation`."""
+        owned, n = {}, 0
+        for ix in self.indices:
+            owned[ix.name] = (n, n + 1) if ix.basis_of is None else (n, None)
+            n += 1 if ix.basis_of else 2
+        return tuple((owned[ix.name][0], owned[ix.basis_of or ix.name][1]) for ix in self.indices)
+
+    @property
+    def factor_count(self) -> int:
+        return sum(1 if ix.basis_of else 2 for ix in self.indices)
+
+    def checked(self, instrument, forward_curve) -> MultiIndexSpec:
+        """This table once its cross-key rules hold, priced on `instrument.index`."""
+        names = self.names
+        for i, ix in enumerate(self.indices):
+            key = f"model.indices[{i}]"
+            if ix.name in names[:i]:
+                raise SpecError(f"{key}.name", f"got {ix.name!r} twice; expected distinct names")
+            if ix.basis_of is None:
+                if "basis_level" in ix.model_fields_set:
+                    raise SpecError(f"{key}.basis_level", "only an index with basis_of has a basis level")
+                continue
+            base = next((b for b in self.indices if b.name == ix.basis_of), None)
+            if base is None or base is ix or base.basis_of is not None:
+                raise SpecError(f"{key}.basis_of", f"got {ix.basis_of!r}; expected the name of another "
+                                f"index that is not itself a basis index ({', '.join(names)})")
+            for field in BASE_ONLY:
+                if field in ix.model_fields_set:
+                    raise SpecError(f"{key}.{field}", f"a basis index takes it from {ix.basis_of!r}; "
+                                    "expected it on that index")
+        self._check_launches()
+        self._check_correlation()
+        if forward_curve:
+            raise SpecError("market.forward_curve", "a multi-index model takes each index's curve "
+                            "in model.indices[i].forward_curve")
+        copy = self.model_copy()
+        if instrument is not None:
+            copy._priced = _settled_index(instrument, names, required=True)
+        return copy
+
+    def _check_launches(self):
+        """Indices of one SKU share their launches: the same intensity and dates."""
+        first = {}
+        for i, ix in enumerate(self.indices):
+            if ix.basis_of is not None:
+                continue
+            sku = ix.sku or ix.name
+            other = first.setdefault(sku, ix)
+            for field in ("launch_intensity", "launch_dates"):
+                if getattr(ix, field) != getattr(other, field):
+                    raise SpecError(f"model.indices[{i}].{field}", f"got {getattr(ix, field)!r}; expected "
+                                    f"{getattr(other, field)!r} as on {other.name!r}, of the same SKU {sku!r}")
+
+    def _check_correlation(self):
+        """Square over the factors, symmetric, unit diagonal, in [-1, 1], positive semi-definite."""
+        if self.correlation is None:
+            return
+        n = self.factor_count
+        matrix = np.array(self.correlation, dtype=float) if all(len(r) == n for r in self.correlation) else None
+        if matrix is None or matrix.shape != (n, n):
+            raise SpecError("model.correlation", f"got a {len(self.correlation)}-row matrix; expected {n} "
+                            f"rows of {n} (one per factor: docs/spec.md)")
+        problem = None
+        if np.abs(matrix - matrix.T).max() > CORRELATION_TOLERANCE:
+            problem = "not symmetric"
+        elif np.abs(np.diag(matrix) - 1.0).max() > CORRELATION_TOLERANCE:
+            problem = "a diagonal entry other than 1"
+        elif np.abs(matrix).max() > 1.0:
+            problem = "an entry outside [-1, 1]"
+        else:
+            lowest = np.linalg.eigvalsh(0.5 * (matrix + matrix.T)).min()
+            if lowest < -CORRELATION_TOLERANCE:
+                problem = f"not positive semi-definite (smallest eigenvalue {lowest:.3g})"
+        if problem:
+            raise SpecError("model.correlation", f"{problem}; expected a correlation matrix")
+
+
+def _settled_index(instrument, names: tuple, required: bool) -> str | None:
+    """The instrument's `index`, checked against the model's index names."""
+    if required and "index" not in type(instrument).model_fields:
+        raise SpecError("instrument.kind", f"got {instrument.kind!r}; a multi-index model prices "
+                        "derivatives on one of its indices (instrument.index)")
+    name = getattr(instrument, "index", None)
+    if name is None and required:
+        raise SpecError("instrument.index", f"missing; expected one of {', '.join(names)}")
+    if name is not None and name not in names:
+        raise SpecError("instrument.index", f"got {name!r}; expected one of {', '.join(names)}")
+    return name
+
+
+SINGLE_INDEX = ("index",)       # the name of a single-index model's one index
+
+
 MODEL_SPECS = {"gbm": GBMSpec, "jump-diffusion": JumpDiffusionSpec, "schwartz": SchwartzSpec,
-               "schwartz-smith": SchwartzSmithSpec, "gpu-fleet": GpuFleetSpec}
+               "schwartz-smith": SchwartzSmithSpec, "gpu-fleet": GpuFleetSpec,
+               "multi-index": MultiIndexSpec}
 
 # ---- instruments --------------------------------------------------------------------------
 
@@ -212,6 +361,7 @@ Option = Literal["call", "put"]
 
 class _InstrumentBase(_Table):
     notional: Positive = 1.0
+    index: str | None = None              # the model's index it settles on (multi-index models)
 
 
 class EuropeanSpec(_InstrumentBase):
@@ -443,6 +593,10 @@ class Spec:
 def timed(model, instrument, mc, market: MarketSpec) -> Spec:
     """A Spec of validated tables, with every time resolved from market.valuation_date."""
     date = parse_date(market.valuation_date, "market.valuation_date") if market.valuation_date else None
+    if isinstance(model, MultiIndexSpec):
+        model = model.checked(instrument, market.forward_curve)
+    elif instrument is not None:
+        _settled_index(instrument, SINGLE_INDEX, required=False)
     tables = {"model": model, "instrument": instrument, "mc": mc, "market": market}
     return Spec(model, instrument, mc, market, resolve_timeline(tables, date))
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from gpufin.engines.pricing import price
 from gpufin.models.calibration import log_likelihood
+from gpufin.models.multi_index import build_indices
+from gpufin.spec.reader import load_spec
 from gpufin.workflows.simulate import simulate
 
 GBM = {"kind": "gbm", "spot": 2.4, "vol": 0.5, "rate": 0.04}
@@ -20,6 +24,10 @@ SS = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 2.0
 SCHWARTZ = {"kind": "schwartz", "spot": 2.4, "vol": 0.5, "mean_reversion": 2.0, "long_run_level": 1.8,
             "rate": 0.04}
 FLEET = {"kind": "gpu-fleet", "gpus": 10, "contracts": [{"share": 0.5, "rate": 2.0, "end": 1.0}]}
+MULTI = {"kind": "multi-index", "rate": 0.04,
+         "indices": [{"name": "spot", **{k: v for k, v in SS.items() if k not in ("kind", "rate")}},
+                     {"name": "contract", "basis_of": "spot", "spot": 2.5, "mean_reversion": 4.0,
+                      "short_vol": 0.2}]}
 MC = {"paths": 2048, "method": "mc"}
 LOAN = {"kind": "loan", "principal": 1.0, "maturity": 1.0, "spread": 0.03, "ltv_trigger": 0.9}
 
@@ -44,6 +52,9 @@ def _jobs():
          lambda: _both({"model": SCHWARTZ, "instrument": asian, "mc": MC})),
         ("Schwartz-Smith paths with jumps",
          lambda: _both({"model": SS, "instrument": {"kind": "cap", "strike": 2.4, "maturity": 0.25}, "mc": MC})),
+        ("several indices' joint paths",
+         lambda: build_indices(load_spec({"model": MULTI}, instrument_required=False)).simulate(
+             np.array([0.0, 0.5]), 64, 1)),
         ("GPU fleet paths", lambda: simulate({"model": FLEET, "mc": {"paths": 64, "horizon": 0.25}})),
         ("loan waterfall, index collateral (lognormal)",
          lambda: price({"model": dict(GBM, spot=2.0), "instrument": LOAN, "mc": {"paths": 64}})),

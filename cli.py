@@ -446,6 +446,37 @@ def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, co
     click.echo(format_result(result, fmt))
 
 
+@portfolio.command("credit")
+@click.argument("book", type=click.Path(dir_okay=False))
+@format_option
+@click.option("--horizon", default="1Y", show_default=True,
+              help="Loss to this tenor (1Y, 6M, ...) or over the loans' lives (life).")
+@click.option("--level", default=0.99, show_default=True, type=float, help="Confidence level of VaR and ES.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the book's paths.")
+@click.option("--default", "defaults", multiple=True, metavar="NAME",
+              help="Also run the book with this customer or platform in default today (repeatable).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Loss histogram and ES contributions PNG.")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Contributions (.csv or .parquet, the other tables beside them; or .xlsx, one sheet each).")
+@executor_options
+def portfolio_credit(book, fmt, horizon, level, seed, defaults, plot, out, market_file, paths, workers,
+                     scheduler, checkpoint, chunk, allow_outside):
+    """Credit loss of the GPU loans of BOOK, simulated jointly (real-world measure): EL, VaR, ES,
+    P(k or more defaults), Euler contributions to ES, concentration. Here --chunk counts
+    paths (default 10,000) and --paths defaults to 20,000."""
+    import gpufin
+    from gpufin.output.tables import format_result
+    check_outputs([book, market_file], out, plot)
+    run = gpufin.credit_book(book, horizon, level, paths, seed, defaults, market_file, workers, scheduler,
+                             checkpoint, chunk, allow_outside, out, plot)
+    tables = {"contributions": run.contributions.to_dict(orient="records"),
+              **({"scenarios": run.scenarios.to_dict(orient="records")} if run.scenarios is not None else {})}
+    click.echo(format_result({**run.result, **tables}, fmt))
+    if run.left_out:
+        click.echo(f"note: {len(run.left_out)} row(s) left out: " +
+                   "; ".join(f"{i} ({reason})" for i, reason in run.left_out), err=True)
+
+
 def run():
     """The `gpufin` command: `main`, announcing kernel compilations on stderr
     (pricing_kernels.notice)."""

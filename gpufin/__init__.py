@@ -2,13 +2,14 @@
 
 The public API; each function is documented in docs/api.md. The packages below it, by
 concern (docs/architecture.md): spec, market, models, instruments, engines, credit, risk,
-portfolio, output and workflows.
+portfolio, loanbook, hedge, output and workflows.
 """
 
 from gpufin.credit.measures import loan_measures
 from gpufin.credit.spread import solve_spread
 from gpufin.engines.pricing import price, price_many
 from gpufin.errors import NoClosedForm, SpecError
+from gpufin.loanbook.run import credit_book
 from gpufin.models.calibration import calibrate
 from gpufin.models.calibration_bases import calibrate_history
 from gpufin.portfolio.scenarios import stress_book, var_book
@@ -19,5 +20,5 @@ from gpufin.workflows.simulate import simulate
 from gpufin.workflows.warmup import warm_up
 
 __all__ = ["price", "price_many", "solve_spread", "loan_measures", "grid", "simulate", "calibrate",
-           "calibrate_history", "value_book", "stress_book", "var_book", "warm_up", "SpecError",
+           "calibrate_history", "value_book", "stress_book", "var_book", "credit_book", "warm_up", "SpecError",
            "NoClosedForm", "__version__"]

@@ -17,13 +17,14 @@ ALLOWED = {
     "models": {"errors", "spec", "market"},
     "instruments": {"errors", "spec"},
     "engines": {"errors", "spec", "market", "models", "instruments"},
-    "credit": {"errors", "spec", "market", "engines"},
+    "credit": {"errors", "spec", "market", "models", "engines"},
     "risk": {"errors", "spec", "market", "engines", "credit", "output"},
     "output": {"errors"},
     "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},
     "workflows": {"errors", "spec", "models", "engines", "output"},
     "report": {"errors", "version", "spec", "market", "models", "engines", "credit", "risk", "portfolio",
                "output"},
+    "loanbook": {"errors", "version", "spec", "market", "models", "engines", "portfolio", "output"},
 }
 
 

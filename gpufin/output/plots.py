@@ -77,7 +77,7 @@ def new_figure(width: float, height: float) -> Figure:
 MILLIONS_FROM = 1e6       # USD magnitude from which a money axis is in USD m
 
 
-def _money_axis(axis, values) -> tuple[str, bool]:
+def money_axis(axis, values) -> tuple[str, bool]:
     """Tick labels of an axis of USD values: in millions when the values reach MILLIONS_FROM,
     with no multiplier and no scientific notation. Returns the unit (USD or USD m) and
     whether it is in millions."""
@@ -88,9 +88,20 @@ def _money_axis(axis, values) -> tuple[str, bool]:
     return ("USD m" if millions else "USD"), millions
 
 
-def _figure_text(value: float, millions: bool) -> str:
+def figure_text(value: float, millions: bool) -> str:
     """A USD figure with 2 decimals in the unit of its axis, as the tables show it."""
     return cell("value", value, millions=millions).text
+
+
+def mark_var_es(ax, values, var: float, es: float, level: float, sign: float = 1.0) -> str:
+    """The x axis in USD (or USD m) for `values`, with the VaR and ES (positive amounts) marked
+    at sign x each (sign -1 on a P&L axis) and labelled at `level`; returns the axis unit."""
+    unit, millions = money_axis(ax.xaxis, np.append(values, [var, es]))
+    percent = f"{100.0 * level:g}%"
+    ax.axvline(sign * var, color="tab:red", linewidth=2, label=f"VaR {percent}: {figure_text(var, millions)} {unit}")
+    ax.axvline(sign * es, color="black", linewidth=1.5, linestyle="--",
+               label=f"ES {percent}: {figure_text(es, millions)} {unit}")
+    return unit
 
 
 # series of gpufin.simulate: title, y-axis label ({usd}: the money unit), factor from the raw
@@ -117,7 +128,7 @@ def plot_fan(quantiles, path, title: str) -> Path:
         ax.plot(dates, q["q50"] * scale, color="tab:blue", linewidth=2, label="median")
         ax.plot(dates, q["mean"] * scale, color="black", linewidth=1, linestyle="--", label="mean")
         if money:
-            label = label.format(usd=_money_axis(ax.yaxis, q[["q05", "q95", "mean"]].to_numpy())[0])
+            label = label.format(usd=money_axis(ax.yaxis, q[["q05", "q95", "mean"]].to_numpy())[0])
         if (q["q05"] >= 0).all():
             ax.set_ylim(bottom=0)
         else:
@@ -139,11 +150,7 @@ def plot_pnl_histogram(pnl, var: float, es: float, level: float, horizon_days: i
     fig = new_figure(9, 5)
     ax = fig.add_subplot()
     ax.hist(pnl, bins=min(60, max(10, len(pnl) // 5)), color="tab:blue", alpha=0.75)
-    unit, millions = _money_axis(ax.xaxis, np.append(pnl, [var, es]))
-    ax.axvline(-var, color="tab:red", linewidth=2,
-               label=f"VaR {level:.0%}: {_figure_text(var, millions)} {unit}")
-    ax.axvline(-es, color="black", linewidth=1.5, linestyle="--",
-               label=f"ES {level:.0%}: {_figure_text(es, millions)} {unit}")
+    unit = mark_var_es(ax, pnl, var, es, level, sign=-1.0)
     ax.set_title(f"Book P&L over {horizon_days} days, {len(pnl)} full revaluations")
     ax.set_xlabel(f"P&L ({unit})")
     ax.set_ylabel("scenarios")
@@ -165,8 +172,8 @@ def plot_book_values(summary: pd.DataFrame, path, title: str) -> Path:
         ax = fig.add_subplot(1, len(panels), k)
         values = sku[column].fillna(0.0).to_numpy()
         bars = ax.bar(sku["name"], values, color=np.where(values < 0, "tab:red", "tab:blue"))
-        unit, millions = _money_axis(ax.yaxis, values)
-        ax.bar_label(bars, labels=[_figure_text(v, millions) for v in values], padding=3, fontsize=9)
+        unit, millions = money_axis(ax.yaxis, values)
+        ax.bar_label(bars, labels=[figure_text(v, millions) for v in values], padding=3, fontsize=9)
         ax.axhline(0, color="0.4", linewidth=0.8)
         ax.margins(y=0.12)
         ax.set_title(name)
@@ -185,8 +192,8 @@ def plot_stress(pnl: pd.Series, path, title: str) -> Path:
     ax = fig.add_subplot()
     names, values = list(pnl.index)[::-1], pnl.to_numpy()[::-1]
     bars = ax.barh(names, values, color=np.where(values < 0, "tab:red", "tab:blue"))
-    unit, millions = _money_axis(ax.xaxis, values)
-    ax.bar_label(bars, labels=[_figure_text(v, millions) for v in values], padding=4, fontsize=9)
+    unit, millions = money_axis(ax.xaxis, values)
+    ax.bar_label(bars, labels=[figure_text(v, millions) for v in values], padding=4, fontsize=9)
     ax.axvline(0, color="0.4", linewidth=0.8)
     lo, hi = min(values.min(), 0.0), max(values.max(), 0.0)
     span = hi - lo or 1.0                 # room for the labels on the side the bars point to
@@ -261,11 +268,7 @@ def loss_histogram_figure(losses, var: float, es: float, level: float) -> Figure
     fig = new_figure(10.4, 3.8)
     ax = fig.add_subplot()
     ax.hist(losses, bins=50, color="tab:blue", alpha=0.75, log=True, label="paths")
-    unit, millions = _money_axis(ax.xaxis, np.append(losses, [var, es]))
-    ax.axvline(var, color="tab:red", linewidth=2,
-               label=f"VaR {level:.0%}: {_figure_text(var, millions)} {unit}")
-    ax.axvline(es, color="black", linewidth=1.5, linestyle="--",
-               label=f"ES {level:.0%}: {_figure_text(es, millions)} {unit}")
+    unit = mark_var_es(ax, losses, var, es, level)
     hit = float(np.mean(losses > 0.0))
     ax.set_title(f"Lifetime PV loss per path: {losses.size:,} paths, {hit:.1%} with a loss", fontsize=10)
     ax.set_xlabel(f"PV loss ({unit})")

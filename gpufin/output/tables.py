@@ -91,6 +91,10 @@ KEYS = {
                      "errors", "scenarios", "n_obs"), "count"),
     "notional": "gpu_hours",
     "dscr": "multiple",
+    # `portfolio credit` (gpufin.loanbook): the quantile rows of the book's loss, probabilities
+    "distribution": "usd",
+    **dict.fromkeys(("probability", "loss_probability"), "pct"),
+    **dict.fromkeys(("loans", "k"), "count"),
 }
 
 # a loan's Greeks (gpufin.risk.loan_greeks), and as `portfolio value` columns with a loan_ prefix
@@ -103,7 +107,7 @@ LOAN_GREEK_KEYS = {
 KEYS.update(LOAN_GREEK_KEYS)
 KEYS.update({f"loan_{key}": kind for key, kind in LOAN_GREEK_KEYS.items()})
 
-QUANTILE_COLUMN = re.compile(r"mean|q\d\d")
+QUANTILE_COLUMN = re.compile(r"mean|q\d{2,3}")
 
 
 def base_key(key: str) -> str:
@@ -123,13 +127,14 @@ def kind_of(key: str, subject: str | None = None) -> Kind | None:
     that of `subject`, what they are quantiles of (a series, `ltv` for `ltv_quantiles`); a
     dotted key (a field of a nested table) that of its last part, else of its first
     (`times_years.maturity` is in years); a key ending in `_usd` is money, one ending in `_bp`
-    is already in bp."""
+    is already in bp, one ending in `_share` a fraction shown in percent."""
     if subject is not None and QUANTILE_COLUMN.fullmatch(key):
         key = subject
     parts = key.split(".")
     for part in dict.fromkeys((parts[-1], parts[0])):
         name = KEYS.get(base_key(part)) or ("usd" if part.endswith("_usd") else
-                                            "in_bp" if base_key(part).endswith("_bp") else None)
+                                            "in_bp" if base_key(part).endswith("_bp") else
+                                            "pct" if base_key(part).endswith("_share") else None)
         if name:
             return KINDS[name]
     return None

@@ -18,7 +18,8 @@ import click
 FORMATS = ("table", "json", "csv")
 FORMAT_HELP = "Output format: aligned tables with units, or JSON / CSV at full precision in raw units."
 OUT_SUFFIXES = {"price": (".json", ".csv", ".xlsx"), "simulate": (".parquet", ".xlsx"),
-                "calibrate": (".toml",), "grid": (".csv", ".json", ".xlsx"), "plot": (".png", ".svg", ".pdf")}
+                "calibrate": (".toml",), "grid": (".csv", ".json", ".xlsx"), "plot": (".png", ".svg", ".pdf"),
+                "hedge": (".json", ".csv")}
 
 
 def format_option(command):
@@ -310,6 +311,38 @@ def report(spec, paths, seed, overrides, out):
         written = write_report(spec, out, spec_overrides(overrides, paths, seed), command,
                                lambda step: bar.update(task, description=step, completed=STEPS.index(step)))
     click.echo(f"wrote {written}")
+
+
+@main.command("hedge")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--hedge", "hedges", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="A candidate: a derivative spec on the exposure's index (repeatable; without "
+                   "[model] or [market] it takes the exposure's).")
+@click.option("--horizon", default="1Y", show_default=True,
+              help="P&L horizon: a tenor from the valuation date (D, W, M, Y) or years.")
+@click.option("--objective", type=click.Choice(["variance", "es"]), default="variance", show_default=True,
+              help="Minimize the hedged P&L's variance (least squares) or its 99% ES (a linear programme).")
+@format_option
+@run_options
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the result to this .json or .csv file.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="P&L distributions unhedged and hedged, and P&L against the index level (PNG).")
+def hedge_command(spec, hedges, horizon, objective, fmt, paths, seed, overrides, out, plot):
+    """Hedge the exposure in SPEC (a loan, a gpu-fleet alone, or a derivative) with the
+    candidates on common paths: quantities, variance and 99% ES unhedged and hedged, hedge
+    effectiveness (R^2, slope, dollar offset), the loan's hedged PD and EL (docs/hedging.md)."""
+    import gpufin
+    from gpufin.hedge.plot import plot_hedge
+    from gpufin.output.files import write_atomic
+    from gpufin.output.tables import format_result
+    check_outputs([spec, *hedges], out, plot, command="hedge")
+    run = gpufin.hedge_exposure(spec, list(hedges), horizon, objective, spec_overrides(overrides, paths, seed))
+    if out:
+        write_atomic(Path(out), format_result(run.result, Path(out).suffix.lower().lstrip(".")) + "\n")
+    if plot:
+        plot_hedge(run, plot, f"{spec}: {run.result['paths']:,} paths, seed {run.result['seed']}, "
+                              f"minimum {objective}")
+    click.echo(format_result(run.result, fmt))
 
 
 def book_title(book, paths) -> str:

@@ -25,6 +25,7 @@ ALLOWED = {
     "report": {"errors", "version", "spec", "market", "models", "engines", "credit", "risk", "portfolio",
                "output"},
     "loanbook": {"errors", "version", "spec", "market", "models", "engines", "portfolio", "output"},
+    "hedge": {"errors", "spec", "market", "models", "instruments", "engines", "output"},
 }
 
 

@@ -16,7 +16,7 @@ from conftest import N_SE
 
 import gpufin
 from gpufin.errors import SpecError
-from gpufin.models.multi_index import build_indices
+from gpufin.models.multi_index import build_indices, lower_factor
 from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,6 +185,29 @@ def test_single_index_model_is_one_index():
     assert model.names == ("index",)
     level = model.simulate(TIMES, PATHS, seed=5)["index"].level[:, 1:]
     _within(level.mean(0), level.std(0) / np.sqrt(PATHS), model.index("index").mean(TIMES[1:]), "E[S]")
+
+
+@pytest.mark.parametrize("doc", [
+    {"kind": "schwartz", "spot": 2.4, "vol": 0.5, "mean_reversion": 2.0, "long_run_level": 1.8, "rate": 0.04},
+    {"kind": "schwartz-smith", "spot": 2.4, "mean_reversion": 1.5, "short_vol": 0.4, "long_vol": 0.0,
+     "rate": 0.04}], ids=["schwartz", "no-long-vol"])
+def test_a_factor_without_noise_leaves_the_other_random(doc):
+    """A long factor with no volatility makes the step covariance singular: its lower factor
+    still draws the short factor, whose variance and the level's mean are the closed forms."""
+    model = build_indices(_spec(doc))
+    paths = model.simulate(TIMES, PATHS, seed=9)["index"]
+    marginal = model.index("index")
+    t = TIMES[1:]
+    var, se = _moments(paths.chi[:, 1:], paths.chi[:, 1:])
+    _within(var, se, marginal.log_variance(t), "Var[chi]")
+    level = paths.level[:, 1:]
+    _within(level.mean(0), level.std(0) / np.sqrt(PATHS), marginal.mean(t), "E[S]")
+
+
+def test_lower_factor_of_a_singular_covariance():
+    cov = np.array([[4.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 9.0]])
+    low = lower_factor(cov)
+    assert np.allclose(low @ low.T, cov, atol=1e-14) and np.all(np.triu(low, 1) == 0.0)
 
 
 FUTURE = {"kind": "future", "maturity": 1.0, "window_days": 30}

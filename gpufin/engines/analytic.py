@@ -15,7 +15,18 @@ The Monte Carlo of a trade sees the same instants.
   fixing times (`geometric_strip_mean`);
 - continuously monitored barriers under GBM: Reiner and Rubinstein (1991) as in Haug, "The
   Complete Guide to Option Pricing Formulas" (2007), 4.17.1, with the zero rate to expiry
-  (QuantLib's AnalyticBarrierEngine at the same instants).
+  (QuantLib's AnalyticBarrierEngine at the same instants);
+- options on a monthly-average future (`future_option`): Black-76 on the futures price at the
+  expiry. Under GBM and Merton that price is S_expiry times a constant (exact). Under
+  Schwartz-Smith it is an average of lognormals E_e[S_t] = E[S_t] e^{b_t X + Y - Var/2}
+  (X, Y the centred chi and xi at the expiry, b_t = e^{-kappa (t - e)}), taken as lognormal
+  with its exact mean and second moment (the future's log-variance
+  v = ln sum_jk w_j w_k F_j F_k e^{c_jk} / F^2, c_jk = b_j b_k Var X + (b_j + b_k) Cov + Var Y;
+  exact for a one-print future); launch jumps move every E_e[S_t] alike, a Poisson mixture;
+  no closed form with spikes;
+- residual-value puts (`residual_put`): P_T = R e^{a L_T} / E[e^{a L_T}] with L the long-term
+  factor (xi; ln S under GBM and Merton), Gaussian given the number of jumps: a Poisson
+  mixture of Black-76 prices on the forward R.
 
 `closed_form_greeks` differentiates the same formulas (all but the barrier's): each option
 term is Black-76 on a lognormal law of mean m and variance v of ln S, whose derivatives in
@@ -31,6 +42,7 @@ import numpy as np
 import QuantLib as ql
 
 from gpufin.errors import NoClosedForm
+from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan
 from gpufin.models.index import Lognormal
 
 _NORMAL = ql.CumulativeNormalDistribution()
@@ -237,6 +249,10 @@ def _single_print(p) -> bool:
 
 def closed_form(model, market, plan) -> float:
     """Present value per unit notional, or NoClosedForm."""
+    if isinstance(plan, FutureOptionPlan):
+        return future_option(model, market, plan)
+    if isinstance(plan, ResidualPutPlan):
+        return residual_put(model, market, plan)
     return PRICES[_formula(model, plan)](model, market, plan)
 
 
@@ -324,3 +340,75 @@ PRICES = {"barrier": barrier, "linear": linear_strip, "european": european_strip
           "geometric": geometric_strip_mean}
 GREEKS = {"linear": linear_strip_greeks, "european": european_strip_greeks,
           "geometric": geometric_greeks}
+
+
+def futures_price(model, market, plan: FutureOptionPlan) -> float:
+    """F_0: the average of E[S_t] over the future's prints (USD/GPU-hr)."""
+    return float(np.mean(model.mean(np.array(plan.print_times), market)))
+
+
+def future_option(model, market, plan: FutureOptionPlan) -> float:
+    """Black-76 on the futures price at the expiry (module docstring), per unit notional."""
+    e = plan.expiry
+    df = float(market.discount(e)[0])
+    forward = futures_price(model, market, plan)
+    if isinstance(model, Lognormal):
+        scale = forward / float(model.mean(e, market)[0])      # F_e = scale x S_e
+        return scale * european(model, market, e, plan.strike / scale, plan.omega)
+    if model.has_spikes:
+        raise NoClosedForm("model.spike_intensity", "no closed form for options on futures with shortage "
+                                                    "spikes; use mc.method = \"mc\"")
+    times = np.array(plan.print_times)
+    b = np.exp(-model.kappa * (times - e))
+    var_x, var_y, cov = _state_covariance(model, e)
+    c = np.outer(b, b) * var_x + (b[:, None] + b[None, :]) * cov + var_y
+    f = model.mean(times, market)
+    log_var = math.log(float(f @ np.exp(c) @ f)) - 2.0 * math.log(float(f.sum()))
+    return poisson_black_mixture(plan.omega, plan.strike, *_jump_law(model, e, math.log(forward), log_var), df)
+
+
+def _state_covariance(model, t: float) -> tuple[float, float, float]:
+    """(Var chi_t, Var xi_t, Cov) of the diffusive state from a known start."""
+    k = model.kappa
+    return (model.sigma_chi ** 2 * -math.expm1(-2.0 * k * t) / (2.0 * k), model.sigma_xi ** 2 * t,
+            model.rho * model.sigma_chi * model.sigma_xi * -math.expm1(-k * t) / k)
+
+
+def _jump_law(model, t: float, log_mean: float, var: float) -> tuple:
+    """(base_mean, base_var, jump_mean, jump_var, lam_t) of ln Z for Z = G e^{J - ln E e^J}, ln G
+    normal with variance `var` and ln E[G] = log_mean, J the launch jumps (Poisson and
+    scheduled) of a TwoFactor by t: E[Z] = e^{log_mean}."""
+    jump_mean, jump_var = model.launch_mean, model.launch_vol ** 2
+    scheduled = float(model._launches_by(np.array([t]))[0])
+    lam_t = model.launch_intensity * t
+    log_mgf = lam_t * math.expm1(jump_mean + 0.5 * jump_var) + scheduled * (jump_mean + 0.5 * jump_var)
+    return (log_mean - 0.5 * var - log_mgf + scheduled * jump_mean, var + scheduled * jump_var,
+            jump_mean, jump_var, lam_t)
+
+
+def long_factor_law(model, market, t: float) -> tuple:
+    """The long-term factor L_t (xi; ln S for GBM and Merton) as a Poisson mixture of normals:
+    (base_mean, base_var, jump_mean, jump_var, lam_t), L_t | N = n ~ N(base_mean + n jump_mean,
+    base_var + n jump_var)."""
+    if isinstance(model, Lognormal):
+        return _log_law(model, t, float(market.discount(t)[0]))
+    scheduled = float(model._launches_by(np.array([t]))[0])
+    return (math.log(model.spot) - model.chi0 + model.mu_xi * t + scheduled * model.launch_mean,
+            model.sigma_xi ** 2 * t + scheduled * model.launch_vol ** 2, model.launch_mean,
+            model.launch_vol ** 2, model.launch_intensity * t)
+
+
+def long_factor_log_mgf(law: tuple, power: float) -> float:
+    """ln E[e^{power L}] for L of the law of long_factor_law."""
+    base_mean, base_var, jump_mean, jump_var, lam_t = law
+    return (power * base_mean + 0.5 * power ** 2 * base_var
+            + lam_t * math.expm1(power * jump_mean + 0.5 * power ** 2 * jump_var))
+
+
+def residual_put(model, market, plan: ResidualPutPlan) -> float:
+    """E[DF max(omega (P_T - K), 0)] per GPU, P_T = R e^{a L_T} / E[e^{a L_T}] (module docstring)."""
+    a, t = plan.elasticity, plan.maturity
+    base_mean, base_var, jump_mean, jump_var, lam_t = law = long_factor_law(model, market, t)
+    shift = math.log(plan.residual_value) - long_factor_log_mgf(law, a)
+    return poisson_black_mixture(plan.omega, plan.strike, shift + a * base_mean, a * a * base_var,
+                                 a * jump_mean, a * a * jump_var, lam_t, float(market.discount(t)[0]))

@@ -5,6 +5,13 @@ Reproducibility: every path draws from Philox by (seed, path, stream, step); per
 sums are formed in a fixed order inside the kernel and added across blocks with
 `math.fsum` (exactly rounded, so independent of order). Hence the result is bitwise
 the same for any thread count and any chunk size.
+
+Index states (`index_chunks`, `Horizon`): the paths of every index of a model with, where
+the model has one, its state (chi, xi) at each date: two-factor models (schwartz,
+schwartz-smith, multi-index) jointly through gpufin.models.multi_index, GBM and Merton
+through the path kernel (the level is the state). At a date h the state gives E_h[S_t] in
+closed form, jumps and spikes included: exp(L(h, t) + e^{-kappa (t - h)} chi_h + xi_h), L
+the index's `conditional_log_level`; S_h e^{-q (t - h)} DF(h) / DF(t) for GBM and Merton.
 """
 from __future__ import annotations
 
@@ -13,11 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpufin.models.index import Lognormal, TwoFactor
+from gpufin.models.index import Lognormal, TwoFactor, build_model
+from gpufin.models.multi_index import IndexPaths, build_indices
 from pricing_kernels import lognormal, pathwise
+from pricing_kernels.index_paths import lognormal_paths
 from pricing_kernels.pathwise import DELTA_STATS, VEGA_STATS
 from pricing_kernels.payoff import (AVERAGER, BARRIER_DIR, BLOCK, BRIDGE, GEOMETRIC, KNOCK_IN,
                                     N_FLAGS, N_STATS)
+from gpufin.spec.schema import GBMSpec, JumpDiffusionSpec
 from pricing_kernels.records import PathwiseArgs, PayoffArgs, make
 from pricing_kernels.two_factor import two_factor_event_stats, two_factor_stats
 
@@ -246,3 +256,79 @@ def _mean_variance(n: float, total: float, squares: float) -> tuple[float, float
     """Sample mean and (unbiased) variance from a count, a sum and a sum of squares."""
     mean = total / n
     return mean, max(squares - n * mean * mean, 0.0) / (n - 1)
+
+
+SINGLE = "index"            # the name of a single-index model's index
+
+
+@dataclass(frozen=True)
+class LognormalIndex:
+    """A GBM or Merton index as a one-index model with the interface of
+    gpufin.models.multi_index.MultiIndex (names, index, simulate)."""
+    model: Lognormal
+    market: object
+    names: tuple = (SINGLE,)
+
+    def index(self, name: str) -> Lognormal:
+        return self.model
+
+    def simulate(self, times, n_paths: int, seed: int, first_path: int = 0) -> dict:
+        level = lognormal_paths(seed_key(seed), first_path, n_paths, self.model.kernel_args(times, self.market))
+        return {SINGLE: IndexPaths(level, None, None)}
+
+
+def build_index_set(s, market):
+    """The indices of a validated spec's index model: a MultiIndex (two-factor kinds), or a
+    LognormalIndex (GBM and Merton, on `market`'s curve)."""
+    if isinstance(s.model, (GBMSpec, JumpDiffusionSpec)):
+        return LognormalIndex(build_model(s.model, s.timeline), market)
+    return build_indices(s)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """One index's paths and state at grid column `at`, time `time` (years)."""
+    model: object
+    market: object
+    time: float
+    paths: IndexPaths
+    at: int
+
+    def mean(self, times: np.ndarray) -> np.ndarray:
+        """E_h[S_t] [paths, len(times)] for times t >= h (years), USD/GPU-hr."""
+        times = np.asarray(times, dtype=float)
+        if isinstance(self.model, Lognormal):
+            dfs = self.market.discount(np.concatenate([[self.time], times]))
+            growth = np.exp(-self.model.dividend * (times - self.time)) * dfs[0] / dfs[1:]
+            return self.paths.level[:, self.at, None] * growth[None, :]
+        decay = np.exp(-self.model.kappa * (times - self.time))
+        log_level = self.model.conditional_log_level(self.time, times)
+        return np.exp(log_level[None, :] + decay[None, :] * self.paths.chi[:, self.at, None]
+                      + self.paths.xi[:, self.at, None])
+
+    def long_factor(self) -> np.ndarray:
+        """The index's long-term factor per path: xi_h (two-factor), ln S_h (GBM, Merton)."""
+        if isinstance(self.model, Lognormal):
+            return np.log(self.paths.level[:, self.at])
+        return self.paths.xi[:, self.at]
+
+
+def index_chunks(indices, market, grid: np.ndarray, horizon: float, n_paths: int, seed: int):
+    """Yield (first_path, {name: IndexPaths}, {name: Horizon}) chunk by chunk: every index on
+    `grid` (years, holding `horizon`), paths numbered from first_path (any chunking gives
+    the same numbers)."""
+    at = int(np.searchsorted(grid, horizon))
+    for first in range(0, n_paths, PATH_CHUNK):
+        paths = indices.simulate(grid, min(PATH_CHUNK, n_paths - first), seed, first)
+        yield first, paths, {name: Horizon(indices.index(name), market, horizon, p, at)
+                             for name, p in paths.items()}
+
+
+def state_estimate(indices, name: str, market, t: float, n_paths: int, seed: int, payoff) -> Estimate:
+    """Mean and standard error of `payoff(horizon)` (a value per path from the Horizon of
+    index `name` at t years, one exact step from 0) over n_paths paths of `seed`."""
+    values = np.concatenate([payoff(horizons[name]) for _, _, horizons in
+                             index_chunks(indices, market, np.array([0.0, t]), t, n_paths, seed)])
+    n = values.size
+    mean = math.fsum(values) / n
+    return Estimate(mean, math.sqrt(math.fsum((values - mean) ** 2) / (n - 1) / n), n)

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gpufin.engines.analytic import (closed_form, closed_form_greeks, geometric_greeks,
-                                     geometric_strip_mean, linear_strip)
+from gpufin.engines.analytic import (closed_form, closed_form_greeks, futures_price, geometric_greeks,
+                                     geometric_strip_mean, linear_strip, long_factor_law,
+                                     long_factor_log_mgf)
 from gpufin.engines.collateral import build_collateral
 from gpufin.engines.loan import price_loan
-from gpufin.engines.montecarlo import (Z95, Greeks, estimate, greek_estimates, kernel_call,
-                                       pathwise_args, payoff_arrays, seed_key, simulate_sums,
-                                       stack_payoffs, time_grid)
+from gpufin.engines.montecarlo import (Z95, Greeks, build_index_set, estimate, greek_estimates,
+                                       kernel_call, pathwise_args, payoff_arrays, seed_key,
+                                       simulate_sums, stack_payoffs, state_estimate, time_grid)
 from gpufin.errors import NoClosedForm, SpecError
-from gpufin.instruments.payoffs import build_plan
+from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan, build_plan
 from gpufin.market.curve import build_market
 from gpufin.models.index import Lognormal, TwoFactor, build_model, with_forward_curve
 from gpufin.spec.reader import load_spec
@@ -126,6 +127,9 @@ def _price_or_defer(n: int, s: Spec, greeks: bool):
     market = build_market(s.market, s.model.rate, s.timeline)
     model = with_forward_curve(build_model(s.model, s.timeline), s.market.forward_curve, s.timeline)
     plan = build_plan(s.instrument, s.model.spot, s.timeline)
+    if isinstance(plan, (FutureOptionPlan, ResidualPutPlan)):
+        result = _price_on_state(s, model, market, plan)
+        return {**result, **BUMPED} if greeks else result
     if s.mc.method in ("auto", "analytic"):
         try:
             value = plan.notional * closed_form(model, market, plan)
@@ -142,6 +146,39 @@ def _price_or_defer(n: int, s: Spec, greeks: bool):
         raise SpecError("mc.paths", f"got {s.mc.paths:,} paths x {grid.size - 1:,} steps; expected at most "
                                     f"{MAX_PATH_STEPS:,} path-steps (fewer paths or steps)")
     return _Simulated(n, s, plan, model, market, grid, greeks)
+
+
+def _price_on_state(s: Spec, model, market, plan) -> dict:
+    """Options on futures and residual-value puts: the closed form where one exists (mc.method
+    auto or analytic), else Monte Carlo on the index's state at the maturity (one exact step
+    of gpufin.engines.montecarlo.index_chunks; no antithetics, no control variate)."""
+    if s.mc.method in ("auto", "analytic"):
+        try:
+            value = plan.notional * closed_form(model, market, plan)
+            return _result(s, plan, model, market, value, 0.0, 0, None, "analytic", {})
+        except NoClosedForm:
+            if s.mc.method == "analytic":
+                raise
+    indices = build_index_set(s, market)
+    name = indices.names[getattr(s.model, "priced", 0)]
+    est = state_estimate(indices, name, market, plan.maturity, s.mc.paths, s.mc.seed,
+                         state_payoff(model, market, plan))
+    n = plan.notional
+    return _result(s, plan, model, market, n * est.value, n * est.stderr, s.mc.paths, s.mc.seed, "mc",
+                   {"steps": 1, "antithetic": False, "control_variate": False})
+
+
+def state_payoff(model, market, plan):
+    """The discounted payoff per unit notional of a state-settled plan (an option on a future,
+    a residual-value put), per path, as a function of the index's
+    gpufin.engines.montecarlo.Horizon at the plan's maturity."""
+    df = float(market.discount(plan.maturity)[0])
+    if isinstance(plan, FutureOptionPlan):
+        times = np.array(plan.print_times)
+        return lambda horizon: df * plan.payoff(horizon.mean(times).mean(axis=1))
+    law = long_factor_law(model, market, plan.maturity)
+    log_scale = math.log(plan.residual_value) - long_factor_log_mgf(law, plan.elasticity)
+    return lambda horizon: df * plan.payoff(np.exp(log_scale + plan.elasticity * horizon.long_factor()))
 
 
 def _closed_form_greeks(s: Spec, model, market, plan) -> Greeks | None:
@@ -207,14 +244,19 @@ def _uses_control_variate(s: Spec, plan, model) -> bool:
             and any(not p.linear and p.total_prints > 1 for p in plan.periods))
 
 
+NOTIONAL_KEY = {"residual-put": "notional_gpus"}     # a notional not in GPU-hours
+
+
 def _result(s: Spec, plan, model, market, value, stderr, paths, seed, method, run) -> dict:
     value, stderr = float(value), float(stderr)
     half = Z95 * stderr
     out = {"value": value, "stderr": stderr, "ci95": [value - half, value + half],
            "paths": paths, "seed": seed, "method": method,
            "instrument": s.instrument.kind, "model": s.model.kind,
-           "notional": plan.notional, "maturity_years": plan.maturity,
+           NOTIONAL_KEY.get(s.instrument.kind, "notional"): plan.notional, "maturity_years": plan.maturity,
            "times_years": s.timeline.table("instrument")}
+    if s.instrument.index is not None:
+        out["settles_on"] = s.instrument.index
     out.update(_instrument_fields(s.instrument, plan, model, market))
     out.update(run)
     return out
@@ -229,6 +271,12 @@ def _instrument_fields(ins, plan, model, market) -> dict:
         if kind == "barrier":
             fields.update(barrier=ins.barrier, barrier_type=ins.barrier_type, rebate=ins.rebate)
         return fields
+    if kind == "future-option":
+        return {"option": ins.option, "strike": ins.strike, "expiry_years": plan.expiry,
+                "futures_price": futures_price(model, market, plan), "prints": len(plan.print_times)}
+    if kind == "residual-put":
+        return {"strike_usd": ins.strike, "residual_value_usd": ins.residual_value,
+                "elasticity": ins.elasticity}
     if kind == "future":
         fair = replace(plan, periods=(replace(plan.periods[0], strike=0.0),), discounted=False)
         return {"futures_price": linear_strip(model, market, fair), "strike": ins.strike,

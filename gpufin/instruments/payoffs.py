@@ -6,6 +6,11 @@ DF(pay_p) * f_p(A_p), A_p the period's average of index prints and f_p either
 omega*(A - K) (futures, forwards, swaps) or max(omega*(A - K), 0) (options, caplets,
 floorlets). A European option is one period with one print at maturity.
 
+Two instruments pay on the index's state rather than on its prints, and have plans of their
+own: an option on a future (`FutureOptionPlan`, on the future's price at the expiry) and a
+residual-value put (`ResidualPutPlan`, on the used-GPU value moved by the index's long-term
+level).
+
 Times are exact years from the valuation date, read from the spec's Timeline. Schedules
 derived from a time (equally spaced fixings, strip periods, daily prints) keep whole days
 when that time was given as a date or a tenor, and exact year fractions when it was a
@@ -161,6 +166,19 @@ def barrier(spec, spot, timeline: Timeline) -> PayoffPlan:
 def future(spec, spot, timeline: Timeline) -> PayoffPlan:
     """Daily prints over the delivery month, or over the `window_days` days ending at
     maturity (one print a day, the last at maturity)."""
+    times = window_times(spec, timeline)
+    past = times < -ZERO
+    if int(np.sum(past)) != spec.past_fixings:
+        raise SpecError("instrument.past_fixings",
+                        f"got {spec.past_fixings}; the window has {int(np.sum(past))} prints before today")
+    period = _average_period(times[~past], spot, spec.past_fixings, spec.past_average,
+                             spec.strike, 1.0, True, float(times[-1]), "instrument")
+    return PayoffPlan((period,), notional=spec.notional, discounted=spec.style == "forward")
+
+
+def window_times(spec, timeline: Timeline) -> np.ndarray:
+    """A future's print times (years): each day of `delivery_month`, or the `window_days` days
+    ending at `maturity`; refused when the window has ended."""
     if (spec.maturity is None) == (spec.delivery_month is None):
         raise SpecError("instrument.maturity", "give exactly one of maturity or delivery_month")
     if spec.delivery_month is not None:
@@ -175,13 +193,66 @@ def future(spec, spot, timeline: Timeline) -> PayoffPlan:
         times = (end_days - np.arange(spec.window_days - 1, -1, -1)) / DAYS_PER_YEAR
     if times[-1] <= 0.0:
         raise SpecError("instrument.maturity", "the averaging window has already ended")
-    past = times < -ZERO
-    if int(np.sum(past)) != spec.past_fixings:
-        raise SpecError("instrument.past_fixings",
-                        f"got {spec.past_fixings}; the window has {int(np.sum(past))} prints before today")
-    period = _average_period(times[~past], spot, spec.past_fixings, spec.past_average,
-                             spec.strike, 1.0, True, float(times[-1]), "instrument")
-    return PayoffPlan((period,), notional=spec.notional, discounted=spec.style == "forward")
+    return times
+
+
+@dataclass(frozen=True)
+class FutureOptionPlan:
+    """A European option on a monthly-average future, settled at `expiry` (years) on the
+    future's price F = the average of E_expiry[S_t] over `print_times` (years, all after the
+    expiry): pays notional x max(omega (F - strike), 0) at the expiry."""
+    print_times: tuple
+    expiry: float
+    strike: float
+    omega: float
+    notional: float = 1.0
+
+    @property
+    def maturity(self) -> float:
+        return self.expiry
+
+    def event_times(self) -> np.ndarray:
+        """The one date the option observes: its expiry (years)."""
+        return np.array([self.expiry])
+
+    def payoff(self, futures_price: np.ndarray) -> np.ndarray:
+        """Per unit notional, at the expiry, for futures prices F (USD/GPU-hr)."""
+        return np.maximum(self.omega * (futures_price - self.strike), 0.0)
+
+
+@dataclass(frozen=True)
+class ResidualPutPlan:
+    """A residual-value put: pays notional (GPUs) x max(strike - P, 0) at `maturity` (years),
+    P = residual_value e^{elasticity L} / E[e^{elasticity L}] (USD per GPU), L the index's
+    long-term factor at the maturity. `omega` = +1 gives the matching call (parity checks)."""
+    maturity: float
+    strike: float
+    residual_value: float
+    elasticity: float
+    notional: float = 1.0
+    omega: float = -1.0
+
+    def event_times(self) -> np.ndarray:
+        """The one date the put observes: its maturity (years)."""
+        return np.array([self.maturity])
+
+    def payoff(self, residual: np.ndarray) -> np.ndarray:
+        """Per GPU, at the maturity, for residual values P (USD per GPU)."""
+        return np.maximum(self.omega * (residual - self.strike), 0.0)
+
+
+def future_option(spec, spot, timeline: Timeline) -> FutureOptionPlan:
+    expiry = _positive(timeline, "instrument.expiry", spec.expiry)
+    times = window_times(spec, timeline)
+    if times[0] < expiry:
+        raise SpecError("instrument.expiry", f"got {spec.expiry!r}; expected an expiry on or before the "
+                                             f"first print of the future's window ({times[0]:.4f} years)")
+    return FutureOptionPlan(tuple(times.tolist()), expiry, spec.strike, _omega(spec.option), spec.notional)
+
+
+def residual_put(spec, spot, timeline: Timeline) -> ResidualPutPlan:
+    t = _positive(timeline, "instrument.maturity", spec.maturity)
+    return ResidualPutPlan(t, spec.strike, spec.residual_value, spec.elasticity, spec.notional)
 
 
 def strip_bounds(spec, timeline: Timeline) -> np.ndarray:
@@ -227,7 +298,8 @@ def floor(spec, spot, timeline) -> PayoffPlan:
 
 
 BUILDERS = {"european": european, "asian": asian, "barrier": barrier, "future": future,
-            "swap": swap, "cap": cap, "floor": floor}
+            "swap": swap, "cap": cap, "floor": floor, "future-option": future_option,
+            "residual-put": residual_put}
 
 
 def build_plan(spec, spot: float, timeline: Timeline) -> PayoffPlan:

@@ -25,7 +25,6 @@ import numpy as np
 
 from gpufin.errors import SpecError
 from gpufin.models.index import TwoFactor, build_model, marginal_two_factor, with_forward_curve
-from gpufin.models.keyed import factor
 from gpufin.spec.schema import Spec
 from pricing_kernels.multi_index import multi_index_paths
 from pricing_kernels.records import MultiIndexArgs, make
@@ -132,7 +131,7 @@ class MultiIndex:
             raise SpecError("times", "expected increasing times in years starting at 0")
         dt = np.diff(times)
         kappa, _, drift, start = self._factors()
-        chol = np.stack([factor(self.factor_covariance(step)) for step in dt])
+        chol = np.stack([lower_factor(self.factor_covariance(step)) for step in dt])
         m = self.marginals
         first = [m[self.launch_groups.index(g)] for g in range(max(self.launch_groups) + 1)]
         launch_rate = np.array([ix.launch_intensity for ix in first])
@@ -161,6 +160,27 @@ class MultiIndex:
         level, chi, xi = multi_index_paths(np.uint64(seed % SEED_MOD), first_path, n_paths,
                                            self.kernel_args(times))
         return {name: IndexPaths(level[n], chi[n], xi[n]) for n, name in enumerate(self.names)}
+
+
+def lower_factor(cov: np.ndarray) -> np.ndarray:
+    """Lower-triangular L with L L^T = cov for a positive semi-definite cov (the kernel reads
+    only the lower triangle): numpy's Cholesky factor, or for a singular cov (a factor without
+    noise, as a Schwartz index's long factor) Cholesky's recursion with a zero column wherever
+    the remaining variance is zero to rounding."""
+    cov = np.asarray(cov, dtype=float)
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        pass
+    n = cov.shape[0]
+    low = np.zeros_like(cov)
+    tolerance = 1e-14 * max(float(np.max(np.diag(cov))), 0.0)
+    for j in range(n):
+        rest = cov[j, j] - low[j, :j] @ low[j, :j]
+        if rest > tolerance:
+            low[j, j] = np.sqrt(rest)
+            low[j + 1:, j] = (cov[j + 1:, j] - low[j + 1:, :j] @ low[j, :j]) / low[j, j]
+    return low
 
 
 def build_indices(spec: Spec) -> MultiIndex:

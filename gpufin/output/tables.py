@@ -68,6 +68,9 @@ KINDS = {
     "days": Kind("days", decimals=0, excel="0"),
     "count": Kind("", decimals=0, excel="#,##0"),
     "gpu_hours": Kind("GPU-hr", decimals=0, excel="#,##0"),
+    "gpus": Kind("GPUs", decimals=0, excel="#,##0"),
+    "ratio": Kind("", decimals=4, excel="0.0000"),
+    "usd_squared": Kind("(USD m)^2", scale=1e-12, decimals=3, excel="0.00E+00"),
     "multiple": Kind("x", excel='0.00"x"'),
 }
 
@@ -85,11 +88,16 @@ KEYS = {
     **dict.fromkeys(("pd", "pd_by_year", "lgd", "breach_probability", "breach_by_year",
                      "acceleration_probability", "going_concern_share", "utilization", "ltv", "level"), "pct"),
     **dict.fromkeys(("index", "strike", "futures_price", "barrier", "rebate"), "index"),
-    **dict.fromkeys(("maturity_years", "wal", "time_years", "times_years", "jtd_at_years"), "years"),
+    **dict.fromkeys(("maturity_years", "wal", "time_years", "times_years", "jtd_at_years", "expiry_years"), "years"),
     "horizon_days": "days",
     **dict.fromkeys(("paths", "payments", "fixings", "periods", "steps", "prints", "positions",
                      "errors", "scenarios", "n_obs"), "count"),
     "notional": "gpu_hours",
+    "notional_gpus": "gpus",
+    # `gpufin hedge` (gpufin.hedge): fractions shown in percent, regression figures plain
+    **dict.fromkeys(("variance_reduction", "dollar_offset", "r2", "payment_pd"), "pct"),
+    "variance": "usd_squared",
+    "slope": "ratio",
     "dscr": "multiple",
     # `portfolio credit` (gpufin.loanbook): the quantile rows of the book's loss, probabilities
     "distribution": "usd",

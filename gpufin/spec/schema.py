@@ -428,6 +428,31 @@ class FloorSpec(_StripSpec):
     strike: NonNeg
 
 
+class FutureOptionSpec(_InstrumentBase):
+    """A European option on a monthly-average future, settled at `expiry` on the future's
+    price then: pays notional (GPU-hours) x max(omega (F(expiry) - strike), 0), strike in
+    USD/GPU-hr. The future's window: `delivery_month`, or the `window_days` days to `maturity`,
+    all of it after the expiry."""
+    kind: Literal["future-option"]
+    option: Option
+    strike: NonNeg
+    expiry: Time
+    maturity: Time | None = None
+    delivery_month: str | None = None
+    window_days: Annotated[int, Field(ge=1)] = 30
+
+
+class ResidualPutSpec(_InstrumentBase):
+    """A residual-value put: pays notional (GPUs) x max(strike - P_T, 0) at `maturity`, P_T the
+    used-GPU value (USD per GPU) = residual_value x e^{elasticity L_T} / E[e^{elasticity L_T}],
+    L the index's long-term factor (xi; ln S for GBM and Merton): E[P_T] = residual_value."""
+    kind: Literal["residual-put"]
+    strike: NonNeg
+    maturity: Time
+    residual_value: Positive
+    elasticity: NonNeg = 1.0
+
+
 class DrawSpec(_Table):
     time: Time | None = None
     date: Time | None = None
@@ -490,7 +515,7 @@ class LoanSpec(_Table):
 
 INSTRUMENT_SPECS = {"european": EuropeanSpec, "asian": AsianSpec, "barrier": BarrierSpec,
                     "future": FutureSpec, "swap": SwapSpec, "cap": CapSpec, "floor": FloorSpec,
-                    "loan": LoanSpec}
+                    "loan": LoanSpec, "future-option": FutureOptionSpec, "residual-put": ResidualPutSpec}
 
 # ---- numerics and market --------------------------------------------------------------------
 
@@ -578,9 +603,9 @@ class MarketSpec(_Table):
 @dataclass(frozen=True)
 class Spec:
     """A validated spec: one checked table each, and the timeline of all its times."""
-    model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec | GpuFleetSpec
+    model: GBMSpec | JumpDiffusionSpec | SchwartzSpec | SchwartzSmithSpec | GpuFleetSpec | MultiIndexSpec
     instrument: (EuropeanSpec | AsianSpec | BarrierSpec | FutureSpec | SwapSpec | CapSpec
-                 | FloorSpec | LoanSpec | None)
+                 | FloorSpec | LoanSpec | FutureOptionSpec | ResidualPutSpec | None)
     mc: MCSpec
     market: MarketSpec
     timeline: Timeline

@@ -18,7 +18,7 @@ import pandas as pd
 
 from gpufin.errors import SpecError
 from gpufin.loanbook.book import LoanBook, load_loan_book
-from gpufin.loanbook.joint import prepare_book, simulate_book
+from gpufin.loanbook.joint import Book, prepare_book, simulate_paths
 from gpufin.loanbook.plots import plot_credit
 from gpufin.loanbook.risk import check_level, credit_risk, parse_horizon, scenario_table
 from gpufin.output.excel import key_values, write_excel
@@ -28,6 +28,7 @@ from gpufin.portfolio.runner import book_options, check_output, digest, run_chun
 CHUNK_PATHS = 10_000      # paths per chunk (the default of --chunk for this command)
 DEFAULT_PATHS = 20_000
 PER_PATH = ("loss", "loss_horizon", "default_time")
+_PREPARED: dict = {}      # per process: the prepared book of the latest run, by its digest
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,20 @@ def path_chunks(paths: int, chunk: int) -> list[tuple[int, int]]:
     return [(first, min(chunk, paths - first)) for first in range(0, paths, chunk)]
 
 
+def prepared(options: dict) -> Book:
+    """The run's prepared book (joint.prepare_book: terms, grids, income tables), made once per
+    process and run (keyed by the run's digest) and shared by its chunks."""
+    key = options["run"]
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        _PREPARED[key] = prepare_book(options["loans"], options["seed"], tuple(options["defaulted"]))
+    return _PREPARED[key]
+
+
 def simulate_chunk(chunk: tuple[int, int], options: dict) -> list[dict]:
     """One chunk of paths of the book as JSON-ready lists (run_chunks' unit of work)."""
     first, n = chunk
-    paths = simulate_book(options["loans"], n, options["seed"], first_path=first, horizon=options["horizon"],
-                          defaulted=tuple(options["defaulted"]))
+    paths = simulate_paths(prepared(options), n, first, options["horizon"])
     return [{"first_path": first, **{name: np.asarray(getattr(paths, name)).tolist() for name in PER_PATH},
              "ids": list(paths.ids), "exposure": np.asarray(paths.exposure).tolist(),
              "loan_platform": list(paths.loan_platform), "loan_sku": list(paths.loan_sku),
@@ -87,8 +97,8 @@ def book_losses(book: LoanBook, paths: int, seed: int, horizon: float, defaulted
     options = {"loans": book.loans, "seed": seed, "horizon": horizon, "defaulted": list(defaulted)}
     key = digest(list(book.positions), {**options, "loans": list(book.ids), "market": book.market, "paths": paths,
                                         "chunk": chunk}, "credit")
-    rows = run_chunks(simulate_chunk, path_chunks(paths, chunk), options, workers, scheduler, checkpoint,
-                      key, label=label)
+    rows = run_chunks(simulate_chunk, path_chunks(paths, chunk), {**options, "run": key}, workers, scheduler,
+                      checkpoint, key, label=label)
     quantity = np.asarray(book.quantities, dtype=np.float64)
     merged = {name: np.concatenate([np.asarray(r[name], dtype=np.float64) for r in rows]) for name in PER_PATH}
     first = rows[0]

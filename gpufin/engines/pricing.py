@@ -35,7 +35,7 @@ from pricing_kernels.index_paths import lognormal_paths, two_factor_paths
 
 MAX_PATH_STEPS = 10 ** 11       # about ten minutes of the fastest kernel on two cores
 SMOOTH_PAYOFFS = ("european", "asian", "future", "swap", "cap", "floor")
-INDEX_MODELS = ("gbm", "jump-diffusion", "schwartz", "schwartz-smith")
+INDEX_MODELS = ("gbm", "jump-diffusion", "schwartz", "schwartz-smith", "multi-index")
 BUMPED = {"greeks_method": "bump"}      # Greeks by bump and revalue, not given by price_many
 
 

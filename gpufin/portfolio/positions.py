@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 
 from gpufin.engines.loan import fixed_schedule
 from gpufin.engines.pricing import has_greek_estimator, has_moved_pricing, price_many, price_moved
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
-from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, shift_rates,
-                               spot_of)
+from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, is_fleet,
+                               shift_rates, spot_of, traded_sku)
 from gpufin.risk.loan_greeks import loan_greeks
 from gpufin.spec.book import Position
-from gpufin.spec.reader import load_spec
+from gpufin.spec.reader import load_spec, validate
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 ESTIMATED = ("delta", "vega")       # taken from the base result when it has them
@@ -38,15 +39,22 @@ def _prepared(doc: dict, options: dict) -> tuple[dict, object]:
     """The position's document as valued, and its validated Spec: the run's market and path
     count applied, and a loan's principal schedule written in, so every bump and scenario
     values the same contract. Validated once, before any bump reads the document, as
-    `gpufin price` checks it."""
-    doc = json.loads(json.dumps(doc, default=str))
+    `gpufin price` checks it. The document is plain JSON data throughout (as load_spec makes
+    it), so it is validated as it is."""
+    doc = _plain(doc)
     if options.get("market") is not None:     # its keys replace the trade's; a forward curve stays
-        doc["market"] = {**doc.get("market", {}), **options["market"]}
+        doc["market"] = _plain({**doc.get("market", {}), **options["market"]})
     if options.get("paths") is not None:
-        doc.setdefault("mc", {})["paths"] = options["paths"]
-    spec = load_spec(doc)
+        doc.setdefault("mc", {})["paths"] = _plain(options["paths"])
+    spec = validate(doc)
     fixed = fixed_schedule(doc)
     return fixed, (spec if fixed is doc else load_spec(fixed))
+
+
+def _plain(value):
+    """A copy of `value` as JSON data (dates and other objects as their text), as load_spec
+    reads a document."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def position_spec(pos: Position, options: dict):
@@ -67,12 +75,39 @@ def position_row(pos: Position) -> dict:
     row["instrument"] = doc.get("instrument", {}).get("kind")
     row["model"] = doc.get("model", {}).get("kind")
     if row["sku"] is None:
-        row["sku"] = doc.get("model", {}).get("sku") if row["model"] == "gpu-fleet" else None
+        row["sku"] = _model_sku(doc)
     return row
+
+
+def _model_sku(doc: dict) -> str | None:
+    """The SKU a trade's model names: a gpu-fleet's, or that of the index a multi-index trade
+    settles on (None where the trade names no index of its model: valuing it says why)."""
+    if is_fleet(doc):
+        return doc["model"].get("sku")
+    try:
+        return traded_sku(doc)
+    except SpecError:
+        return None
 
 
 def _failure(result) -> str | None:
     return _describe(result) if isinstance(result, Exception) else None
+
+
+@dataclass
+class _Batch:
+    """What a chunk prices at once: specs and bumped documents for price_many (with whether
+    each wants its Greeks), trades with their moves for price_moved, and the discount curves
+    built so far (by _market)."""
+    docs: list = field(default_factory=list)
+    wanted: list = field(default_factory=list)
+    moved: list = field(default_factory=list)
+    markets: dict = field(default_factory=dict)
+
+
+def _document_key(doc: dict) -> str:
+    """A position's document as text: equal for equal documents, which value alike."""
+    return json.dumps(doc, sort_keys=True, default=str)
 
 
 def value_chunk(positions: list, options: dict) -> list[dict]:
@@ -81,8 +116,9 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
     same underlying and dates share their simulated paths; delta and vega come from the
     position's own result where it has them. The spot and rate bumps of payoffs on index
     models are valued on the base model's paths by price_moved (the same values as revaluing
-    the bumped documents, to rounding)."""
-    rows, docs, plans, wanted, moved, markets = [], [], [], [], [], {}
+    the bumped documents, to rounding). Positions with the same document (the same trade in
+    several rows) are validated and priced once: each gets the numbers it would get alone."""
+    rows, plans, planned, batch = [], [], {}, _Batch()
     with_greeks = options.get("greeks", True)
     for pos in positions:
         row = position_row(pos)
@@ -90,28 +126,16 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
                    **{g: math.nan for g in GREEK_COLUMNS}, **dict.fromkeys(LOAN_COLUMNS, math.nan),
                    error=pos.error)
         rows.append(row)
-        if pos.error:
-            plans.append(None)
-            continue
-        try:
-            doc, spec = _prepared(pos.doc, options)
-            estimated = with_greeks and _estimated(doc)
-            if estimated and _movable(doc):
-                bumps, moves = {"spot": spot_of(doc)}, greek_moves()
-                markets_of = [(f, _market(doc, shift, markets, spec)) for f, shift in moves.values()]
-                moved.append((spec, markets_of))
-            else:
-                bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
-                moves = None
-        except Exception as exc:
-            row["error"] = _describe(exc)
-            plans.append(None)
-            continue
-        spot = bumps.pop("spot")
-        plans.append((len(docs), spot, list(moves or bumps), len(moved) - 1 if moves else None))
-        docs += [spec, *bumps.values()]
-        wanted += [estimated] + [False] * len(bumps)
-    priced, moved_values = price_many(docs, wanted), price_moved(moved)
+        plan = None
+        if not pos.error:
+            key = _document_key(pos.doc)
+            if key not in planned:
+                planned[key] = _value_plan(pos.doc, options, with_greeks, batch)
+            plan = planned[key]
+            if isinstance(plan, str):
+                row["error"], plan = plan, None
+        plans.append(plan)
+    priced, moved_values = price_many(batch.docs, batch.wanted), price_moved(batch.moved)
     for pos, row, plan in zip(positions, rows, plans):
         if plan is None:
             continue
@@ -139,6 +163,29 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             if row["instrument"] == "loan":
                 _add_loan_greeks(row, pos, options)
     return rows
+
+
+def _value_plan(doc: dict, options: dict, with_greeks: bool, batch: _Batch) -> tuple | str:
+    """A position's valuation added to `batch`: (where its base result is in price_many's, its
+    spot, the names of its bumps or moves, its place in price_moved's or None), or why it
+    cannot be valued."""
+    try:
+        doc, spec = _prepared(doc, options)
+        estimated = with_greeks and _estimated(doc)
+        if estimated and _movable(doc):
+            bumps, moves = {"spot": spot_of(doc)}, greek_moves()
+            markets_of = [(f, _market(doc, shift, batch.markets, spec)) for f, shift in moves.values()]
+            batch.moved.append((spec, markets_of))
+        else:
+            bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
+            moves = None
+    except Exception as exc:
+        return _describe(exc)
+    spot = bumps.pop("spot")
+    plan = (len(batch.docs), spot, list(moves or bumps), len(batch.moved) - 1 if moves else None)
+    batch.docs += [spec, *bumps.values()]
+    batch.wanted += [estimated] + [False] * len(bumps)
+    return plan
 
 
 def _add_loan_greeks(row: dict, pos: Position, options: dict) -> None:
@@ -169,33 +216,25 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
     """Per position: base unit value and unit values under each scenario's shocks. Payoffs on
     index models are valued under all scenarios at once on the base model's paths
     (price_moved: the same values as revaluing each moved document, to rounding); loans,
-    fleets and barriers by full revaluation of each moved document."""
+    fleets and barriers by full revaluation of each moved document. Positions with the same
+    document and SKU are valued once."""
     names = list(options["scenarios"])
-    rows, docs, starts, moved, markets = [], [], [], [], {}
+    rows, starts, planned, batch = [], [], {}, _Batch()
     for pos in positions:
         row = position_row(pos)
         row["error"] = pos.error
         row["unit_values"] = {}
         rows.append(row)
-        starts.append(None)
-        if pos.error:
-            continue
-        try:
-            doc, spec = _prepared(pos.doc, options)
-            shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
-            if _movable(doc):
-                moves = [(float(k.get("index_factor", 1.0)),
-                          _market(doc, k.get("rate_shift"), markets, spec)) for k in shocks]
-                starts[-1] = ("moved", len(moved))
-                moved.append((spec, moves))
-                continue
-            revalued = [apply_scenario(doc, k) for k in shocks[1:]]
-        except Exception as exc:
-            row["error"] = _describe(exc)
-            continue
-        starts[-1] = ("full", len(docs))
-        docs += [spec, *revalued]
-    priced, moved_values = price_many(docs), price_moved(moved)
+        start = None
+        if not pos.error:
+            key = (_document_key(pos.doc), row["sku"])      # a VaR move is the SKU's
+            if key not in planned:
+                planned[key] = _scenario_plan(pos.doc, row, options, names, batch)
+            start = planned[key]
+            if isinstance(start, str):
+                row["error"], start = start, None
+        starts.append(start)
+    priced, moved_values = price_many(batch.docs), price_moved(batch.moved)
     for row, start in zip(rows, starts):
         if start is None:
             continue
@@ -212,6 +251,25 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
             continue
         row["unit_values"] = dict(zip(["base", *names], values))
     return rows
+
+
+def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Batch) -> tuple | str:
+    """A position's scenario values added to `batch`: ("moved", its place in price_moved's) or
+    ("full", where its base and scenario results start in price_many's), or why it cannot be
+    valued."""
+    try:
+        doc, spec = _prepared(doc, options)
+        shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
+        if _movable(doc):
+            moves = [(float(k.get("index_factor", 1.0)),
+                      _market(doc, k.get("rate_shift"), batch.markets, spec)) for k in shocks]
+            batch.moved.append((spec, moves))
+            return "moved", len(batch.moved) - 1
+        revalued = [apply_scenario(doc, k) for k in shocks[1:]]
+    except Exception as exc:
+        return _describe(exc)
+    batch.docs += [spec, *revalued]
+    return "full", len(batch.docs) - 1 - len(revalued)
 
 
 def _movable(doc: dict) -> bool:

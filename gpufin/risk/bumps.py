@@ -3,17 +3,26 @@
 Each function returns a new document (the input is never changed). Bumped documents keep
 their seed, so a bump and its base are revalued on common random numbers.
 Where a factor sits by model kind:
-  index level: model.spot (model.index.spot for gpu-fleet, default from data/gpus.csv);
-  volatility: model.vol, model.short_vol (schwartz-smith), model.index.short_vol (gpu-fleet);
+  index level: model.spot (model.index.spot for gpu-fleet, default from data/gpus.csv;
+    model.indices[i].spot and its forward curve for multi-index, i the index the trade
+    settles on, `instrument.index`);
+  volatility: model.vol, model.short_vol (schwartz-smith), model.index.short_vol (gpu-fleet),
+    model.indices[i].short_vol (multi-index);
   rates: model.rate, else every rate of market.curve (a gpu-fleet without either uses the
   shipped snapshot's curve, written into the document first);
   utilization, launch-jump size, opex: gpu-fleet only.
+On a multi-index model an index move moves every index of the traded index's SKU
+(`model.indices[n].sku`; a basis index has its base's) by the same factor: a basis index and
+its base move together, so the log basis today and the basis' short factor stay as they are,
+and the traded index's whole path scales by the factor, as a single-index model's does when
+its spot and forward curve do.
 """
 from __future__ import annotations
 
 import copy
 import math
 
+from gpufin.errors import SpecError
 from gpufin.market.data import load_market_data
 
 SPOT_BUMP = 0.01        # relative, for delta and gamma
@@ -32,45 +41,94 @@ def is_fleet(doc) -> bool:
     return doc.get("model", {}).get("kind") == "gpu-fleet"
 
 
+def is_multi_index(doc) -> bool:
+    return doc.get("model", {}).get("kind") == "multi-index"
+
+
+def traded_index(doc) -> int:
+    """Position in model.indices of the index a multi-index trade settles on
+    (`instrument.index`)."""
+    names = [ix.get("name") for ix in doc["model"].get("indices", [])]
+    name = doc.get("instrument", {}).get("index")
+    if name not in names:
+        raise SpecError("instrument.index", f"got {name!r}; expected one of {', '.join(map(str, names))}")
+    return names.index(name)
+
+
+def _index_sku(indices: list, n: int) -> str:
+    """The SKU of index n of a multi-index model: its `sku`, else its name; a basis index's is
+    its base's."""
+    index = indices[n]
+    if index.get("basis_of") is not None:
+        index = next((ix for ix in indices if ix.get("name") == index["basis_of"]), index)
+    return index.get("sku") or index.get("name")
+
+
+def traded_sku(doc) -> str | None:
+    """The SKU of the index a multi-index trade settles on; None on other models."""
+    if not is_multi_index(doc):
+        return None
+    return _index_sku(doc["model"]["indices"], traded_index(doc))
+
+
 def spot_of(doc) -> float:
+    """Today's level (USD/GPU-hr) of the index the trade's value moves with."""
     m = doc["model"]
     if is_fleet(doc):
         spot = m.get("index", {}).get("spot")
         if spot is None:
             spot = load_market_data().gpu(m.get("sku", "H100"))["index_spot_usd_per_gpu_hour"]
         return float(spot)
+    if is_multi_index(doc):
+        return float(m["indices"][traded_index(doc)]["spot"])
     return float(m["spot"])
 
 
+def _scale_curve(points: list, factor: float) -> None:
+    for point in points:
+        point["price"] = float(point["price"]) * factor
+
+
 def scale_index(doc, factor: float) -> dict:
-    """The index level (spot, forward curve, Schwartz long-run level) times factor."""
+    """The index level (spot, forward curve, Schwartz long-run level) times factor; on a
+    multi-index model, that of every index of the traded index's SKU."""
     out = copy.deepcopy(doc)
     m = _model(out)
     if is_fleet(out):
         m.setdefault("index", {})["spot"] = spot_of(doc) * factor
+    elif is_multi_index(out):
+        sku = traded_sku(doc)
+        for n, index in enumerate(m["indices"]):
+            if _index_sku(m["indices"], n) == sku:
+                index["spot"] = float(index["spot"]) * factor
+                _scale_curve(index.get("forward_curve", []), factor)
     else:
         m["spot"] = float(m["spot"]) * factor
         if m.get("kind") == "schwartz":
             m["long_run_level"] = float(m["long_run_level"]) * factor
-    for point in out.get("market", {}).get("forward_curve", []):
-        point["price"] = float(point["price"]) * factor
+    _scale_curve(out.get("market", {}).get("forward_curve", []), factor)
     return out
 
 
-def vol_key(doc) -> tuple[str, ...] | None:
+def vol_key(doc) -> tuple:
+    """Where the volatility that vega bumps sits under `model`: a path of table keys and list
+    positions."""
     kind = doc["model"].get("kind")
     if kind == "gpu-fleet":
         return ("index", "short_vol")
     if kind == "schwartz-smith":
         return ("short_vol",)
+    if kind == "multi-index":
+        return ("indices", traded_index(doc), "short_vol")
     return ("vol",)
 
 
 def bump_vol(doc, size: float) -> dict:
+    """The volatility of vol_key plus `size` (absolute), floored at 0."""
     out = copy.deepcopy(doc)
     node, path = _model(out), vol_key(doc)
     for part in path[:-1]:
-        node = node.setdefault(part, {})
+        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
     default = {"short_vol": 0.45} if is_fleet(doc) else {}
     node[path[-1]] = max(float(node.get(path[-1], default.get(path[-1], 0.0))) + size, 0.0)
     return out

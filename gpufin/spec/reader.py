@@ -95,18 +95,24 @@ def read_document(path: str | Path) -> dict:
 
 
 def parse_value(raw: str):
-    """A value written as TOML (numbers, strings, lists, dates as ISO strings), else the text."""
-    return json.loads(_parsed_json(raw))
+    """A value written as TOML (numbers, strings, lists, dates as ISO strings), else the text.
+    A list or table is a new object on every call (callers may change it)."""
+    value, text = _parsed(raw)
+    return value if text is None else json.loads(text)
 
 
 @functools.lru_cache(maxsize=4096)
-def _parsed_json(raw: str) -> str:
-    """parse_value's result as JSON text (cached: a book repeats its cells)."""
+def _parsed(raw: str) -> tuple:
+    """parse_value's result, as read back from JSON (cached: a book repeats its cells): (the
+    value, None) for a number, string or boolean, which cannot change; (None, its JSON text)
+    for a list or table, rebuilt on each call."""
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
-    return json.dumps(value, default=str)
+    text = json.dumps(value, default=str)
+    value = json.loads(text)
+    return (None, text) if isinstance(value, (list, dict)) else (value, None)
 
 
 def parse_override(assignment: str) -> tuple[str, object]:

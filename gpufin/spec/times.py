@@ -9,6 +9,7 @@ a `Timeline` when the spec is loaded, and builders read their instants from it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import types
@@ -137,11 +138,42 @@ def _time_kind(annotation) -> str | None:
     return kinds.pop() if kinds else None
 
 
+def _may_hold_table(annotation) -> bool:
+    """Whether a field of this annotation can hold a schema table, or items that may be one:
+    a BaseModel class anywhere in it, or anything not known to exclude one (a forward
+    reference, an open or unparameterized type)."""
+    if annotation is typing.Any:
+        return True
+    if isinstance(annotation, type) and not isinstance(annotation, types.GenericAlias):
+        return issubclass(annotation, BaseModel) or annotation in (object, list, tuple, dict)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return False
+    if origin is typing.Annotated:
+        args = args[:1]
+    return any(_may_hold_table(a) for a in args) if origin is not None else True
+
+
+@functools.cache
+def _fields(cls: type) -> tuple:
+    """The fields of table class `cls` that _walk visits, in field order: (name, kind), kind
+    "one" or "list" as _time_kind says, None for a field that can hold tables. Other fields
+    hold no time and no table: they are never read. Kept once per class that pydantic has
+    completed (its annotations then stay as they are); _walk finds them anew for a class still
+    holding forward references."""
+    out = []
+    for name, info in cls.model_fields.items():
+        kind = "one" if TimeKey in info.metadata else _time_kind(info.annotation)
+        if kind is not None or _may_hold_table(info.annotation):
+            out.append((name, kind))
+    return tuple(out)
+
+
 def _walk(table: BaseModel, key: str, valuation_date, out: dict):
-    for name, info in type(table).model_fields.items():
+    cls = type(table)
+    for name, kind in (_fields(cls) if cls.__pydantic_complete__ else _fields.__wrapped__(cls)):
         value = getattr(table, name)
         where = f"{key}.{name}"
-        kind = "one" if TimeKey in info.metadata else _time_kind(info.annotation)
         if kind == "one" and value is not None and not isinstance(value, list):
             out[where] = resolve(value, where, valuation_date)
         elif kind == "list" and isinstance(value, list):

@@ -357,24 +357,32 @@ def note_failures(rows) -> None:
         click.echo(f"note: {failed} position(s) could not be valued; see the error column", err=True)
 
 
-def executor_options(command):
+def executor_options(command, paths_help: str = "Override mc.paths of every position.",
+                     chunk_help: str = "Positions per chunk, the unit of work, distribution and checkpoints "
+                                       "(default 256)."):
     """--market, --paths, --workers, --scheduler, --checkpoint, --chunk and --allow-outside,
-    shared by portfolio commands."""
+    shared by portfolio commands (a command whose --paths or --chunk means something else
+    passes its own help)."""
     for option in reversed([
             click.option("--market", "market_file", type=click.Path(dir_okay=False),
                          help="A TOML/JSON market table that replaces every position's market."),
-            click.option("--paths", type=int, help="Override mc.paths of every position."),
+            click.option("--paths", type=int, help=paths_help),
             click.option("--workers", type=int, help="Start a local Dask cluster with N workers."),
             click.option("--scheduler", help="Use the Dask cluster at this scheduler address."),
             click.option("--checkpoint", type=click.Path(file_okay=False),
                          help="Keep finished chunks here; a rerun computes only what is missing."),
-            click.option("--chunk", type=int,
-                         help="Positions per chunk, the unit of work, distribution and checkpoints "
-                              "(default 256)."),
+            click.option("--chunk", type=int, help=chunk_help),
             click.option("--allow-outside", is_flag=True,
                          help="Accept spec files outside the book's folder (links and .. resolved).")]):
         command = option(command)
     return command
+
+
+def credit_executor_options(command):
+    """executor_options of `portfolio credit`, whose unit of work is a range of paths."""
+    return executor_options(command, paths_help="Paths of the book's joint simulation (default 20,000).",
+                            chunk_help="Paths per chunk, the unit of work, distribution and checkpoints "
+                                       "(default 10,000).")
 
 
 @main.command()
@@ -491,12 +499,11 @@ def portfolio_var(book, fmt, horizon, level, n_scenarios, renamed, seed, vol, co
 @click.option("--plot", type=click.Path(dir_okay=False), help="Loss histogram and ES contributions PNG.")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Contributions (.csv or .parquet, the other tables beside them; or .xlsx, one sheet each).")
-@executor_options
+@credit_executor_options
 def portfolio_credit(book, fmt, horizon, level, seed, defaults, plot, out, market_file, paths, workers,
                      scheduler, checkpoint, chunk, allow_outside):
     """Credit loss of the GPU loans of BOOK, simulated jointly (real-world measure): EL, VaR, ES,
-    P(k or more defaults), Euler contributions to ES, concentration. Here --chunk counts
-    paths (default 10,000) and --paths defaults to 20,000."""
+    P(k or more defaults), Euler contributions to ES, concentration."""
     import gpufin
     from gpufin.output.tables import format_result
     check_outputs([book, market_file], out, plot)

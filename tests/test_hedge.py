@@ -19,6 +19,7 @@ import pytest
 import gpufin
 from gpufin.engines.collateral import build_collateral, fleet_chunks
 from gpufin.engines.montecarlo import build_index_set, index_chunks
+from gpufin.engines.tail import tail_measures
 from gpufin.errors import SpecError
 from gpufin.hedge import analytics
 from gpufin.hedge.exposure import _index_only
@@ -90,7 +91,12 @@ def test_gaussian_basis_ratio_and_reduction(rho, sigma_x, sigma_h):
 
 def _objective(name, x, h, q):
     pnl = x + h @ q
-    return analytics.variance(pnl)[0] if name == "variance" else analytics.value_at_risk(pnl)[1]
+    return analytics.variance(pnl)[0] if name == "variance" else _es(pnl)
+
+
+def _es(pnl):
+    """The 99% ES of the loss -pnl."""
+    return tail_measures(-pnl, analytics.ES_LEVEL)["es"]
 
 
 @pytest.mark.parametrize("name", ["variance", "es"])
@@ -115,8 +121,8 @@ def test_es_programme_is_the_sample_es():
     x = -2.0 * h[:, 0] + rng.standard_t(4, 3000)
     q = analytics.min_es(x, h)
     grid = np.linspace(q[0] - 0.3, q[0] + 0.3, 61)
-    values = [analytics.value_at_risk(x + h[:, 0] * g)[1] for g in grid]
-    assert analytics.value_at_risk(x + h @ q)[1] <= min(values) + 1e-9
+    values = [_es(x + h[:, 0] * g) for g in grid]
+    assert _es(x + h @ q) <= min(values) + 1e-9
 
 
 def _two_indices(basis: bool, rho_short: float, rho_long: float) -> dict:
@@ -303,3 +309,93 @@ def test_state_settled_candidates(tmp_path):
     assert abs(put_row["value"] - exact["value"]) <= N_SE * put_row["stderr"]
     with pytest.raises(SpecError, match=r"^hedge\[1\]\.instrument\.kind: an option on a future"):
         hedge(NON_IG, [files[0]], "1Y", overrides=["mc.paths=100"])
+
+
+@pytest.mark.parametrize("objective", ["variance", "es"])
+def test_dependent_candidates_are_dropped(objective):
+    """A duplicate and an exact combination of two candidates are dropped (quantity 0) and the
+    rest is the optimum on the independent candidates alone; the ES programme no longer fails
+    on the line of optima that duplicates make."""
+    rng = np.random.default_rng(21)
+    n = 3000
+    f = rng.standard_normal((n, 2))
+    x = -1.2 * f[:, 0] + 0.4 * f[:, 1] + rng.standard_t(4, n)
+    h = np.column_stack([f[:, 0], f[:, 0], f[:, 1], 2.0 * f[:, 0] - 3.0 * f[:, 1]])
+    q, dropped = analytics.hedge_quantities(x, h, objective)
+    assert dropped == [1, 3]
+    assert q[1] == q[3] == 0.0
+    alone = analytics.hedge_quantities(x, h[:, [0, 2]], objective)[0]
+    assert np.allclose(q[[0, 2]], alone, rtol=1e-9, atol=1e-12)
+    assert _objective(objective, x, h, q) <= _objective(objective, x, h, q + 0.1 * np.array([0, 0, 1, 0])) + 1e-12
+
+
+def test_es_programme_failure_is_not_blamed_on_the_objective(monkeypatch):
+    """A solver failure is reported as the programme's, not as a bad --objective."""
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((500, 1))
+    monkeypatch.setattr(analytics, "linprog", lambda *a, **k: type("R", (), {"success": False,
+                                                                          "message": "stub"})())
+    with pytest.raises(RuntimeError, match="minimum-ES programme did not solve") as err:
+        analytics.min_es(-h[:, 0], h)
+    assert "--objective" not in str(err.value)
+
+
+@pytest.mark.parametrize("paths", [2, 99])
+def test_too_few_paths_are_refused_up_front(tmp_path, paths):
+    exposure = _forward(tmp_path, GBM, "2027-03", paths=paths)
+    future = _write(tmp_path, "future.toml", {"instrument": {"kind": "future", "delivery_month": "2027-01"}})
+    with pytest.raises(SpecError, match=rf"^--paths: got {paths}; expected at least 100 paths"):
+        hedge(exposure, [future], "3M")
+
+
+def test_a_hedge_file_that_is_no_derivative_names_its_position_and_file(tmp_path):
+    exposure = _forward(tmp_path, GBM, "2027-03", paths=200)
+    future = _write(tmp_path, "future.toml", {"instrument": {"kind": "future", "delivery_month": "2027-01"}})
+    with pytest.raises(SpecError, match=r"^hedge\[2\]\.instrument: missing table in data/examples/fleet.toml"):
+        hedge(exposure, [future, "data/examples/fleet.toml"], "3M")
+
+
+@pytest.mark.parametrize("valuation_date, horizon, years, start", [
+    ("2026-07-01", "2027-01-01", 184 / 365, None), (None, "2026-04-01", 90 / 365, "2026-01-01"),
+    (None, "3M", 90 / 365, "2026-01-01"), ("2026-07-01", "0.25", 0.25, None)])
+def test_horizon_as_a_date_or_tenor(tmp_path, valuation_date, horizon, years, start):
+    """An ISO date counts from the valuation date; without one, a date or tenor counts from the
+    default start, which the result names (`horizon_from`)."""
+    market = {"curve": MARKET["curve"], **({"valuation_date": valuation_date} if valuation_date else {})}
+    exposure = _write(tmp_path, "forward.toml", {
+        "model": GBM, "market": market, "mc": {"paths": 200, "seed": 7},
+        "instrument": {"kind": "future", "maturity": 2.0, "strike": 2.2, "style": "forward", "notional": 1.0}})
+    future = _write(tmp_path, "future.toml", {"instrument": {"kind": "future", "maturity": 1.5}})
+    r = hedge(exposure, [future], horizon).result
+    assert r["horizon_years"] == pytest.approx(years, rel=1e-12)
+    assert r.get("horizon_from") == start
+
+
+def test_pathwise_candidates_with_cash_after_the_horizon_are_reported(tmp_path):
+    """An option paying after the horizon is valued pathwise and listed as attenuated; one that
+    pays before it, and a future valued in closed form, are not."""
+    exposure = _forward(tmp_path, GBM, "2027-06", paths=500)
+    files = [_write(tmp_path, f"{name}.toml", {"instrument": ins}) for name, ins in (
+        ("late", {"kind": "european", "option": "call", "strike": 3.4, "maturity": "9M", "notional": 1000.0}),
+        ("early", {"kind": "european", "option": "call", "strike": 3.4, "maturity": "2M", "notional": 1000.0}),
+        ("future", {"kind": "future", "delivery_month": "2027-03", "notional": 1000.0}))]
+    r = hedge(exposure, files, "3M").result
+    assert r["attenuated"] == [files[0]]
+    assert [row["valuation"] for row in r["hedges"]] == ["pathwise", "pathwise", "conditional"]
+    assert "attenuates" in r["hedges"][0]["note"] and r["hedges"][1]["note"] == r["hedges"][2]["note"] == ""
+
+
+@pytest.mark.parametrize("noise", [0.5, 1.0, 2.0])
+def test_noise_in_a_candidate_attenuates_its_quantity(noise):
+    """Why `attenuated` is reported: the exposure -h and the candidate h + e (e independent
+    noise, as a pathwise value's after the horizon) give q = var(h) / (var(h) + var(e)),
+    not 1; noise in the exposure instead leaves q = 1. Within 4 standard errors of the
+    regression slope."""
+    rng = np.random.default_rng(8)
+    n = 20_000
+    h, e = rng.standard_normal(n), noise * rng.standard_normal(n)
+    (q,) = analytics.min_variance(-h, (h + e)[:, None])
+    slope_se = noise / ((1.0 + noise ** 2) * math.sqrt(n))     # residual sd / (sd(h + e) sqrt(n))
+    assert abs(q - 1.0 / (1.0 + noise ** 2)) <= N_SE * slope_se
+    (q,) = analytics.min_variance(-h + e, h[:, None])
+    assert abs(q - 1.0) <= N_SE * noise / math.sqrt(n)

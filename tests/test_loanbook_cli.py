@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from gpufin.engines.loan import prepare
 from gpufin.errors import SpecError
 from gpufin.loanbook.book import load_loan_book
-from gpufin.loanbook.run import book_losses
+from gpufin.loanbook.run import book_losses, credit_book
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "data" / "books" / "specs"
@@ -168,3 +169,23 @@ def test_the_command_output_is_the_same_at_one_and_two_threads(tmp_path):
 def test_bad_options_are_one_line(tmp_path, args, key):
     book = write_book(tmp_path, SMALL)
     one_line_error(invoke(book, "--allow-outside", "--paths", PATHS, *args), key)
+
+
+def test_contracts_that_follow_one_another_weigh_by_gpu_years(tmp_path):
+    """Two back-to-back contracts of 0.9 (years 0-2 and 2-4) on a 5.5-year loan (dated: its life
+    is the last payment's time): each customer
+    holds 0.9 x 2 / 5.5 of the fleet's GPU-years, the merchant share the rest."""
+    spec = (SPECS / "h200_contracted.toml").read_text()
+    spec = spec.replace("share = 0.45\nrate = 3.00\nend = 4.0", "share = 0.9\nrate = 3.00\nend = 2.0", 1)
+    spec = spec.replace("share = 0.45\nrate = 3.00\nend = 4.0", "share = 0.9\nrate = 3.00\nstart = 2.0\nend = 4.0", 1)
+    (tmp_path / "seq.toml").write_text(spec)
+    book = write_book(tmp_path, [f"S,1,{tmp_path / 'seq.toml'},1000,35750000,,,"])
+    result = invoke(book, "--allow-outside", "--paths", 400, "--format", "json")
+    assert result.exit_code == 0, result.output
+    run = credit_book(book, paths=400, allow_outside=True)
+    customers = run.contributions[run.contributions["by"] == "customer"].set_index("name")
+    life = float(prepare(load_loan_book(book, allow_outside=True).specs[0]).terms.schedule.pay_times[-1])
+    assert 5.49 < life < 5.51                # 5.5 years, on the dated schedule
+    expected = {"ai-lab-a": 0.9 * 2 / life, "ai-lab-b": 0.9 * 2 / life, "(merchant)": 1 - 2 * 0.9 * 2 / life}
+    assert customers["exposure_usd"].to_dict() == pytest.approx(
+        {k: v * float(run.contributions.loc[0, "exposure_usd"]) for k, v in expected.items()}, rel=1e-12)

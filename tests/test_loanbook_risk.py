@@ -10,6 +10,7 @@ grid). Monte Carlo estimates must lie within 4 standard errors of the exact figu
 draws and from the book's own kernel (one fleet with 100 contracted customers loading on the
 credit factor: 100 customer default times per path from one run).
 """
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -167,17 +168,17 @@ def test_contributions_add_up_to_es(level, horizon):
     assert (table["es_contribution_usd_stderr"] >= 0).all()
 
 
-def test_tail_and_estimators_follow_their_definitions():
-    total = np.array([5.0, 1.0, 5.0, 3.0, 0.0, 2.0, 5.0, 4.0, 0.0, 1.0])
-    assert risk.tail_size(10, 0.75) == 3             # ceil(2.5)
-    assert risk.tail_size(50_000, 0.99) == 500       # no rounding up of 1 - 0.99
-    assert list(risk.tail_paths(total, 0.75)) == [0, 2, 6]
-    assert risk.var_es(total, 0.65) == (4.0, 4.75)   # worst 4: 5, 5, 5, 4
-
-
 def test_customer_split_and_group_weights():
     assert risk.customer_weights({"lab": 0.6, "hyper": 0.3}) == pytest.approx(
         {"lab": 0.6, "hyper": 0.3, risk.MERCHANT: 0.1})
+    # GPU-years: 0.9 for years 0-2 then 0.9 for 2-4 of a 5-year loan, and a renewal of 0.5
+    # (0-3, then 3-6, cut at the loan's end) to one customer
+    shares = risk.gpu_year_shares([("a", 0.9, 0.0, 2.0), ("b", 0.9, 2.0, 4.0)], 5.0)
+    assert shares == pytest.approx({"a": 0.36, "b": 0.36})
+    assert risk.customer_weights(shares) == pytest.approx({"a": 0.36, "b": 0.36, risk.MERCHANT: 0.28})
+    assert risk.gpu_year_shares([("a", 0.5, 0.0, 3.0), ("a", 0.5, 3.0, 6.0)], 5.0) == pytest.approx({"a": 0.5})
+    with pytest.raises(SpecError, match="instrument.maturity"):
+        risk.gpu_year_shares([("a", 0.5, 0.0, 3.0)], 0.0)
     names, w = risk.groupings(SHARES, ["p1", None, "p1", "p2", "p2", "p1"], ["H100"] * 6)["platform"]
     assert names == [risk.NO_PLATFORM, "p1", "p2"]
     assert w.sum(axis=1) == pytest.approx(np.ones(6))
@@ -227,3 +228,18 @@ def test_bad_horizon_and_level(bad):
         risk.check_level(1.0)
     with pytest.raises(SpecError, match="--paths"):
         risk.loss_measures(np.ones(10), 0.99)
+
+
+def test_a_book_without_tail_losses_has_zero_shares_and_valid_json():
+    """ES = 0 (no loss on any path): every es_share is 0.0, and the JSON has no NaN."""
+    paths = sample_paths(400)
+    paths.loss = np.zeros_like(paths.loss)
+    paths.loss_horizon = np.zeros_like(paths.loss)
+    result, table = risk.credit_risk(paths, 0.99, 1.0)
+    assert result["es"] == 0.0 and (table["es_share"] == 0.0).all()
+    json.dumps({**result, "contributions": table.to_dict(orient="records")}, allow_nan=False)
+
+
+def test_var_is_the_q99_of_its_row():
+    m = risk.loss_measures(sample_paths(2000).loss.sum(axis=1), 0.99)
+    assert m["var"] == m["q99"]

@@ -194,3 +194,14 @@ def test_portfolio_stress_and_var_flags(book, tmp_path):
     renamed = invoke("portfolio", "var", book, "--scenarios", 4)
     assert renamed.exit_code == 2 and renamed.stdout == ""
     assert renamed.stderr == "error: --scenarios: renamed; use --n-scenarios N\n"
+
+
+def test_json_writes_what_is_not_a_number_as_null():
+    """JSON has no NaN: a NaN or infinite figure (an undefined ratio, no default) prints as
+    null, in records and in rows, and the text parses under a strict reader."""
+    text = format_result({"ratio": float("nan"), "time": float("inf"), "rows": [{"a": float("nan"), "b": 1.5}]},
+                         "json")
+    def refuse(name):
+        raise ValueError(name)
+    parsed = json.loads(text, parse_constant=refuse)
+    assert parsed == {"ratio": None, "time": None, "rows": [{"a": None, "b": 1.5}]}

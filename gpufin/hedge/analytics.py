@@ -4,6 +4,9 @@ Inputs: `exposure[n]`, the exposure's P&L per path (USD), and `hedges[n, k]`, ea
 candidate's P&L per path for one unit of it (USD). A hedge holds `q[k]` units; the hedged
 P&L is exposure + hedges @ q (a short position has q < 0). Losses are minus P&L.
 
+- Dependent candidates: before either objective, a candidate whose centred P&L is a linear
+  combination of those listed before it (a duplicate, a sum of others, a constant) is dropped,
+  holding 0 units (`independent`): with it the optimum is a line or a plane, not a point.
 - Minimum variance: q = argmin Var(exposure + hedges q), the least-squares regression of
   -exposure on the hedges with an intercept (numpy.linalg.lstsq on centred samples).
 - Minimum ES: q = argmin ES_99(-(exposure + hedges q)), the Rockafellar-Uryasev (2000)
@@ -12,11 +15,12 @@ P&L is exposure + hedges @ q (a short position has q < 0). Losses are minus P&L.
   paths generated as they bind; its optimum is the sample ES of the hedged loss (the mean of
   the worst (1 - a) n paths).
 - Measures, with standard errors: the variance (SE from the fourth moment), the 99% VaR and
-  ES of the loss (ES's SE: Manistre and Hancock 2005, the tail variance plus the quantile's
-  term); the hedge-accounting regression of the hedge's P&L on the exposure's (slope and R^2,
-  the ASC 815 / IFRS 9 "highly effective" range being a slope in [-1.25, -0.8] and R^2 >= 0.8);
-  the dollar-offset ratio over the exposure's worst 5% of paths; the residual (basis) risk, the
-  standard deviation of the hedged P&L.
+  ES of the loss (gpufin.engines.tail: VaR the numpy quantile, ES the mean of the worst
+  ceil(1% n) paths, Manistre-Hancock standard error); the hedge-accounting regression of
+  the hedge's P&L on the exposure's (slope and R^2, the ASC 815 / IFRS 9 "highly effective"
+  range being a slope in [-1.25, -0.8] and R^2 >= 0.8); the dollar-offset ratio over the
+  exposure's worst 5% of paths; the residual (basis) risk, the standard deviation of the
+  hedged P&L.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from gpufin.engines.tail import tail_measures, tail_size
 from gpufin.errors import SpecError
 
 ES_LEVEL = 0.99
@@ -34,6 +39,38 @@ EFFECTIVE_SLOPE = (-1.25, -0.8)
 EFFECTIVE_R2 = 0.8
 TAIL_START = 4                # the ES programme starts from 4 x the tail's paths
 BOX_SCALE = 2.0               # the ES programme's first box on |q_j|, in sd(exposure) / sd(hedge j)
+MAX_DOUBLINGS = 60            # of the ES programme's box: 2^60 times the first box is no hedge
+DEPENDENCE_TOL = 1e-8         # a candidate is dependent when under this share of its P&L's norm is new
+OBJECTIVES = ("variance", "es")
+
+
+def independent(hedges: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the candidates kept: in the order listed, each whose centred P&L
+    keeps more than DEPENDENCE_TOL of its norm after projection on those kept before it. The
+    columns are centred and scaled to unit norm and factored by a Householder QR in the
+    order listed, |R_jj| being that share; the order (not column pivoting, which picks by
+    norm and so by rounding among equals) keeps the first of two duplicates. A column that
+    does not vary (norm at most DEPENDENCE_TOL of its raw norm) is dropped too."""
+    centred = hedges - hedges.mean(axis=0)
+    norms = np.linalg.norm(centred, axis=0)
+    varies = np.flatnonzero(norms > DEPENDENCE_TOL * np.linalg.norm(hedges, axis=0))
+    if varies.size == 0:
+        return varies
+    r = np.linalg.qr(centred[:, varies] / norms[varies], mode="r")
+    return varies[np.abs(np.diag(r)) > DEPENDENCE_TOL]
+
+
+def hedge_quantities(exposure: np.ndarray, hedges: np.ndarray, objective: str) -> tuple[np.ndarray, list[int]]:
+    """Quantities q[k] minimizing the objective ("variance" or "es") over the independent
+    candidates (see `independent`), 0 for the others, and the indices of those dropped."""
+    if objective not in OBJECTIVES:
+        raise SpecError("--objective", f"got {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    keep = independent(hedges)
+    q = np.zeros(hedges.shape[1])
+    if keep.size:
+        solve = min_variance if objective == "variance" else min_es
+        q[keep] = solve(exposure, hedges[:, keep])
+    return q, sorted(set(range(hedges.shape[1])) - set(keep.tolist()))
 
 
 def min_variance(exposure: np.ndarray, hedges: np.ndarray) -> np.ndarray:
@@ -52,13 +89,17 @@ def min_es(exposure: np.ndarray, hedges: np.ndarray, level: float = ES_LEVEL) ->
     quantity), and adds every path whose loss exceeds the VaR level t of the solution until
     none does, doubling the box while the solution touches it: the solution then satisfies
     every path's constraint inside a box it does not touch, so it is the full programme's
-    optimum."""
+    optimum. With linearly independent candidates (see `independent`) the optimum is bounded
+    (a hedge with P&L of mean 0 that is not 0 on every path raises the ES for large enough
+    quantities); a box doubled MAX_DOUBLINGS times, or a programme HiGHS does not solve, is a
+    RuntimeError."""
     n = exposure.size
     start = min_variance(exposure, hedges)
     spread = np.maximum(hedges.std(axis=0), np.finfo(float).tiny)
     box = np.maximum(BOX_SCALE * exposure.std() / spread, 2.0 * np.abs(start)) + np.finfo(float).tiny
     active = np.zeros(n, dtype=bool)
-    active[np.argsort(exposure + hedges @ start, kind="stable")[:TAIL_START * tail_count(n, level)]] = True
+    active[np.argsort(exposure + hedges @ start, kind="stable")[:TAIL_START * tail_size(n, level)]] = True
+    doublings = 0
     while True:
         q, t = _es_programme(exposure[active], hedges[active], 1.0 / ((1.0 - level) * n), box)
         loss = -(exposure + hedges @ q)
@@ -67,6 +108,11 @@ def min_es(exposure: np.ndarray, hedges: np.ndarray, level: float = ES_LEVEL) ->
         if not outside.any() and not touching.any():
             return q
         active |= outside
+        if touching.any():
+            doublings += 1
+            if doublings > MAX_DOUBLINGS:
+                raise RuntimeError(f"the minimum-ES programme is unbounded: quantities past {box.max():.3g} "
+                                   "units still lower the ES")
         box = np.where(touching, 2.0 * box, box)
 
 
@@ -82,7 +128,7 @@ def _es_programme(exposure: np.ndarray, hedges: np.ndarray, weight: float,
     bounds = [(-b, b) for b in box.tolist()] + [(None, None)] + [(0.0, None)] * m
     solved = linprog(cost, A_ub=rows, b_ub=exposure, bounds=bounds, method="highs")
     if not solved.success:
-        raise SpecError("--objective", f"got 'es'; the ES programme did not solve ({solved.message})")
+        raise RuntimeError(f"the minimum-ES programme did not solve ({solved.message})")
     return solved.x[:k], float(solved.x[k])
 
 
@@ -93,24 +139,6 @@ def variance(sample: np.ndarray) -> tuple[float, float]:
     var = float(centred @ centred) / (n - 1)
     m4 = float(np.mean(centred ** 4))
     return var, math.sqrt(max(m4 - var * var, 0.0) / n)
-
-
-def tail_count(n: int, level: float) -> int:
-    """The paths in the (1 - level) tail of n: ceil((1 - level) n), at least one (1e-9 absorbs
-    the rounding of 1 - level, so 1% of 3,000 is 30)."""
-    return max(1, math.ceil((1.0 - level) * n - 1e-9))
-
-
-def value_at_risk(pnl: np.ndarray, level: float = ES_LEVEL) -> tuple[float, float, float]:
-    """(VaR, ES, ES standard error) of the loss -pnl at `level` (USD): ES is the mean of the
-    worst ceil((1 - level) n) losses; its SE sqrt((Var_tail + level (ES - VaR)^2) / (n (1 - level)))
-    (Manistre and Hancock 2005)."""
-    loss = np.sort(-pnl)
-    n = loss.size
-    tail = loss[-tail_count(n, level):]
-    var_, es = float(tail[0]), float(tail.mean())
-    spread = float(tail.var(ddof=1)) if tail.size > 1 else 0.0
-    return var_, es, math.sqrt((spread + level * (es - var_) ** 2) / (n * (1.0 - level)))
 
 
 def regression(hedge_pnl: np.ndarray, exposure: np.ndarray) -> dict:
@@ -132,20 +160,18 @@ def regression(hedge_pnl: np.ndarray, exposure: np.ndarray) -> dict:
 def dollar_offset(hedge_pnl: np.ndarray, exposure: np.ndarray, tail: float = OFFSET_TAIL) -> float:
     """-sum(hedge P&L) / sum(exposure P&L) over the exposure's worst `tail` share of paths
     (the cumulative dollar-offset ratio of hedge accounting, on the scenarios that matter)."""
-    worst = np.argsort(exposure, kind="stable")[:tail_count(exposure.size, 1.0 - tail)]
+    worst = np.argsort(exposure, kind="stable")[:tail_size(exposure.size, 1.0 - tail)]
     total = float(exposure[worst].sum())
     return -float(hedge_pnl[worst].sum()) / total if total != 0.0 else math.nan
 
 
 def risk(pnl: np.ndarray) -> dict:
-    """A P&L sample's variance (USD^2), standard deviation, 99% VaR and ES of the loss (USD),
-    with standard errors."""
+    """A P&L sample's variance (USD^2), standard deviation, and the 99% VaR and ES of its loss
+    -pnl (USD, gpufin.engines.tail), with standard errors."""
     var, var_se = variance(pnl)
-    var99, es, es_se = value_at_risk(pnl)
     sd = math.sqrt(var)
     return {"variance": var, "variance_stderr": var_se, "sd_usd": sd,
-            "sd_usd_stderr": var_se / (2.0 * sd) if sd > 0.0 else 0.0,
-            "var": var99, "es": es, "es_stderr": es_se}
+            "sd_usd_stderr": var_se / (2.0 * sd) if sd > 0.0 else 0.0, **tail_measures(-pnl, ES_LEVEL)}
 
 
 def measures(exposure: np.ndarray, hedges: np.ndarray, quantities: np.ndarray) -> dict:

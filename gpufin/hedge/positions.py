@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields, replace
 
+from gpufin.engines.montecarlo import SINGLE, LognormalIndex, build_index_set
 from gpufin.errors import SpecError
+from gpufin.hedge.paths import settled_index
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
-from gpufin.engines.montecarlo import SINGLE, LognormalIndex, build_index_set
-from gpufin.hedge.paths import settled_index
 from gpufin.spec.reader import read_document, validate
 from gpufin.spec.times import DAYS_PER_YEAR, add_tenor, parse_date
 
@@ -61,7 +61,10 @@ def load_candidates(files, indices, model_doc: dict, market_doc: dict) -> list[C
     for n, path in enumerate(files, start=1):
         key = f"hedge[{n}]"
         doc = read_document(path)
-        s = validate({"model": model_doc, "market": market_doc, **doc})
+        try:
+            s = validate({"model": model_doc, "market": market_doc, **doc})
+        except SpecError as exc:
+            raise SpecError(f"{key}.{exc.key}", f"{exc.problem} in {path}") from None
         if s.instrument.kind not in HEDGE_KINDS:
             raise SpecError(f"{key}.instrument.kind", f"got {s.instrument.kind!r} in {path}; expected one of "
                                                       f"{', '.join(HEDGE_KINDS)}")
@@ -107,14 +110,26 @@ def _difference_fields(a, b) -> tuple[str, object, object]:
     return SCHWARTZ_SMITH_KEYS.get(name, name), getattr(a, name), getattr(b, name)
 
 
-def horizon_years(text: str, valuation_date: str | None) -> float:
-    """The horizon in years (ACT/365F): a number of years, or a tenor (D, W, M, Y) from the
-    valuation date."""
+def horizon_years(text: str, valuation_date: str | None) -> tuple[float, str | None]:
+    """The horizon in years (ACT/365F) and the date it counted from: a number of years (from
+    the valuation date; None), or an ISO date or a tenor (D, W, M, Y) counted from the
+    valuation date (None) or, without one, from DEFAULT_START (returned as an ISO date, so
+    the result can say so)."""
     try:
         years = float(text)
     except ValueError:
-        start = parse_date(valuation_date, "market.valuation_date") if valuation_date else DEFAULT_START
-        years = (add_tenor(start, text, "--horizon") - start).days / DAYS_PER_YEAR
+        years = None
+    if years is not None:
+        return _positive(years, text), None
+    start = parse_date(valuation_date, "market.valuation_date") if valuation_date else DEFAULT_START
+    try:
+        end = dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        end = add_tenor(start, str(text), "--horizon")
+    return _positive((end - start).days / DAYS_PER_YEAR, text), None if valuation_date else start.isoformat()
+
+
+def _positive(years: float, text: str) -> float:
     if not years > 0.0:
         raise SpecError("--horizon", f"got {text!r}; expected a time after the valuation date")
     return years

@@ -10,10 +10,12 @@ Convention: the value at the horizon h is
 An option on a future and a residual-value put are valued by their pathwise discounted
 payoff at their maturity, from the index's state then (gpufin.engines.pricing.state_payoff),
 on paths that carry it (not a gpu-fleet's). A futures position is valued as its tailed
-equivalent: the settlement A - F_0 discounted
-from the settlement date like a forward's payment (with deterministic rates the two differ
-only by the interest on the variation margin), so one future hedges one forward on the same
-window and index exactly. Values are per unit of the position's notional times its notional.
+equivalent: the settlement A - K discounted from the settlement date like a forward's
+payment (K the file's strike, 0 when it has none: its value is then notional x the
+discounted average price, not the 0 of a future entered at the market; the P&L, measured
+from the mean, is the same). With deterministic rates a future and a forward differ only by
+the interest on the variation margin, so one future hedges one forward on the same window
+and index exactly. Values are per unit of the position's notional times its notional.
 A position reads the index it settles on (`instrument.index`, gpufin.hedge.paths.settled_index).
 """
 from __future__ import annotations

@@ -6,21 +6,21 @@ valuation date, one row per path and one column per loan.
 
 Estimators, over N paths of the book's total loss L (the sum of the loans' losses):
 - EL: the mean of L; standard error the sample standard deviation over sqrt(N).
-- ES at `level`: the mean of the worst m = ceil((1 - level) N) path losses; VaR: the smallest
-  of those m. The worst paths are taken in order of loss, ties by path number, so the tail is a
-  function of the paths alone. Standard errors by the delta method: for VaR,
-  sqrt(level (1 - level) / N) / f(VaR), the density f estimated from the order statistics
-  sqrt(N level (1 - level)) ranks either side of VaR (half their spread; 0 where the loss
-  distribution has an atom there); for ES, sqrt((s^2 + level (ES - VaR)^2) / m), s^2 the
-  variance of the m tail losses.
+- VaR and ES at `level`, with standard errors: gpufin.engines.tail (m = ceil((1 - level) N)
+  tail paths; VaR the numpy quantile at `level`, as the q99 column and `portfolio var`; ES the
+  mean of the m worst path losses, ties by path number; delta-method and Manistre-Hancock
+  standard errors).
 - P(k or more defaults): the share of paths on which k or more loans default; standard error
   sqrt(p (1 - p) / N).
 - Euler contributions to ES: a loan's is the mean of its loss over the ES tail paths, so the
   loans' contributions add up to ES. A group's (customer, platform, SKU) is the sum over its
-  loans of weight x the loan's contribution; each loan's weights add up to one (a loan's loss
-  goes to its customers in proportion to their contract shares, what no contract covers to
-  MERCHANT; all of it to its platform, or to NO_PLATFORM; all of it to its SKU), so every
-  grouping adds up to ES too. Standard errors by batch means: the paths in B contiguous
+  loans of weight x the loan's contribution; each loan's weights add up to one, so every
+  grouping adds up to ES too. A loan's loss goes to its customers in proportion to their
+  shares of the fleet's GPU-years over the loan's life (a contract's share of the fleet x the
+  years of its term inside [0, the loan's last payment], over that life; gpu_year_shares), what
+  no contract covers to MERCHANT; so contracts that follow one another (a renewal, or 0.9 for
+  years 0-2 then 0.9 for years 2-4 of a 5.5-year loan: 0.327 each, 0.345 merchant) weigh by the
+  time they run. All of a loan's loss goes to its platform (or NO_PLATFORM) and to its SKU. Standard errors by batch means: the paths in B contiguous
   batches (by path number; B = BATCHES, fewer when a batch's tail would hold under
   MIN_BATCH_TAIL paths, at least 2), the contributions estimated on each alone; the standard
   error is the batches' standard deviation over sqrt(B).
@@ -33,6 +33,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from gpufin.engines.tail import tail_measures, tail_paths, tail_size
 from gpufin.errors import SpecError
 
 BATCHES = 20                 # batches of the contributions' standard errors, at most
@@ -48,23 +49,6 @@ def check_level(level: float) -> float:
     if not (isinstance(level, (int, float)) and 0.5 < level < 1.0):
         raise SpecError("--level", f"got {level!r}; expected a level between 0.5 and 1")
     return float(level)
-
-
-def tail_size(paths: int, level: float) -> int:
-    """m = ceil((1 - level) paths), at least 1 (1e-9 absorbs the rounding of 1 - level)."""
-    return max(1, math.ceil((1.0 - level) * paths - 1e-9))
-
-
-def tail_paths(total: np.ndarray, level: float) -> np.ndarray:
-    """Indices of the m = tail_size worst paths of `total`, by loss then path number."""
-    order = np.argsort(-np.asarray(total, dtype=np.float64), kind="stable")
-    return np.sort(order[:tail_size(len(total), level)])
-
-
-def var_es(total: np.ndarray, level: float) -> tuple[float, float]:
-    """VaR and ES at `level` of one sample of losses (see the module's estimators)."""
-    worst = np.asarray(total, dtype=np.float64)[tail_paths(total, level)]
-    return float(worst.min()), float(worst.mean())
 
 
 def batch_stderr(estimates: np.ndarray) -> np.ndarray:
@@ -95,17 +79,10 @@ def loss_measures(total: np.ndarray, level: float) -> dict:
     total = np.asarray(total, dtype=np.float64)
     n = len(total)
     check_paths(n)
-    var, es = var_es(total, level)
-    ordered = np.sort(total)
-    m = tail_size(n, level)
-    spread = math.sqrt(n * level * (1.0 - level))
-    low, high = ordered[max(0, math.floor(n - m - spread))], ordered[min(n - 1, math.ceil(n - m + spread))]
-    tail = ordered[n - m:]
-    tail_var = float(tail.var(ddof=1)) if m > 1 else 0.0
+    tail = tail_measures(total, level)
     hit = float(np.mean(total > 0.0))
     return {"expected_loss": float(total.mean()), "expected_loss_stderr": float(total.std(ddof=1) / math.sqrt(n)),
-            "var": var, "var_stderr": float(high - low) / 2.0,
-            "es": es, "es_stderr": math.sqrt((tail_var + level * (es - var) ** 2) / m),
+            **tail,
             "loss_probability": hit, "loss_probability_stderr": math.sqrt(hit * (1 - hit) / n),
             **{f"q{round(1000 * q) if q > 0.99 else round(100 * q):02d}": float(np.quantile(total, q))
                for q in QUANTILES}}
@@ -153,12 +130,25 @@ def weights(names_by_loan: list[dict[str, float]]) -> tuple[list[str], np.ndarra
     return names, matrix
 
 
+def gpu_year_shares(contracts: list[tuple[str, float, float, float]], life_years: float) -> dict[str, float]:
+    """Each customer's share of the fleet's GPU-years over a loan's life [0, life_years]: the
+    sum over its contracts (customer, share of the fleet, start and end in years) of share x
+    the years of [start, end] inside the loan's life, over life_years. The schema holds the
+    shares in force at any time to at most 1, so these add up to at most 1 however contracts
+    follow one another."""
+    if not life_years > 0.0:
+        raise SpecError("instrument.maturity", f"got a life of {life_years!r} years; expected a loan life > 0")
+    out: dict[str, float] = {}
+    for name, share, start, end in contracts:
+        overlap = max(0.0, min(end, life_years) - max(start, 0.0))
+        out[name] = out.get(name, 0.0) + share * overlap / life_years
+    return out
+
+
 def customer_weights(shares: dict[str, float]) -> dict[str, float]:
-    """A loan's weights by customer: its contracts' shares of the fleet (summed by customer),
-    the rest to MERCHANT."""
-    out = {}
-    for name, share in shares.items():
-        out[name] = out.get(name, 0.0) + share
+    """A loan's weights by customer from its customers' shares of the fleet's GPU-years
+    (gpu_year_shares), the rest to MERCHANT, so that they add up to 1."""
+    out = dict(shares)
     rest = 1.0 - sum(out.values())
     if rest > 1e-12:
         out[MERCHANT] = out.get(MERCHANT, 0.0) + rest
@@ -177,7 +167,8 @@ def contribution_table(ids: list[str], exposure: np.ndarray, loss: np.ndarray, l
                        groups: dict[str, tuple[list[str], np.ndarray]]) -> pd.DataFrame:
     """Rows (by, name, exposure_usd, expected_loss, es_contribution_usd and its standard
     error, es_share) by loan and by each grouping of `groups`; es_share is the contribution
-    over ES, a fraction."""
+    over ES, a fraction, and 0.0 on every row when ES is 0 (no loss in the tail: nothing to
+    share, and JSON has no NaN)."""
     loss = np.asarray(loss, dtype=np.float64)
     contribution = euler(loss, level)
     per_batch = batch_contributions(loss, level)
@@ -192,7 +183,7 @@ def contribution_table(ids: list[str], exposure: np.ndarray, loss: np.ndarray, l
                                     "es_contribution_usd": contribution @ w,
                                     "es_contribution_usd_stderr": batch_stderr(per_batch @ w)}))
     table = pd.concat(frames, ignore_index=True)
-    table["es_share"] = table["es_contribution_usd"] / es if es > 0 else math.nan
+    table["es_share"] = table["es_contribution_usd"] / es if es > 0 else 0.0
     return table
 
 
@@ -237,7 +228,7 @@ def credit_risk(paths, level: float, horizon_years: float | None) -> tuple[dict,
     errors at the chosen horizon; `distribution`: the same and the loss quantiles at the
     horizon and over the loans' lives; `defaults`: P(k or more defaults); the concentration)
     and the contribution table at the chosen horizon (customers by each loan's
-    `loan_customer_shares`: its contracts' shares of the fleet by customer name)."""
+    `loan_customer_shares`: its customers' shares of the fleet's GPU-years, gpu_year_shares)."""
     level = check_level(level)
     loss, defaulted = horizon_losses(paths, horizon_years)
     n = loss.shape[0]

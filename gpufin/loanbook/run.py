@@ -20,7 +20,13 @@ from gpufin.errors import SpecError
 from gpufin.loanbook.book import LoanBook, load_loan_book
 from gpufin.loanbook.joint import Book, prepare_book, simulate_paths
 from gpufin.loanbook.plots import plot_credit
-from gpufin.loanbook.risk import check_level, credit_risk, parse_horizon, scenario_table
+from gpufin.loanbook.risk import (
+    check_level,
+    credit_risk,
+    gpu_year_shares,
+    parse_horizon,
+    scenario_table,
+)
 from gpufin.output.excel import key_values, write_excel
 from gpufin.output.files import write_atomic
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks
@@ -43,7 +49,7 @@ class BookLosses:
     exposure: np.ndarray
     loan_platform: tuple[str | None, ...]
     loan_sku: tuple[str, ...]
-    loan_customer_shares: tuple[dict[str, float], ...]
+    loan_customer_shares: tuple[dict[str, float], ...]   # {customer: share of the fleet's GPU-years}
     seed: int
     horizon: float
     first_path: int = 0
@@ -85,7 +91,19 @@ def simulate_chunk(chunk: tuple[int, int], options: dict) -> list[dict]:
     return [{"first_path": first, **{name: np.asarray(getattr(paths, name)).tolist() for name in PER_PATH},
              "ids": list(paths.ids), "exposure": np.asarray(paths.exposure).tolist(),
              "loan_platform": list(paths.loan_platform), "loan_sku": list(paths.loan_sku),
-             "loan_customer_shares": list(paths.loan_customer_shares)}]
+             "loan_customer_shares": customer_shares(prepared(options))}]
+
+
+def customer_shares(book: Book) -> list[dict[str, float]]:
+    """Per loan, {customer's book name: its share of the fleet's GPU-years over the loan's life}
+    (risk.gpu_year_shares; the life runs from the valuation date to the last payment)."""
+    out = []
+    for b in book.loans:
+        contracts = b.model.contracts
+        names = dict(zip(sorted({c.customer_index for c in contracts}), b.customers))
+        out.append(gpu_year_shares([(names[c.customer_index], c.share, c.start, c.end) for c in contracts],
+                                   float(b.run.terms.schedule.pay_times[-1])))
+    return out
 
 
 def book_losses(book: LoanBook, paths: int, seed: int, horizon: float, defaulted=(), chunk: int = CHUNK_PATHS,

@@ -169,6 +169,18 @@ def jsonable(value):
     return value
 
 
+def json_ready(value):
+    """jsonable, with NaN and infinities as None: JSON has no NaN, so they print as null."""
+    value = jsonable(value)
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 # ---- cells ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -369,7 +381,7 @@ def format_result(result: dict, fmt: str, rich: bool | None = None) -> str:
     then each list of rows as a table of its own (first column `table`, its key), after a
     blank line."""
     if fmt == "json":
-        return json.dumps(jsonable(result), indent=2)
+        return json.dumps(json_ready(result), indent=2, allow_nan=False)
     if fmt == "table":
         return render(result_tables(result), rich)
     buffer = io.StringIO()
@@ -389,7 +401,7 @@ def format_frame(frame: pd.DataFrame, fmt: str, title: str | None = None, group:
                  rich: bool | None = None) -> str:
     """A frame as tables (see frame_tables), JSON records or CSV."""
     if fmt == "json":
-        return json.dumps(jsonable(frame.to_dict(orient="records")), indent=2, default=str)
+        return json.dumps(json_ready(frame.to_dict(orient="records")), indent=2, default=str, allow_nan=False)
     if fmt == "csv":
         return frame.to_csv(index=False).rstrip("\n")
     return render(frame_tables(frame, title, group), rich)

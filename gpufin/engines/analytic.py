@@ -132,7 +132,7 @@ def _log_law(model, t: float, df: float) -> tuple:
     if model.has_spikes:
         raise NoClosedForm("model.spike_intensity", "no closed form for options with shortage spikes; use mc.method = \"mc\"")
     mean, var = model._diffusive(np.array([t]))
-    n_sched = model._launches_by(np.array([t]))[0]
+    n_sched = model.launches_by(np.array([t]))[0]
     base_mean = float(mean[0] + model.shift(t)[0]) + n_sched * model.launch_mean
     base_var = float(var[0]) + n_sched * model.launch_vol ** 2
     return base_mean, base_var, model.launch_mean, model.launch_vol ** 2, model.launch_intensity * t
@@ -379,7 +379,7 @@ def _jump_law(model, t: float, log_mean: float, var: float) -> tuple:
     normal with variance `var` and ln E[G] = log_mean, J the launch jumps (Poisson and
     scheduled) of a TwoFactor by t: E[Z] = e^{log_mean}."""
     jump_mean, jump_var = model.launch_mean, model.launch_vol ** 2
-    scheduled = float(model._launches_by(np.array([t]))[0])
+    scheduled = float(model.launches_by(np.array([t]))[0])
     lam_t = model.launch_intensity * t
     log_mgf = lam_t * math.expm1(jump_mean + 0.5 * jump_var) + scheduled * (jump_mean + 0.5 * jump_var)
     return (log_mean - 0.5 * var - log_mgf + scheduled * jump_mean, var + scheduled * jump_var,
@@ -392,7 +392,7 @@ def long_factor_law(model, market, t: float) -> tuple:
     base_var + n jump_var)."""
     if isinstance(model, Lognormal):
         return _log_law(model, t, float(market.discount(t)[0]))
-    scheduled = float(model._launches_by(np.array([t]))[0])
+    scheduled = float(model.launches_by(np.array([t]))[0])
     return (math.log(model.spot) - model.chi0 + model.mu_xi * t + scheduled * model.launch_mean,
             model.sigma_xi ** 2 * t + scheduled * model.launch_vol ** 2, model.launch_mean,
             model.launch_vol ** 2, model.launch_intensity * t)

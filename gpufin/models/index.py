@@ -163,7 +163,7 @@ class TwoFactor:
     def has_spikes(self) -> bool:
         return self.spike_intensity > 0.0
 
-    def _launches_by(self, t) -> np.ndarray:
+    def launches_by(self, t) -> np.ndarray:
         """Scheduled launches at or before each time in t."""
         return np.searchsorted(np.sort(self.launch_times), np.asarray(t, float) + 1e-12,
                                side="right").astype(float)
@@ -192,7 +192,7 @@ class TwoFactor:
         """ln E[exp(chi_t + xi_t)] including all jumps."""
         mean, var = self._diffusive(t)
         launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
-        n_sched = self._launches_by(t)
+        n_sched = self.launches_by(t)
         spikes = self._spike_log_mgf(t)
         return (mean + 0.5 * var + self.launch_intensity * t * launch_mgf
                 + n_sched * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
@@ -215,7 +215,7 @@ class TwoFactor:
         var = (self.sigma_chi ** 2 * (1.0 - np.exp(-2.0 * k * tau)) / (2.0 * k) + self.sigma_xi ** 2 * tau
                + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * tau)) / k)
         launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
-        scheduled = self._launches_by(s) - self._launches_by(np.array([t]))[0]
+        scheduled = self.launches_by(s) - self.launches_by(np.array([t]))[0]
         spikes = self._spike_log_mgf(tau)
         return (self.shift(s) + self.mu_xi * tau + 0.5 * var + self.launch_intensity * tau * launch_mgf
                 + scheduled * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)
@@ -226,7 +226,7 @@ class TwoFactor:
         jump = power * self.launch_mean + 0.5 * power ** 2 * self.launch_vol ** 2
         return (power * (math.log(self.spot) - self.chi0 + self.mu_xi * t)
                 + 0.5 * power ** 2 * self.sigma_xi ** 2 * t
-                + self.launch_intensity * t * (math.exp(jump) - 1.0) + self._launches_by(t) * jump)
+                + self.launch_intensity * t * (math.exp(jump) - 1.0) + self.launches_by(t) * jump)
 
     def mean(self, t, market=None) -> np.ndarray:
         """E[S_t] in closed form (the jump parts by their moment generating functions)."""
@@ -237,7 +237,7 @@ class TwoFactor:
         """E[ln S_t]: g(t), the diffusive mean and the mean launch and decayed spike sizes."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         mean, _ = self._diffusive(t)
-        launches = (self.launch_intensity * t + self._launches_by(t)) * self.launch_mean
+        launches = (self.launch_intensity * t + self.launches_by(t)) * self.launch_mean
         spikes = self.spike_intensity * self.spike_mean * (1.0 - np.exp(-self.kappa * t)) / self.kappa
         return self.shift(t) + mean + launches + spikes
 
@@ -246,7 +246,7 @@ class TwoFactor:
         t = np.atleast_1d(np.asarray(t, dtype=float))
         _, var = self._diffusive(t)
         var = var + self.launch_intensity * t * (self.launch_mean ** 2 + self.launch_vol ** 2)
-        var = var + self._launches_by(t) * self.launch_vol ** 2
+        var = var + self.launches_by(t) * self.launch_vol ** 2
         var = var + (self.spike_intensity * (self.spike_mean ** 2 + self.spike_vol ** 2)
                      * (1.0 - np.exp(-2.0 * self.kappa * t)) / (2.0 * self.kappa))
         return var
@@ -296,7 +296,7 @@ class TwoFactor:
         a21 = np.divide(cov, a11, out=np.zeros_like(cov), where=a11 > 0.0)
         a22 = np.sqrt(np.maximum(var_xi - a21 ** 2, 0.0))
         gain, innovation_sd, _, _ = innovations(decay, var_chi, var_xi, cov)
-        sched = np.diff(self._launches_by(times))          # scheduled launches per step
+        sched = np.diff(self.launches_by(times))          # scheduled launches per step
         rate = self.launch_intensity + self.spike_intensity
         return make(TwoFactorArgs, chi0=self.chi0, xi0=math.log(self.spot) - self.chi0,
                     shift=self.shift(times[1:]), decay=decay, mu_dt=self.mu_xi * dt, a11=a11,

@@ -100,7 +100,7 @@ class MultiIndex:
             return np.zeros_like(t)
         ma, mb = self.marginals[base_a], self.marginals[base_b]
         return (ma.launch_intensity * t * (ma.launch_mean * mb.launch_mean + ma.launch_vol * mb.launch_vol)
-                + ma._launches_by(t) * ma.launch_vol * mb.launch_vol)
+                + ma.launches_by(t) * ma.launch_vol * mb.launch_vol)
 
     def log_covariance(self, a: str, b: str, t) -> np.ndarray:
         """Cov[ln S_a(t), ln S_b(t)] per time in t (years): the factors' diffusive covariance,
@@ -135,7 +135,7 @@ class MultiIndex:
         m = self.marginals
         first = [m[self.launch_groups.index(g)] for g in range(max(self.launch_groups) + 1)]
         launch_rate = np.array([ix.launch_intensity for ix in first])
-        sched = np.array([np.diff(ix._launches_by(times)) for ix in first]).reshape(len(first), dt.size)
+        sched = np.array([np.diff(ix.launches_by(times)) for ix in first]).reshape(len(first), dt.size)
         spike_rate = np.array([ix.spike_intensity for ix in m])
         long_start = [np.log(ix.spot) - ix.chi0 for ix in m]
         return make(MultiIndexArgs, state0=start, decay=np.exp(-np.outer(dt, kappa)),

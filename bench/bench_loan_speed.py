@@ -5,9 +5,10 @@ The base revision (default HEAD) is checked out with `git worktree` into a tempo
 the head is this working tree. Each measurement is a fresh subprocess on one tree
 (PYTHONPATH = that tree, numba's default thread count): a 1,000-path call first compiles or
 loads the tree's kernels, then `--repeats` warm `gpufin.price` calls are timed and the best
-kept. Rounds alternate between the trees so that both see the same load; the best over the
-rounds is reported. Target: head <= base / 3. Both trees' loan values are printed: a change
-that keeps the arithmetic exact gives the same figures.
+kept, in wall seconds and in CPU seconds of the process (all its threads; steadier than wall
+time on a shared machine). Rounds alternate between the trees so that both see the same load;
+the best over the rounds is reported. Target: head <= base / 3 in wall time. Both trees' loan
+values are printed: a change that keeps the arithmetic exact gives the same figures.
 
     python bench/bench_loan_speed.py [--base REV] [--repeats 3] [--rounds 2]
 """
@@ -36,12 +37,14 @@ import json, sys, time
 import gpufin
 spec, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
 gpufin.price(dict(spec, mc=dict(spec["mc"], paths=1_000)))
-best = float("inf")
+best, best_cpu = float("inf"), float("inf")
 for _ in range(repeats):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = gpufin.price(spec)
     best = min(best, time.perf_counter() - start)
-print(json.dumps({"seconds": best, "value": result["value"], "price_pct": result["price_pct"]}))
+    best_cpu = min(best_cpu, time.process_time() - start_cpu)
+print(json.dumps({"seconds": best, "cpu_seconds": best_cpu, "value": result["value"],
+                  "price_pct": result["price_pct"]}))
 """
 
 
@@ -60,8 +63,8 @@ def worktree(revision: str):
 
 
 def loan_seconds(tree: Path, repeats: int) -> dict:
-    """Best warm seconds of the DDTL loan on `tree` over `repeats` calls, with its value and
-    price (one subprocess)."""
+    """Best warm wall and CPU seconds of the DDTL loan on `tree` over `repeats` calls, with its
+    value and price (one subprocess)."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(DDTL_LOAN), str(repeats)],
                          cwd=tree, env=env, capture_output=True, text=True, check=True)
@@ -76,7 +79,8 @@ def compare(base: str, repeats: int, rounds: int) -> dict:
         for _ in range(rounds):
             for name, tree in trees.items():
                 runs[name].append(loan_seconds(tree, repeats))
-    return {name: min(r, key=lambda x: x["seconds"]) for name, r in runs.items()}
+    return {name: dict(min(r, key=lambda x: x["seconds"]), cpu_seconds=min(x["cpu_seconds"] for x in r))
+            for name, r in runs.items()}
 
 
 def short_revision(revision: str) -> str:
@@ -102,10 +106,12 @@ def main() -> None:
     ratio = head["seconds"] / base["seconds"]
     load = os.getloadavg()
     cells = [("machine", "numba", "load average", f"{args.base} (s)", "head (s)", "head / base",
-              "result"),
+              f"{args.base} CPU (s)", "head CPU (s)", "CPU head / base", "result"),
              (f"{cpu_model()}, {os.cpu_count()} CPUs, {numba.config.NUMBA_NUM_THREADS} threads",
               numba.__version__, f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
               f"{base['seconds']:.3f}", f"{head['seconds']:.3f}", f"{ratio:.3f}",
+              f"{base['cpu_seconds']:.3f}", f"{head['cpu_seconds']:.3f}",
+              f"{head['cpu_seconds'] / base['cpu_seconds']:.3f}",
               f"{'PASS' if ratio <= TARGET else 'FAIL'} (<= 1/3)")]
     print(f"DDTL loan, {DDTL_LOAN['mc']['paths']:,} paths; base {args.base} "
           f"({short_revision(args.base)}) against the working tree; best of {args.repeats} warm "

@@ -1,12 +1,14 @@
 """GPU fleet paths: rental index, utilization, operating cash flow and collateral value.
 
-Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet:
-  out[0] index S (USD/GPU-hr), out[1] merchant utilization U, out[2] operating cash flow of
-  the period ending at date i (USD), out[3] collateral value (USD), and with `continuation`
-  out[4] the going-concern value of the SPV (USD): the fleet's income value plus, for each
+Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet, the series
+  INDEX the index S (USD/GPU-hr), UTIL merchant utilization U, CASH operating cash flow of
+  the period ending at date i (USD), VALUE collateral value (USD), and with `continuation`
+  GOING the going-concern value of the SPV (USD): the fleet's income value plus, for each
   contract not ended whose customer still pays, the PV of its contracted cash (contract_pv)
   less the merchant revenue it displaces over its term (`displaced` weights), both with its
   customer's survival from the date.
+Series s is out[s - first_series]: FleetArgs.first_series = INDEX writes every series,
+CASH only the collateral's (all that a loan reads: less memory to fill).
 Index and utilization: the Gaussian state (chi, xi, Y), U = logistic(Y), is drawn with
 numbers keyed by time (gpufin.models.keyed): each canonical month from its own normals, a
 date inside a month by bisection from the month's ends, so a date's value never depends on
@@ -69,6 +71,7 @@ DEFAULT_STREAM = 200
 DELAY_STREAM = 201
 PLATFORM_STREAM = 202
 LEVELS = 5           # gpufin.models.keyed.LEVELS
+INDEX, UTIL, CASH, VALUE, GOING = range(5)      # the output series
 INCOME, RESIDUAL, BOOK = 0, 1, 2
 ENDS, REPLACED = 1, 2    # what the platform's default does (gpufin.models.fleet.PLATFORM_CODES)
 INV_SQRT2 = 0.7071067811865476
@@ -244,16 +247,35 @@ def going_values(i, t, end, customer, share, contract_pv, tau, income, partial, 
 
 
 @njit(inline="always")
-def affine(a, b, c, f, left, right, z, out, bridged):
-    """out = a left + c + f z (+ b right for a bridge), per lane; out is neither input."""
+def affine(a, c, f, left, z, out):
+    """out = a left + c + f z per lane (a month's step); out is not an input."""
     for r in range(3):
         for lane in range(out.shape[1]):
             v = c[r]
             for j in range(3):
                 v += a[r, j] * left[j, lane] + f[r, j] * z[j, lane]
-                if bridged:
-                    v += b[r, j] * right[j, lane]
             out[r, lane] = v
+
+
+@njit(inline="always")
+def bridge(a, b, c, f, at, left, right, z, out):
+    """out = a[at] left + b[at] right + c[at] + f[at] z per lane, the coefficients read in
+    place (a slice would count a reference); out is neither input."""
+    for r in range(3):
+        for lane in range(out.shape[1]):
+            v = c[at, r]
+            for j in range(3):
+                v += a[at, r, j] * left[j, lane] + f[at, r, j] * z[j, lane]
+                v += b[at, r, j] * right[j, lane]
+            out[r, lane] = v
+
+
+@njit(inline="always")
+def copy_state(source, target):
+    """target[:, :] = source, as loops (a slice assignment would count references)."""
+    for r in range(source.shape[0]):
+        for lane in range(source.shape[1]):
+            target[r, lane] = source[r, lane]
 
 
 @njit(inline="always")
@@ -284,21 +306,20 @@ def bisect(k0, k1, ids, signs, fa, i, start, end, z4, z, left, right, mid, out):
     """The Gaussian state at date i inside its month (gpufin.models.keyed): halve the month
     down to the date's finest cell from the month's ends `start` and `end`, then bridge."""
     month, cell = fa.month[i], fa.cell[i]
-    left[:, :] = start
-    right[:, :] = end
+    copy_state(start, left)
+    copy_state(end, right)
     heap = 1
     for level in range(LEVELS):
         bridge_normals(k0, k1, ids, signs, BISECT_STREAM, month * (1 << LEVELS) + heap, z4, z)
-        affine(fa.level_a[level], fa.level_b[level], fa.level_c[level], fa.level_f[level],
-               left, right, z, mid, True)
+        bridge(fa.level_a, fa.level_b, fa.level_c, fa.level_f, level, left, right, z, mid)
         if (cell >> (LEVELS - 1 - level)) & 1:
-            left[:, :] = mid
+            copy_state(mid, left)
             heap = 2 * heap + 1
         else:
-            right[:, :] = mid
+            copy_state(mid, right)
             heap = 2 * heap
     bridge_normals(k0, k1, ids, signs, DATE_STREAM, fa.minute[i], z4, z)
-    affine(fa.final_a[i], fa.final_b[i], fa.final_c[i], fa.final_f[i], left, right, z, out, True)
+    bridge(fa.final_a, fa.final_b, fa.final_c, fa.final_f, i, left, right, z, out)
 
 
 @njit(inline="always")
@@ -323,9 +344,9 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
 
 @njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
-    """out[series, path, date] for paths first_path .. first_path + n_paths - 1 of the fleet
-    `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record), `seed` the
-    Philox key of the index's draws."""
+    """out[series - first_series, path, date] for paths first_path .. first_path + n_paths - 1
+    of the fleet `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record),
+    `seed` the Philox key of the index's draws."""
     k0, k1 = split_seed(seed)
     fa = fleet_args
     shift, chi0, xi0, event_rate = ix.shift, ix.chi0, ix.xi0, ix.event_rate
@@ -346,7 +367,8 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     d0, d1 = fa.fleet_key[0], fa.fleet_key[1]
     releasing = fa.releasing_downtime > 0.0 or fa.relet_ratio > 0.0
     relets = fa.relet_ratio > 0.0
-    out = np.empty((5 if going else 4, n_paths, n_dates))
+    first = fa.first_series
+    out = np.empty(((GOING + 1 if going else GOING) - first, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
@@ -387,6 +409,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         partial = np.empty((displaced.shape[0], LANES))
         chi = np.empty(LANES)
         xi = np.empty(LANES)
+        y = np.empty(LANES)
         for lane in range(LANES):
             ids[lane] = np.uint64(first_path + g * LANES + lane)
             signs[lane] = 1.0
@@ -418,12 +441,11 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                         for lane in range(LANES):
                             spikes[lane] *= fa.month_decay
                     month += 1
-                    start_state[:, :] = state if month == 0 else end_state
+                    copy_state(state if month == 0 else end_state, start_state)
                     month_normals(k0, k1, ids, signs, month, z1, z2, z3, z)
-                    affine(fa.step_a, fa.step_a, fa.step_c, fa.step_f, start_state, start_state, z,
-                           end_state, False)
+                    affine(fa.step_a, fa.step_c, fa.step_f, start_state, z, end_state)
                 if fa.canonical[i]:
-                    state[:, :] = end_state
+                    copy_state(end_state, state)
                 else:
                     bisect(k0, k1, ids, signs, fa, i, start_state, end_state, z4, z, left, right,
                            mid, state)
@@ -438,6 +460,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
             for lane in range(LANES):
                 chi[lane] = state[0, lane] + spikes[lane] * spike_decay[i]
                 xi[lane] = state[1, lane] + launched[lane] + scheduled[lane]
+                y[lane] = state[2, lane]
             for lane in range(LANES):
                 gpus[lane] = fleet[i]
             if delays:
@@ -447,7 +470,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                         gpus[lane] += fa.late[k, i] if is_late[k, lane] else fa.on_time[k, i]
             g_shift = shift[i - 1] if i > 0 else 0.0
             if valuation == INCOME or going:
-                fleet_income(LANES, i, chi, xi, state[2], fa, income_work, income, partial)
+                fleet_income(LANES, i, chi, xi, y, fa, income_work, income, partial)
                 for lane in range(LANES):
                     income[lane] = max(income[lane] - opex_pv[i], floor)
             if valuation == INCOME:
@@ -482,7 +505,8 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                     for lane in range(LANES):
                         cash[lane] = hours[i - 1] * gpus[lane] * (revenue[lane] - opex)
             else:
-                cash[:] = 0.0
+                for lane in range(LANES):
+                    cash[lane] = 0.0
             if relets:
                 capture_relet(i, times[i], times, start, end, customer, tau, fa.releasing_downtime,
                               fa.relet_ratio, index, relet)
@@ -491,12 +515,13 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                              partial, value)
             for lane in range(min(LANES, n_paths - g * LANES)):
                 p = g * LANES + lane
-                out[0, p, i] = index[lane]
-                out[1, p, i] = util[lane]
-                out[2, p, i] = cash[lane]
-                out[3, p, i] = gpus[lane] * per_gpu[lane]
+                if first == INDEX:
+                    out[INDEX, p, i] = index[lane]
+                    out[UTIL, p, i] = util[lane]
+                out[CASH - first, p, i] = cash[lane]
+                out[VALUE - first, p, i] = gpus[lane] * per_gpu[lane]
                 if going:
-                    out[4, p, i] = gpus[lane] * value[lane]
+                    out[GOING - first, p, i] = gpus[lane] * value[lane]
     return out
 
 

@@ -33,9 +33,10 @@ TABLE_RTOL = 1e-10
 
 
 @njit(inline="always")
-def merchant_month(n, w, log_a, c, d, util_base, pair_s, pair_w, chi, y, level, util, out):
+def merchant_month(n, w, log_a, c, d, util_base, pair_s, i, j, pair_w, chi, y, level, util, out):
     """One month of F per lane (lanes 0..n-1): level = w e^{log_a + c chi} (USD per GPU
-    before e^{xi}), util = E[U] by the Gauss-Hermite pairs, out += level x util. Nodes
+    before e^{xi}), util = E[U] by the Gauss-Hermite pairs (s_k = pair_s[i, j, k], read in
+    place: a slice would count a reference per month), out += level x util. Nodes
     +-x_k pair up: with E = e^{-m} and s_k = 2 cosh(sd x_k),
     logistic(m + sd x_k) + logistic(m - sd x_k) = (2 + E s_k) / (1 + E s_k + E^2);
     |ln E| <= E_LOG_MAX keeps E^2 finite (it changes only utilizations below about 1e-14)."""
@@ -44,7 +45,7 @@ def merchant_month(n, w, log_a, c, d, util_base, pair_s, pair_w, chi, y, level, 
         e = exp_vec(min(max(util_base - d * y[lane], -E_LOG_MAX), E_LOG_MAX))
         u = 0.0
         for k in range(GH_PAIRS):
-            s = pair_s[k]
+            s = pair_s[i, j, k]
             u += pair_w[k] * (2.0 + e * s) / (1.0 + e * (s + e))
         util[lane] = u
         out[lane] += level[lane] * u
@@ -58,7 +59,7 @@ def gross_values(n, i, j_from, j_to, chi, y, fa, level, util, out, partial):
     weights = fa.displaced
     for j in range(j_from, j_to):
         merchant_month(n, fa.w[i, j], fa.log_a[i, j], fa.c[i, j], fa.d[i, j], fa.util_base[i, j],
-                       fa.pair_s[i, j], fa.pair_w, chi, y, level, util, out)
+                       fa.pair_s, i, j, fa.pair_w, chi, y, level, util, out)
         for k in range(weights.shape[0]):
             weight = weights[k, i, j]
             for lane in range(n):
@@ -82,16 +83,17 @@ def chebyshev_basis(n, x, lo, hi, nodes, basis):
 
 
 @njit(inline="always")
-def chebyshev_sum(n, coef, basis_chi, basis_y, out):
-    """out[lane] = sum_{m,l} coef[m, l] basis_chi[m, lane] basis_y[l, lane]; the sum over l
-    in a register per lane (its loop unrolls, the lane loop around it vectorizes)."""
+def chebyshev_sum(n, table, i, f, basis_chi, basis_y, out):
+    """out[lane] = sum_{m,l} coef[m, l] basis_chi[m, lane] basis_y[l, lane], coef =
+    table[i, f] read in place; the sum over l in a register per lane (its loop unrolls, the
+    lane loop around it vectorizes)."""
     for lane in range(n):
         out[lane] = 0.0
     for m in range(CHI_NODES):
         for lane in range(n):
             inner = 0.0
             for l in range(Y_NODES):
-                inner += coef[m, l] * basis_y[l, lane]
+                inner += table[i, f, m, l] * basis_y[l, lane]
             out[lane] += basis_chi[m, lane] * inner
 
 
@@ -126,12 +128,15 @@ def fleet_income(n, i, chi, xi, y, fa, scratch, gross, partial):
         chebyshev_basis(n, chi, chi_lo, chi_hi, CHI_NODES, basis_chi)
         chebyshev_basis(n, y, y_lo, y_hi, Y_NODES, basis_y)
         for f in range(1 + contracts):
-            chebyshev_sum(n, fa.table[i, f], basis_chi, basis_y, far)
+            chebyshev_sum(n, fa.table, i, f, basis_chi, basis_y, far)
             for r in range(outside):
                 far[lanes[r]] = out_gross[r] if f == 0 else out_partial[f - 1, r]
-            into = gross if f == 0 else partial[f - 1]
-            for lane in range(n):
-                into[lane] += far[lane]
+            if f == 0:
+                for lane in range(n):
+                    gross[lane] += far[lane]
+            else:
+                for lane in range(n):
+                    partial[f - 1, lane] += far[lane]
     for lane in range(n):
         far[lane] = exp_vec(xi[lane])
         gross[lane] *= far[lane]

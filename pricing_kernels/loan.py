@@ -44,10 +44,11 @@ sponsor pays the fees due.
 With `best_of` the recovery is the larger of the liquidation's and the going concern's
 (the lender keeps the SPV running: going[p, i] + the SPV's cash - workout_cost x claim, at i,
 at most the claim).
-flows[path, date]: the lender's receipts in USD at each date, undiscounted: interest, fees
-and principal where paid, and a default's recovery (its PV carried forward) at the first date
-on or after the end of the lag (the going concern's at the default date), so that
-sum_i df[i] flows[p, i] is the path's PV receipts (out[p, RECEIPTS]) up to rounding.
+flows[path, date] (only with `cash_by_date`; else flows has no dates): the lender's receipts
+in USD at each date, undiscounted: interest, fees and principal where paid, and a default's
+recovery (its PV carried forward) at the first date on or after the end of the lag (the going
+concern's at the default date), so that sum_i df[i] flows[p, i] is the path's PV receipts
+(out[p, RECEIPTS]) up to rounding.
 out[path]: PV receipts, PV draws, ended in default (payment or acceleration), its time,
 PV loss, PV claim, sum t x principal repaid, principal repaid, payment default (1/0), first
 covenant breach time (NaN: none), accelerated (1/0), recovered as a going concern (1/0). ltv/dscr/equity[path, k]: at payment
@@ -65,6 +66,57 @@ BRIDGE_STREAM = 300
 N_OUT = 12
 RECEIPTS, DRAWS, ENDED, END_TIME, LOSS, CLAIM, TIME_PRINCIPAL, PRINCIPAL, PAYMENT_DEFAULT, \
     FIRST_BREACH, ACCELERATED, CONTINUED = range(N_OUT)
+
+
+PARTIALS = 32          # room for partial sums to start with (sums of like magnitudes need few)
+
+
+@njit(cache=CACHE)
+def exact_sum(x):
+    """math.fsum(x) of a 1-d float64 array of finite values: the same algorithm (Shewchuk's
+    non-overlapping partials, then CPython's round-half-even fix-up across partials), so the
+    same correctly rounded double, at compiled speed. A sum that overflows comes back
+    infinite (math.fsum raises)."""
+    partials = np.empty(PARTIALS)
+    n = 0
+    for value in x:
+        v = value
+        m = 0
+        for j in range(n):
+            y = partials[j]
+            if abs(v) < abs(y):
+                v, y = y, v
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                partials[m] = lo
+                m += 1
+            v = hi
+        n = m
+        if v != 0.0:
+            if n == partials.size:         # up to one partial per bit of the double range
+                partials = np.concatenate((partials, np.empty(partials.size)))
+            partials[n] = v
+            n += 1
+    hi = 0.0
+    lo = 0.0
+    if n > 0:
+        n -= 1
+        hi = partials[n]
+        while n > 0:
+            v = hi
+            n -= 1
+            y = partials[n]
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                break
+        if n > 0 and ((lo < 0.0 and partials[n - 1] < 0.0) or (lo > 0.0 and partials[n - 1] > 0.0)):
+            y = lo * 2.0
+            v = hi + y
+            if y == v - hi:
+                hi = v
+    return hi
 
 
 @njit(inline="always")
@@ -130,6 +182,7 @@ def loan_paths(seed, first_path, cash, value, going, loan):
     workout, prepaid = loan.workout_cost, loan.prepaid
     best_of, lender_optimal, observed = loan.best_of, loan.lender_optimal, loan.observed
     tranche_haircut, tranche_index, tranche_df = loan.tranche_haircut, loan.tranche_index, loan.tranche_df
+    by_date = loan.cash_by_date
     n_paths = cash.shape[0]
     n_pay = pay_index.size
     last = pay_index[-1]
@@ -138,7 +191,7 @@ def loan_paths(seed, first_path, cash, value, going, loan):
     ltv = np.full((n_paths, n_pay), np.nan)
     dscr = np.full((n_paths, n_pay), np.nan)
     equity = np.full((n_paths, n_pay), np.nan)
-    flows = np.zeros((n_paths, times.size))
+    flows = np.zeros((n_paths, times.size if by_date else 0))
     period_cash = np.zeros((n_paths, n_pay))       # the DSCR window's cash and debt service
     period_due = np.zeros((n_paths, n_pay))        # (allocated once, not per path)
     for p in prange(n_paths):
@@ -244,7 +297,8 @@ def loan_paths(seed, first_path, cash, value, going, loan):
                     equity[p, k] = on_hand
                     on_hand = 0.0
                 receipts += df[i] * (interest + principal)
-                flows[p, i] = interest + principal
+                if by_date:
+                    flows[p, i] = interest + principal
                 out[p, TIME_PRINCIPAL] += times[i] * principal
                 out[p, PRINCIPAL] += principal
                 outstanding -= principal
@@ -280,7 +334,8 @@ def loan_paths(seed, first_path, cash, value, going, loan):
                     out[p, CONTINUED] = 1.0
                     paid_at = i
             receipts += recovered
-            flows[p, paid_at] += recovered / df[paid_at]
+            if by_date:
+                flows[p, paid_at] += recovered / df[paid_at]
             out[p, ENDED] = 1.0
             out[p, END_TIME] = times[i]
             out[p, LOSS] = df[i] * claim - recovered

@@ -149,7 +149,8 @@ class FleetArgs(NamedTuple):
     residual_base: np.ndarray    # per date: residual-curve value per GPU before the index move
     elasticity: float            # residual value's elasticity to the long-term index level
     book: np.ndarray             # per date: book value per GPU
-    continuation: bool           # also write the SPV's going-concern value (out[4])
+    continuation: bool           # also write the SPV's going-concern value (series GOING)
+    first_series: int            # first series written (pricing_kernels.fleet): INDEX all, CASH a loan's
     displaced: np.ndarray        # (contracts, dates, months): survival x 1 in its term, weights of the merchant revenue it displaces
     contract_pv: np.ndarray      # (contracts, dates): PV per GPU of its contracted cash still to come, survival included
     split: np.ndarray            # per date: the first month of the income sum taken from its table (int64; months: none)
@@ -217,6 +218,7 @@ class LoanArgs(NamedTuple):
     tranche_index: np.ndarray    # [date, tranche]: date index of each tranche sold before the
                                  # last, which is sold at lag_index (int64; no column: one sale)
     tranche_df: np.ndarray       # [date, tranche]: discount factor at that tranche's sale time
+    cash_by_date: bool           # also write the lender's cash by date (flows); else flows has no dates
 
 
 class MultiIndexArgs(NamedTuple):

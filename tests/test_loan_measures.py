@@ -20,9 +20,11 @@ from gpufin.credit.measures import _rating_view, loan_measures
 from gpufin.credit.rating import idealized_figure
 from gpufin.credit.reference import risky_loan_value
 from gpufin.engines.loan import PathCache, prepare, price_loan, value_loan
+from gpufin.engines.montecarlo import seed_key
 from gpufin.errors import SpecError
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import CreditNameSpec
+from pricing_kernels.loan import END_TIME, ENDED, loan_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = 4000
@@ -111,8 +113,9 @@ def test_platform_credit_enters_the_risk_neutral_price(customer_bp, platform_bp)
 
 
 def test_lender_cash_reprices_the_loan_and_ignores_chunking():
-    """The cash by date, discounted on the curve, is the engine's price; its means are the same
-    bit for bit in any chunking; the engine's own figures are price_loan's."""
+    """The cash by date, discounted on the curve, is the engine's price; its means and
+    covariance are the same bit for bit in any chunking, and the covariance is the sample
+    covariance of the paths' cash; the engine's own figures are price_loan's."""
     doc = one_customer(0.05, 0.08, 3.0, {"rating": "Ba2"}, paths=3000)
     s = load_spec(doc)
     result, cash = value_loan(s)
@@ -122,7 +125,14 @@ def test_lender_cash_reprices_the_loan_and_ignores_chunking():
     chunked = s.__class__(s.model, s.instrument, s.mc.model_copy(update={"chunk_paths": 700}), s.market, s.timeline)
     _, other = value_loan(chunked, PathCache(prepare(chunked), 3000, 11, 700))
     assert np.array_equal(cash.mean, other.mean)
-    assert np.allclose(cash.cov, other.cov, rtol=1e-9, atol=1e-9 * np.abs(cash.cov).max())
+    assert np.array_equal(cash.cov, other.cov)
+    run = prepare(s)
+    paths = next(iter(PathCache(run, 3000, 11, None)))[1:]
+    out, flows = loan_paths(seed_key(11), 0, *paths, run.args._replace(cash_by_date=True))[::4]
+    ended = np.where(out[:, ENDED] > 0.0, out[:, END_TIME], np.inf)
+    funded = np.where(run.args.times[None, :] <= ended[:, None], run.args.draws[None, :], 0.0)
+    sample = np.cov(np.hstack([flows, funded]), rowvar=False)
+    assert np.allclose(cash.cov, sample, rtol=1e-9, atol=1e-9 * np.abs(sample).max())
 
 
 @pytest.mark.parametrize("target", [100.0, 97.5, 103.0])

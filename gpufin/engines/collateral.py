@@ -18,16 +18,17 @@ from gpufin.models.index import Lognormal, build_model, with_forward_curve
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import Timeline
 from pricing_kernels import index_paths
-from pricing_kernels.fleet import fleet_paths, name_default_times
+from pricing_kernels.fleet import CASH, INDEX, VALUE, fleet_paths, name_default_times
 
 
 def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chunk_paths: int | None,
-                 observe=None, first_path: int = 0):
-    """Yield (first_path, out[series, path, date]) chunk by chunk for paths first_path ..
-    first_path + n_paths - 1 on the dates `times` (years), of which `observe` flags
-    observation-only dates."""
+                 observe=None, first_path: int = 0, first_series: int = INDEX):
+    """Yield (first_path, out[series - first_series, path, date]) chunk by chunk for paths
+    first_path .. first_path + n_paths - 1 on the dates `times` (years), of which `observe`
+    flags observation-only dates (series of pricing_kernels.fleet: INDEX, UTIL, CASH, VALUE,
+    GOING; CASH as first_series writes only the collateral's)."""
     key = seed_key(seed)
-    args = model.kernel_args(times, market, observe, key)
+    args = model.kernel_args(times, market, observe, key, first_series)
     step = chunk_paths or PATH_CHUNK
     for first in range(first_path, first_path + n_paths, step):
         yield first, fleet_paths(key, first, min(step, first_path + n_paths - first), *args)
@@ -59,8 +60,9 @@ class Collateral:
         have no cash of their own."""
         if self.fleet:
             for first, out in fleet_chunks(self.model, self.market, grid, n_paths, seed, chunk_paths,
-                                           observe, first_path):
-                yield first, out[2], out[3], out[4] if out.shape[0] > 4 else out[3][:, :0]
+                                           observe, first_path, CASH):
+                cash, value, *going = out
+                yield first, cash, value, going[0] if going else value[:, :0]
             return
         key = seed_key(seed)
         step = chunk_paths or PATH_CHUNK
@@ -88,7 +90,7 @@ def new_gpu_values(model: FleetModel, market, used_prices) -> dict:
     per_gpu = {}
     for approach in ("income", "residual"):
         (_, out), = fleet_chunks(replace(new, valuation=approach), market, times, 1, 0, None)
-        per_gpu[approach] = float(out[3, 0, 0] / new.fleet_size(0.0))
+        per_gpu[approach] = float(out[VALUE, 0, 0] / new.fleet_size(0.0))
     used = used_prices[used_prices["sku"] == model.sku].sort_values("date")
     latest = used.iloc[-1] if len(used) else None
     return {"capex_usd": model.capex, "income_value_usd": per_gpu["income"],

@@ -32,7 +32,8 @@ from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import DAYS_PER_YEAR, period_lengths
 from pricing_kernels.loan import (ACCELERATED, CLAIM, CONTINUED, DRAWS, END_TIME, ENDED, FIRST_BREACH,
-                                  LOSS, PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, loan_paths)
+                                  LOSS, PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, exact_sum,
+                                  loan_paths)
 from pricing_kernels.records import LoanArgs, make
 
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
@@ -162,7 +163,8 @@ def _kernel_args(s, terms, collateral, grid, observe, lag, principal) -> LoanArg
                 haircut=terms.sale_haircut, workout_cost=ins.workout_cost,
                 lag_index=target.astype(np.int64),
                 lag_df=market.discount(grid + lag), sponsor=not collateral.fleet, prepaid=prepaid,
-                tranche_haircut=terms.tranche_haircut, tranche_index=tranche_index, tranche_df=tranche_df)
+                tranche_haircut=terms.tranche_haircut, tranche_index=tranche_index, tranche_df=tranche_df,
+                cash_by_date=False)
 
 
 def riskless_per_unit(grid: np.ndarray, terms: LoanTerms, principal: np.ndarray, market) -> np.ndarray:
@@ -256,13 +258,15 @@ def fixed_schedule(doc: dict) -> dict:
 class PathCache:
     """Collateral chunks of one (grid, paths, seed): paths first_path .. first_path + n_paths - 1,
     kept in memory when small enough, so repeated waterfalls (spread solving) see the same paths
-    without re-simulating."""
+    without re-simulating; with keep=False (a single waterfall) each chunk is simulated as it
+    is read and freed after, so memory holds one chunk of paths, not all."""
 
-    def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None, first_path: int = 0):
+    def __init__(self, run: LoanRun, n_paths: int, seed: int, chunk_paths: int | None, first_path: int = 0,
+                 keep: bool = True):
         self.run, self.n_paths, self.seed, self.chunk = run, n_paths, seed, chunk_paths
         self.first_path = first_path
         size = 2 * 8 * n_paths * run.grid.size
-        self.kept = list(self._generate()) if size <= CACHE_BYTES else None
+        self.kept = list(self._generate()) if keep and size <= CACHE_BYTES else None
 
     def _generate(self):
         return self.run.collateral.paths(self.run.grid, self.n_paths, self.seed, self.chunk,
@@ -277,11 +281,10 @@ class LenderCash:
     """The lender's cash by date of a loan's grid, over all paths. Per path x = (receipts,
     funded): receipts in USD at each date (interest, fees and principal, and recoveries at
     the first date on or after their sale; pricing_kernels.loan `flows`) and the draws it
-    funded there (USD). `mean` [2, dates] is the mean of x over paths, the same whatever the
-    chunking (each amount rounded to 2^-16 USD and summed in integers); `cov`
-    [2 dates, 2 dates] the sample covariance of x (for standard errors; each chunk's centred
-    sums merged with the shift of its mean). sum_i df_i receipts_i is the mean PV of the
-    receipts."""
+    funded there (USD). `mean` [2, dates] is the mean of x over paths (each amount rounded to
+    2^-16 USD and summed in integers); `cov` [2 dates, 2 dates] the sample covariance of x
+    (for standard errors; blocks of CASH_BLOCK paths merged in path order). Both are the same
+    bit for bit in any chunking. sum_i df_i receipts_i is the mean PV of the receipts."""
     times: np.ndarray            # years
     df: np.ndarray
     mean: np.ndarray
@@ -289,19 +292,30 @@ class LenderCash:
     paths: int
 
 
+CASH_BLOCK = 1024               # paths per block of the lender's cash covariance
+
+
 class _CashSums:
-    """Sums of the lender's cash by date, chunk by chunk (memory: dates^2, not paths)."""
+    """Sums of the lender's cash by date, chunk by chunk (memory: dates^2, not paths).
+
+    The covariance is summed over fixed blocks of paths aligned on path numbers (paths
+    b CASH_BLOCK .. (b + 1) CASH_BLOCK - 1, clipped to the run): each block's mean and
+    centred cross-products, merged into the running ones in path order (the running centred
+    sums shifted to the merged mean). A chunk's paths that end inside a block wait for the
+    next chunk, so every chunking sums the same blocks in the same order."""
     SCALE = 2.0 ** 16            # amounts rounded to 2^-16 USD, then summed exactly
 
     def __init__(self, run: LoanRun):
         self.run = run
-        n = run.grid.size
-        self.total = [0] * (2 * n)
-        self.center = np.zeros(2 * n)                 # running mean, for the covariance
-        self.m2 = np.zeros((2 * n, 2 * n))            # sum of centred outer products
+        n = 2 * run.grid.size
+        self.total = [0] * n
+        self.waiting = np.empty((0, n))               # paths of the block not yet complete
+        self.center = np.zeros(n)                     # running mean, for the covariance
+        self.m2 = np.zeros((n, n))                    # sum of centred outer products
         self.paths = 0
 
-    def add(self, out: np.ndarray, flows: np.ndarray) -> None:
+    def add(self, first_path: int, out: np.ndarray, flows: np.ndarray) -> None:
+        """A chunk's paths first_path, first_path + 1, ... (chunks in path order)."""
         args = self.run.args
         ended = np.where(out[:, ENDED] > 0.0, out[:, END_TIME], np.inf)
         funded = np.where(args.times[None, :] <= ended[:, None], args.draws[None, :], 0.0)
@@ -309,25 +323,41 @@ class _CashSums:
         q = np.rint(x * self.SCALE).astype(np.int64)
         high, low = (q >> 32).sum(axis=0), (q & 0xFFFFFFFF).sum(axis=0)
         self.total = [f + (int(h) << 32) + int(lo) for f, h, lo in zip(self.total, high, low)]
-        n_a, n_b = self.paths, x.shape[0]
-        mean_b = x.mean(axis=0)
-        centred = x - mean_b
+        rows = np.vstack([self.waiting, x]) if self.waiting.shape[0] else x
+        start = first_path - self.waiting.shape[0]    # path number of rows[0]
+        cuts = range(-start % CASH_BLOCK, rows.shape[0] + 1, CASH_BLOCK)
+        begin = 0
+        for cut in cuts:
+            if cut > begin:
+                self._merge(rows[begin:cut])
+            begin = cut
+        self.waiting = rows[begin:].copy()
+
+    def _merge(self, block: np.ndarray) -> None:
+        n_a, n_b = self.paths, block.shape[0]
+        mean_b = block.mean(axis=0)
+        centred = block - mean_b
         delta = mean_b - self.center
         self.m2 += centred.T @ centred + np.outer(delta, delta) * (n_a * n_b / (n_a + n_b))
         self.center += delta * (n_b / (n_a + n_b))
         self.paths = n_a + n_b
 
     def result(self) -> LenderCash:
+        if self.waiting.shape[0]:
+            self._merge(self.waiting)
+            self.waiting = self.waiting[:0]
         n, run = self.paths, self.run
         mean = np.array([f / (self.SCALE * n) for f in self.total]).reshape(2, -1)
         return LenderCash(run.grid, run.args.df, mean, self.m2 / max(n - 1, 1), n)
 
 
-def _chunks(run: LoanRun, cache: PathCache):
-    """The waterfall's outputs, chunk by chunk."""
+def _chunks(run: LoanRun, cache: PathCache, cash_by_date: bool = False):
+    """(first_path, the waterfall's outputs), chunk by chunk in path order; the lender's cash
+    by date (`flows`) only with cash_by_date."""
     key = seed_key(cache.seed)
+    args = run.args._replace(cash_by_date=cash_by_date)
     for first, cash, value, going in cache:
-        yield loan_paths(key, first, cash, value, going, run.args)
+        yield first, loan_paths(key, first, cash, value, going, args)
 
 
 def _joined(parts) -> tuple:
@@ -336,22 +366,22 @@ def _joined(parts) -> tuple:
 
 def waterfall(run: LoanRun, cache: PathCache):
     """(out, ltv, dscr, equity) over all paths, chunk by chunk."""
-    return _joined([part[:4] for part in _chunks(run, cache)])
+    return _joined([part[:4] for _, part in _chunks(run, cache)])
 
 
 def waterfall_cash(run: LoanRun, cache: PathCache):
     """((out, ltv, dscr, equity), LenderCash): the waterfall with the lender's cash by date."""
     parts, sums = [], _CashSums(run)
-    for part in _chunks(run, cache):
+    for first, part in _chunks(run, cache, cash_by_date=True):
         parts.append(part[:4])
-        sums.add(part[0], part[4])
+        sums.add(first, part[0], part[4])
     return _joined(parts), sums.result()
 
 
 def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> dict:
     """Price a loan spec (optionally at another spread) and summarize its paths."""
     run = prepare(s, spread, cache.run.collateral if cache else None)
-    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
+    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths, keep=False)
     out, ltv, dscr, _ = waterfall(run, cache)
     return summarize(run, out, ltv, dscr)
 
@@ -360,26 +390,34 @@ def value_loan(s: Spec, cache: PathCache | None = None) -> tuple[dict, LenderCas
     """price_loan's result and the lender's cash by date (LenderCash), on the cache's paths
     and collateral when given."""
     run = prepare(s, None, cache.run.collateral if cache else None)
-    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths)
+    cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths, keep=False)
     (out, ltv, dscr, _), cash = waterfall_cash(run, cache)
     return summarize(run, out, ltv, dscr), cash
 
 
+def _fsum(x: np.ndarray) -> float:
+    """math.fsum(x), the correctly rounded sum, compiled (pricing_kernels.loan.exact_sum)
+    where every value and the sum are finite."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    total = exact_sum(x) if np.isfinite(x).all() else math.nan
+    return total if math.isfinite(total) else math.fsum(x)
+
+
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
     n = x.size
-    mean = math.fsum(x) / n
-    return mean, math.sqrt(math.fsum((x - mean) ** 2) / (n - 1) / n)
+    mean = _fsum(x) / n
+    return mean, math.sqrt(_fsum((x - mean) ** 2) / (n - 1) / n)
 
 
 def _ratio_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     """mean(num) / mean(den) and its delta-method standard error."""
     n = num.size
-    mn, md = math.fsum(num) / n, math.fsum(den) / n
+    mn, md = _fsum(num) / n, _fsum(den) / n
     if md == 0.0:
         return math.nan, math.nan
     ratio = mn / md
     resid = num - ratio * den
-    return ratio, math.sqrt(math.fsum(resid ** 2) / (n - 1) / n) / abs(md)
+    return ratio, math.sqrt(_fsum(resid ** 2) / (n - 1) / n) / abs(md)
 
 
 def _day(run: LoanRun, t: float) -> dt.date:
@@ -388,10 +426,13 @@ def _day(run: LoanRun, t: float) -> dt.date:
 
 
 def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
+    """Per payment date, the quantiles of values[path, payment] over the paths where it is
+    finite (the columns copied once into rows, so that each is read contiguously)."""
     times = run.terms.schedule.pay_times
     rows = []
+    by_date = np.ascontiguousarray(values.T)
     for k, t in enumerate(times.tolist()):
-        col = values[:, k]
+        col = by_date[k]
         col = col[np.isfinite(col)]
         row = {"date": str(_day(run, t)), "time_years": t, "paths": int(col.size)}
         if col.size:
@@ -423,7 +464,8 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     lgd, lgd_se = _ratio_se(loss, out[:, CLAIM]) if ended.any() else (math.nan, math.nan)
     years = range(1, int(math.ceil(terms.schedule.pay_times[-1] - 1e-9)) + 1)
     var99 = float(np.quantile(loss, 0.99))
-    tail = np.sort(loss)[-max(1, math.ceil(0.01 * n)):]       # the worst 1% of paths
+    worst = max(1, math.ceil(0.01 * n))
+    tail = np.sort(np.partition(loss, n - worst)[n - worst:])   # the worst 1% of paths, ascending
     half = Z95 * value_se
     breached = float(np.mean(np.isfinite(breach_time)))
     times = terms.schedule.pay_times.tolist()
@@ -441,7 +483,7 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
               "acceleration_probability": float(np.mean(out[:, ACCELERATED] > 0.0)),
               "going_concern_share": (float(np.mean(out[ended, CONTINUED])) if ended.any() else math.nan),
               "lgd": lgd, "lgd_stderr": lgd_se,
-              "wal": (math.fsum(out[:, TIME_PRINCIPAL]) / math.fsum(out[:, PRINCIPAL])
+              "wal": (_fsum(out[:, TIME_PRINCIPAL]) / _fsum(out[:, PRINCIPAL])
                       if out[:, PRINCIPAL].any() else math.nan),
               "loss_var99": var99, "loss_es99": float(tail.mean()),
               "maturity_years": float(terms.schedule.pay_times[-1]),

@@ -43,6 +43,7 @@ from gpufin.models.index import TwoFactor, launch_times, with_forward_curve
 from gpufin.models.keyed import MONTH, keyed_plan
 from gpufin.spec.schema import MarketSpec, Spec
 from gpufin.spec.times import DAYS_PER_YEAR, Timeline, period_lengths
+from pricing_kernels.fleet import INDEX
 from pricing_kernels.income import CHI_NODES, TABLE_RTOL, Y_NODES, tabulate
 from pricing_kernels.records import FleetArgs, TwoFactorArgs, make
 
@@ -207,11 +208,13 @@ class FleetModel:
         months = max(1, int(round(horizon_years * 12)))
         return np.arange(months + 1) / 12.0
 
-    def kernel_args(self, times: np.ndarray, market, observe=None, key: int = 0) -> tuple[TwoFactorArgs, FleetArgs]:
+    def kernel_args(self, times: np.ndarray, market, observe=None, key: int = 0,
+                    first_series: int = INDEX) -> tuple[TwoFactorArgs, FleetArgs]:
         """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years), of
         which `observe` flags observation-only dates (no cash of their own): the index's and
         the fleet's. `key` is the Philox key of the paths (gpufin.engines.montecarlo.seed_key):
-        the key of every draw unless the model's `draws` say otherwise."""
+        the key of every draw unless the model's `draws` say otherwise. The kernel writes the
+        series from `first_series` on (INDEX: all; CASH: the collateral's alone)."""
         ix = self.index.kernel_args(times, market)
         contracts = len(self.contracts) if self.continuation else 0
         keyed = self._keyed_arrays(times)
@@ -221,7 +224,8 @@ class FleetModel:
                   **self._value_arrays(times, market),
                   **self._credit_arrays(times, observe, keyed["step_f"], key),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
-                  box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)))
+                  box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)),
+                  first_series=first_series)
         return ix, self._with_income_table(fa)
 
     def _with_income_table(self, fa: FleetArgs) -> FleetArgs:

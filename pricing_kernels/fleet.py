@@ -8,7 +8,11 @@ Per path and date i (0 = valuation date) the kernel writes, per GPU-fleet, the s
   less the merchant revenue it displaces over its term (`displaced` weights), both with its
   customer's survival from the date.
 Series s is out[s - first_series]: FleetArgs.first_series = INDEX writes every series,
-CASH only the collateral's (all that a loan reads: less memory to fill).
+CASH only the collateral's (all that a loan reads: less memory to fill). With
+FleetArgs.write_state two more series follow the last: the index's state chi (spikes
+included) and xi (launches included) at each date, such that ln INDEX = g(t) + chi + xi with
+g the index's shift (TwoFactorArgs.shift, gpufin.models.index.TwoFactor.shift; g(0) = 0): a
+hedge values futures at its horizon in closed form from them. They change no other series.
 Index and utilization: the Gaussian state (chi, xi, Y), U = logistic(Y), is drawn with
 numbers keyed by time (gpufin.models.keyed): each canonical month from its own normals, a
 date inside a month by bisection from the month's ends, so a date's value never depends on
@@ -346,7 +350,8 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     """out[series - first_series, path, date] for paths first_path .. first_path + n_paths - 1
     of the fleet `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record),
-    `seed` the Philox key of the index's draws."""
+    `seed` the Philox key of the index's draws; with fleet_args.write_state, chi and xi in
+    the last two rows."""
     k0, k1 = split_seed(seed)
     fa = fleet_args
     shift, chi0, xi0, event_rate = ix.shift, ix.chi0, ix.xi0, ix.event_rate
@@ -368,7 +373,8 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     releasing = fa.releasing_downtime > 0.0 or fa.relet_ratio > 0.0
     relets = fa.relet_ratio > 0.0
     first = fa.first_series
-    out = np.empty(((GOING + 1 if going else GOING) - first, n_paths, n_dates))
+    chi_row = (GOING + 1 if going else GOING) - first       # the state's rows, when written
+    out = np.empty((chi_row + 2 if fa.write_state else chi_row, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
@@ -522,6 +528,9 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 out[VALUE - first, p, i] = gpus[lane] * per_gpu[lane]
                 if going:
                     out[GOING - first, p, i] = gpus[lane] * value[lane]
+                if fa.write_state:
+                    out[chi_row, p, i] = chi[lane]
+                    out[chi_row + 1, p, i] = xi[lane]
     return out
 
 

@@ -12,6 +12,7 @@ import os
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,8 +23,9 @@ from gpufin.engines.montecarlo import build_index_set, index_chunks
 from gpufin.engines.tail import tail_measures
 from gpufin.errors import SpecError
 from gpufin.hedge import analytics
-from gpufin.hedge.exposure import _index_only
+from gpufin.hedge.exposure import _index_only, build_exposure, chunks
 from gpufin.hedge.paths import grid_with
+from gpufin.hedge.positions import load_candidates
 from gpufin.hedge.run import hedge
 from gpufin.hedge.values import lay_out, path_values
 from gpufin.instruments.payoffs import build_plan
@@ -186,8 +188,8 @@ def test_conditional_value_is_the_conditional_expectation(model, horizon, month)
     indices = build_index_set(s, market)
     plan = build_plan(s.instrument, s.model.spot, s.timeline)
     grid = grid_with(plan.event_times(), horizon)
-    conditional = lay_out(plan, "index", market, grid, horizon, True, "instrument")
-    pathwise = lay_out(plan, "index", market, grid, horizon, False, "instrument")
+    conditional = lay_out(plan, "index", market, grid, horizon, "instrument")
+    pathwise = replace(conditional, conditional=False)
     cond, path = [], []
     for _, paths, horizons in index_chunks(indices, market, grid, horizon, s.mc.paths, s.mc.seed):
         cond.append(path_values(conditional, paths, horizons))
@@ -291,7 +293,7 @@ def test_merchant_loan_optimum_beats_perturbations(objective):
 def test_state_settled_candidates(tmp_path):
     """An option on a future and a residual-value put as candidates: valued by their payoff on
     the index's simulated state, their mean is their closed-form price within 4 standard
-    errors; on a gpu-fleet's paths (no state) they are refused."""
+    errors; a gpu-fleet's paths carry the state too, so they are valued there as well."""
     exposure = _forward(tmp_path, JUMPS, "2027-06", paths=40_000)
     option = {"kind": "future-option", "option": "put", "strike": 2.0, "expiry": "2027-03-31",
               "delivery_month": "2027-04", "notional": 1000.0}
@@ -307,8 +309,8 @@ def test_state_settled_candidates(tmp_path):
     exact = gpufin.price({"model": JUMPS, "market": MARKET, "instrument": put})
     assert exact["method"] == "analytic"
     assert abs(put_row["value"] - exact["value"]) <= N_SE * put_row["stderr"]
-    with pytest.raises(SpecError, match=r"^hedge\[1\]\.instrument\.kind: an option on a future"):
-        hedge(NON_IG, [files[0]], "1Y", overrides=["mc.paths=100"])
+    on_fleet = hedge(NON_IG, [files[0]], "1Y", overrides=["mc.paths=100"]).result["hedges"][0]
+    assert on_fleet["valuation"] == "pathwise" and on_fleet["value"] > 0.0
 
 
 @pytest.mark.parametrize("objective", ["variance", "es"])
@@ -399,3 +401,99 @@ def test_noise_in_a_candidate_attenuates_its_quantity(noise):
     assert abs(q - 1.0 / (1.0 + noise ** 2)) <= N_SE * slope_se
     (q,) = analytics.min_variance(-h + e, h[:, None])
     assert abs(q - 1.0) <= N_SE * noise / math.sqrt(n)
+
+
+FLEET = "data/examples/fleet.toml"
+Q4 = STRIPS[3]          # months 10 to 12: after a 6-month horizon
+CURVED_FLEET = {"model": {"kind": "gpu-fleet", "gpus": 1000, "index": {"launch_dates": [0.5, 0.8]}},
+                "mc": {"paths": 4000, "seed": 12, "horizon": 2.0},
+                "market": {"curve": {"kind": "flat", "rate": 0.04}, "valuation_date": "2026-07-01",
+                           "forward_curve": [{"time": 0.5, "price": 2.1}, {"time": 2.0, "price": 1.4}]}}
+
+
+def _fleet_candidate(spec, horizon: float, paths: int):
+    """On a fleet's cash exposure (spec: a path or a dict) with the strip quarter Q4 at
+    `horizon` years: the candidate's conditional and pathwise values per path as the hedge
+    computes them, the plan, the fleet setup and the seed."""
+    s = load_spec(spec, [f"mc.paths={paths}"], instrument_required=False)
+    exposure = build_exposure(s, {})
+    candidate, = load_candidates([Q4], exposure.indices, exposure.model_doc, exposure.market_doc)
+    grid = grid_with(candidate.plan.event_times(), horizon)
+    laid = lay_out(candidate.plan, candidate.index, candidate.market, grid, horizon, "hedge[1].instrument")
+    assert laid.conditional
+    values = [(path_values(laid, c.paths, c.horizons), path_values(replace(laid, conditional=False), c.paths,
+                                                                   c.horizons))
+              for c in chunks(exposure, grid, horizon, paths, s.mc.seed)]
+    cond, path = (np.concatenate(v) for v in zip(*values))
+    return cond, path, candidate.plan, grid, exposure.detail, s.mc.seed
+
+
+@pytest.mark.parametrize("spec, horizon", [(FLEET, 0.5), (CURVED_FLEET, 0.6)])
+def test_fleet_candidate_is_valued_in_closed_form_at_the_horizon(spec, horizon):
+    """On a gpu-fleet's paths a swap strip paying after the horizon is valued in closed form:
+    per path, TwoFactor's futures price E_h[S_t] = exp(L(h, t) + e^{-kappa (t - h)} chi_h + xi_h)
+    from the state the fleet kernel writes (exp(g + chi + xi) the index at h); over paths its
+    mean is the strip's value on E[S_t] (TwoFactor.mean, closed form, jumps included) within 4
+    standard errors; the pathwise payoff less it has mean zero (iterated expectations)."""
+    paths = 4000
+    cond, path, plan, grid, setup, seed = _fleet_candidate(spec, horizon, paths)
+    index = setup.model.index
+    (_, out), = fleet_chunks(setup.model, setup.market, grid, paths, seed, None, state=True)
+    at = int(np.searchsorted(grid, horizon))
+    chi, xi = out[-2][:, at], out[-1][:, at]
+    assert np.allclose(np.exp(index.shift(horizon)[0] + chi + xi), out[0][:, at], rtol=1e-12, atol=0.0)
+    expected = np.zeros(paths)
+    unconditional = 0.0
+    for p in plan.periods:
+        times = np.asarray(p.print_times)
+        assert times.min() > horizon
+        futures = np.exp(index.conditional_log_level(horizon, times)[None, :]
+                         + np.exp(-index.kappa * (times - horizon))[None, :] * chi[:, None] + xi[:, None])
+        df = setup.market.discount(np.array([p.pay_time]))[0]
+        expected += df * p.omega * ((p.known_sum + futures.sum(axis=1)) / p.total_prints - p.strike)
+        unconditional += df * p.omega * ((p.known_sum + index.mean(times).sum()) / p.total_prints - p.strike)
+    assert np.allclose(cond, plan.notional * expected, rtol=1e-12, atol=1e-9 * plan.notional)
+    se = cond.std(ddof=1) / math.sqrt(paths)
+    assert abs(cond.mean() - plan.notional * unconditional) <= N_SE * se
+    noise = path - cond
+    assert abs(noise.mean()) <= N_SE * noise.std(ddof=1) / math.sqrt(paths)
+    r = hedge(spec, [Q4], str(horizon), overrides=[f"mc.paths={paths}"]).result
+    assert r["hedges"][0]["valuation"] == "conditional" and r["attenuated"] == []
+    assert r["hedges"][0]["note"] == ""
+    assert r["hedges"][0]["value"] == pytest.approx(cond.mean(), rel=1e-12)
+
+
+def test_fleet_quantity_is_not_attenuated():
+    """The minimum-variance quantity on a fleet's cash is the regression on the closed-form
+    conditional values; the pathwise values' noise is uncorrelated with the exposure (known at
+    the horizon), so their quantity is the same one attenuated by var(conditional) /
+    var(pathwise), within 4 standard errors of that relation's noise."""
+    paths = 4000
+    run = hedge(FLEET, [Q4], "0.5", overrides=[f"mc.paths={paths}"])
+    cond, path, *_ = _fleet_candidate(FLEET, 0.5, paths)
+    x = run.exposure
+    (q_cond,) = analytics.min_variance(x, (cond - cond.mean())[:, None])
+    assert run.quantities[0] == pytest.approx(q_cond, rel=1e-9)
+    (q_path,) = analytics.min_variance(x, (path - path.mean())[:, None])
+    assert q_cond < 0.0 and abs(q_path) < abs(q_cond)
+    # q = -cov(x, h) / var(h), so q_path var(P) - q_cond var(C) = -cov(x, P - C): 0 within
+    # N_SE standard errors
+    noise = path - cond
+    product = (x - x.mean()) * (noise - noise.mean())
+    gap = q_path * path.var() - q_cond * cond.var()
+    assert gap == pytest.approx(-product.mean(), rel=1e-6, abs=1e-9 * abs(q_cond) * cond.var())
+    assert abs(gap) <= N_SE * product.std(ddof=1) / math.sqrt(paths)
+    assert cond.var() / path.var() < 0.95          # the attenuation the closed form removes
+
+
+def test_fleet_hedge_same_bits_on_one_and_two_threads():
+    """A hedge of a fleet's cash with a candidate valued at the horizon from the fleet kernel's
+    state gives the same bits on 1 and 2 numba threads."""
+    code = ("import json; from gpufin.hedge.run import hedge; "
+            f"r = hedge({FLEET!r}, [{Q4!r}], '0.5', 'es', ['mc.paths=600']); "
+            "print(json.dumps([r.quantities.tolist(), r.exposure.tolist()[:50], r.hedges[:50].tolist(), "
+            "r.result['risk'], r.result['hedges']]))")
+    outputs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "NUMBA_NUM_THREADS": threads}).stdout
+               for threads in ("1", "2")]
+    assert outputs[0] == outputs[1] and outputs[0]

@@ -11,7 +11,10 @@ Three kinds, from the spec:
 The index the candidates settle on: the fleet's rental index, or the index model. A fleet's
 index on the hedge's dates comes from a second fleet run with the same seed (its draws are
 keyed by date, so each path is the loan's path); a loan on an index model runs its waterfall
-on the index simulated on the hedge's grid joined with its own.
+on the index simulated on the hedge's grid joined with its own. Every chunk carries the
+index's state (chi, xi) and its Horizon, a fleet's written by the fleet kernel
+(pricing_kernels.fleet, write_state), so futures, forwards and swaps are valued in closed
+form at the horizon on a fleet's paths as on an index model's.
 """
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ import numpy as np
 
 from gpufin.engines import loan as loan_engine
 from gpufin.engines.collateral import build_collateral, fleet_chunks
-from gpufin.engines.montecarlo import (PATH_CHUNK, SINGLE, build_index_set, index_chunks, merged_grid,
-                                       seed_key)
+from gpufin.engines.montecarlo import (PATH_CHUNK, SINGLE, Horizon, build_index_set, index_chunks,
+                                       merged_grid, seed_key)
 from gpufin.errors import SpecError
 from gpufin.hedge.paths import settled_index, single_index
 from gpufin.hedge.positions import model_table
@@ -53,18 +56,18 @@ class Exposure:
 
     @property
     def fleet(self) -> bool:
-        """Whether the paths are a gpu-fleet's (its index level only, no state)."""
+        """Whether the paths are a gpu-fleet's (the fleet kernel's index and state)."""
         return self.kind == "fleet" or (self.kind == "loan" and self.detail.collateral.fleet)
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """One chunk of paths: each index's IndexPaths on the hedge's grid (a fleet's: its level
-    only), their horizon states (None on a fleet's paths), the exposure's value per path (USD)
+    """One chunk of paths: each index's IndexPaths on the hedge's grid (level and state), their
+    horizon states (gpufin.engines.montecarlo.Horizon), the exposure's value per path (USD)
     and, for a loan, its loss (USD) and payment default."""
     first: int
     paths: dict
-    horizons: dict | None
+    horizons: dict
     value: np.ndarray
     loss: np.ndarray | None = None
     default: np.ndarray | None = None
@@ -118,14 +121,14 @@ def event_times(exposure: Exposure) -> list[float]:
 def chunks(exposure: Exposure, grid: np.ndarray, horizon: float, n_paths: int, seed: int):
     """Yield a Chunk at a time over `n_paths` paths of `seed`, the indices on `grid` (years)."""
     if exposure.kind == "trade":
-        priced = lay_out(exposure.detail, exposure.index, exposure.market, grid, horizon, True, "instrument")
+        priced = lay_out(exposure.detail, exposure.index, exposure.market, grid, horizon, "instrument")
         for first, paths, horizons in index_chunks(exposure.indices, exposure.market, grid, horizon,
                                                    n_paths, seed):
             yield Chunk(first, paths, horizons, path_values(priced, paths, horizons))
     elif exposure.kind == "fleet":
         yield from _fleet_cash(exposure.detail, grid, horizon, n_paths, seed)
     elif exposure.fleet:
-        yield from _fleet_loan(exposure.detail, grid, n_paths, seed)
+        yield from _fleet_loan(exposure.detail, grid, horizon, n_paths, seed)
     else:
         yield from _index_loan(exposure, grid, horizon, n_paths, seed)
 
@@ -141,15 +144,25 @@ def _index_only(model):
     return replace(model, contracts=(), valuation="book", continuation=False)
 
 
-def _fleet_loan(run, grid, n_paths, seed):
+def _fleet_index(model, market, out: np.ndarray, columns, grid: np.ndarray, horizon: float):
+    """({SINGLE: IndexPaths}, {SINGLE: Horizon}) on the hedge's `grid` (years) from a fleet
+    kernel's output with the index's state (its first row the level, its last two chi and
+    xi), taking its date columns `columns`."""
+    paths = IndexPaths(*(np.ascontiguousarray(out[row][:, columns]) for row in (0, -2, -1)))
+    at = int(np.searchsorted(grid, horizon))
+    return {SINGLE: paths}, {SINGLE: Horizon(model.index, market, horizon, paths, at)}
+
+
+def _fleet_loan(run, grid, horizon, n_paths, seed):
     collateral = run.collateral
     loan_side = fleet_chunks(collateral.model, collateral.market, run.grid, n_paths, seed, PATH_CHUNK,
                              run.observe)
     index_side = fleet_chunks(_index_only(collateral.model), collateral.market, grid, n_paths, seed,
-                              PATH_CHUNK)
+                              PATH_CHUNK, state=True)
     for (first, out), (_, index) in zip(loan_side, index_side):
         going = out[4] if out.shape[0] > 4 else out[3][:, :0]
-        yield _loan_chunk(run, first, {SINGLE: IndexPaths(index[0], None, None)}, None, out[2], out[3], going)
+        paths, horizons = _fleet_index(collateral.model, collateral.market, index, slice(None), grid, horizon)
+        yield _loan_chunk(run, first, paths, horizons, out[2], out[3], going)
 
 
 def _index_loan(exposure, grid, horizon, n_paths, seed):
@@ -172,5 +185,7 @@ def _fleet_cash(setup, grid, horizon, n_paths, seed):
     observe = ~np.isin(joined, months)
     hedge_cols = np.searchsorted(joined, grid)
     df = np.where(observe, 0.0, setup.market.discount(joined))
-    for first, out in fleet_chunks(setup.model, setup.market, joined, n_paths, seed, PATH_CHUNK, observe):
-        yield Chunk(first, {SINGLE: IndexPaths(out[0][:, hedge_cols], None, None)}, None, out[2] @ df)
+    for first, out in fleet_chunks(setup.model, setup.market, joined, n_paths, seed, PATH_CHUNK, observe,
+                                   state=True):
+        paths, horizons = _fleet_index(setup.model, setup.market, out, hedge_cols, grid, horizon)
+        yield Chunk(first, paths, horizons, out[2] @ df)

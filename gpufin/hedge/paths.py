@@ -1,7 +1,7 @@
 """The indices of a hedge on common paths (gpufin.engines.montecarlo.index_chunks: levels
 and horizon states), and what a hedge adds: its grid, a fleet's rental index as a one-index
 model, and the index an instrument settles on. A gpu-fleet's index comes from the fleet
-kernel (gpufin.hedge.exposure), which gives its level only.
+kernel (gpufin.hedge.exposure), which gives its level and state (chi, xi).
 """
 from __future__ import annotations
 

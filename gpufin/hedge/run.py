@@ -79,7 +79,7 @@ def hedge(spec, hedge_files, horizon: str = "1Y", objective: str = "variance",
     value = samples.value
     result = {"exposure": exposure.kind, "objective": objective, "horizon_years": years,
               **({"horizon_from": horizon_from} if horizon_from else {}),
-              "paths": s.mc.paths, "seed": s.mc.seed, "method": "mc", "horizon_state": not exposure.fleet,
+              "paths": s.mc.paths, "seed": s.mc.seed, "method": "mc",
               "exposure_value_usd": float(value.mean()),
               "exposure_value_usd_stderr": float(value.std(ddof=1) / math.sqrt(value.size)),
               **analytics.measures(pnl, hedge_pnl, quantities)}
@@ -125,7 +125,7 @@ def _samples(exposure, candidates, horizon: float, n_paths: int, seed: int) -> _
     """The exposure and the candidates valued on common paths, chunk by chunk."""
     times = event_times(exposure) + [t for c in candidates for t in c.plan.event_times().tolist()]
     grid = grid_with(times, horizon)
-    laid = [lay_out(c.plan, c.index, c.market, grid, horizon, not exposure.fleet, f"hedge[{n}].instrument")
+    laid = [lay_out(c.plan, c.index, c.market, grid, horizon, f"hedge[{n}].instrument")
             for n, c in enumerate(candidates, start=1)]
     parts = [(chunk, np.column_stack([path_values(p, chunk.paths, chunk.horizons) for p in laid]))
              for chunk in chunks(exposure, grid, horizon, n_paths, seed)]

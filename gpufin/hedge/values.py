@@ -7,13 +7,13 @@ Convention: the value at the horizon h is
   conditional means of those still to come;
 - else the pathwise discounted cash sum_p DF(pay_p) f_p(A_p) of the whole life, an unbiased
   estimate of the conditional value (its noise after h has mean zero given the path to h).
+Every path carries the index's state, a gpu-fleet's included (the fleet kernel writes it).
 An option on a future and a residual-value put are valued by their pathwise discounted
-payoff at their maturity, from the index's state then (gpufin.engines.pricing.state_payoff),
-on paths that carry it (not a gpu-fleet's). A futures position is valued as its tailed
-equivalent: the settlement A - K discounted from the settlement date like a forward's
-payment (K the file's strike, 0 when it has none: its value is then notional x the
-discounted average price, not the 0 of a future entered at the market; the P&L, measured
-from the mean, is the same). With deterministic rates a future and a forward differ only by
+payoff at their maturity, from the index's state then (gpufin.engines.pricing.state_payoff).
+A futures position is valued as its tailed equivalent: the settlement A - K discounted from
+the settlement date like a forward's payment (K the file's strike, 0 when it has none: its
+value is then notional x the discounted average price, not the 0 of a future entered at the
+market; the P&L, measured from the mean, is the same). With deterministic rates a future and a forward differ only by
 the interest on the variation margin, so one future hedges one forward on the same window
 and index exactly. Values are per unit of the position's notional times its notional.
 A position reads the index it settles on (`instrument.index`, gpufin.hedge.paths.settled_index).
@@ -39,16 +39,13 @@ class Priced:
     index: str                   # the index it settles on
     columns: tuple               # per period: int array of grid columns
     pay_df: np.ndarray
-    conditional: bool            # valued in closed form at the horizon (linear, with a state)
+    conditional: bool            # valued in closed form at the horizon (linear, paying after it)
 
 
-def lay_out(plan, index: str, market, grid: np.ndarray, horizon: float, state: bool, key: str) -> Priced:
-    """`plan` on index `index` laid on the hedge's `grid` (years, holding its prints);
-    `state`: whether the paths carry the index's state (chi, xi)."""
+def lay_out(plan, index: str, market, grid: np.ndarray, horizon: float, key: str) -> Priced:
+    """`plan` on index `index` laid on the hedge's `grid` (years, holding its prints); `key`
+    names the plan's spec table in an error."""
     if isinstance(plan, STATE_PLANS):
-        if not state:
-            raise SpecError(f"{key}.kind", "an option on a future or a residual-value put reads the index's "
-                                           "state, which a gpu-fleet's paths do not carry")
         return Priced(plan, index, (np.searchsorted(grid, plan.event_times()),), np.ones(1), False)
     if not isinstance(plan, PayoffPlan) or plan.barrier is not None:
         raise SpecError(f"{key}.kind", "expected a future, forward, swap, cap, floor, European, Asian "
@@ -56,13 +53,13 @@ def lay_out(plan, index: str, market, grid: np.ndarray, horizon: float, state: b
     columns = tuple(np.searchsorted(grid, np.asarray(p.print_times, dtype=float)) for p in plan.periods)
     pay_df = market.discount(np.array([p.pay_time for p in plan.periods], dtype=float))
     linear = all(p.linear for p in plan.periods)
-    return Priced(plan, index, columns, pay_df, state and linear and plan.maturity > horizon)
+    return Priced(plan, index, columns, pay_df, linear and plan.maturity > horizon)
 
 
-def path_values(priced: Priced, paths: dict, horizons: dict | None) -> np.ndarray:
+def path_values(priced: Priced, paths: dict, horizons: dict) -> np.ndarray:
     """The position's value per path (USD of today) on a chunk of paths: `paths` each index's
     gpufin.models.multi_index.IndexPaths on the hedge's grid, `horizons` each index's
-    gpufin.engines.montecarlo.Horizon (None: no state)."""
+    gpufin.engines.montecarlo.Horizon."""
     plan = priced.plan
     if isinstance(plan, STATE_PLANS):
         at = horizons[priced.index]

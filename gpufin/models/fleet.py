@@ -209,12 +209,14 @@ class FleetModel:
         return np.arange(months + 1) / 12.0
 
     def kernel_args(self, times: np.ndarray, market, observe=None, key: int = 0,
-                    first_series: int = INDEX) -> tuple[TwoFactorArgs, FleetArgs]:
+                    first_series: int = INDEX, state: bool = False) -> tuple[TwoFactorArgs, FleetArgs]:
         """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years), of
         which `observe` flags observation-only dates (no cash of their own): the index's and
         the fleet's. `key` is the Philox key of the paths (gpufin.engines.montecarlo.seed_key):
         the key of every draw unless the model's `draws` say otherwise. The kernel writes the
-        series from `first_series` on (INDEX: all; CASH: the collateral's alone)."""
+        series from `first_series` on (INDEX: all; CASH: the collateral's alone) and, with
+        `state`, the index's state chi and xi after them (ln S = g(t) + chi + xi, g the
+        index's TwoFactor.shift)."""
         ix = self.index.kernel_args(times, market)
         contracts = len(self.contracts) if self.continuation else 0
         keyed = self._keyed_arrays(times)
@@ -225,7 +227,7 @@ class FleetModel:
                   **self._credit_arrays(times, observe, keyed["step_f"], key),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
                   box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)),
-                  first_series=first_series)
+                  first_series=first_series, write_state=state)
         return ix, self._with_income_table(fa)
 
     def _with_income_table(self, fa: FleetArgs) -> FleetArgs:

@@ -22,6 +22,7 @@ from gpufin.loanbook.joint import Book, prepare_book, simulate_paths
 from gpufin.loanbook.plots import plot_credit
 from gpufin.loanbook.risk import (
     check_level,
+    check_paths,
     credit_risk,
     gpu_year_shares,
     parse_horizon,
@@ -152,6 +153,7 @@ def credit_book(book, horizon: str = "1Y", level: float = 0.99, paths: int | Non
     options = book_options(market_file, None, CHUNK_PATHS if chunk is None else chunk)
     loans = load_loan_book(book, options["market"], allow_outside)
     paths = DEFAULT_PATHS if paths is None else paths
+    check_paths(paths)                        # before any path is run, not after
     check_defaults(loans, seed, defaults)
     run = dict(paths=paths, seed=seed, horizon=1.0 if horizon_years is None else horizon_years,
                chunk=options["chunk"], workers=workers, scheduler=scheduler, checkpoint=checkpoint)

@@ -40,16 +40,34 @@ def export(revision: str, folder: Path) -> Path:
     return folder / "base"
 
 
-def price_cold(tree: Path, example: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds of `gpufin price example` on `tree` with an empty kernel cache."""
+def cold_run(tree: Path, args: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of `gpufin ARGS` on `tree` with an empty kernel cache (GPUFIN_CACHE=0,
+    one numba thread)."""
     env = dict(os.environ, PYTHONPATH=str(tree), GPUFIN_CACHE="0", NUMBA_NUM_THREADS="1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([str(GPUFIN), "price", str(example)], cwd=tree, env=env, check=True,
-                   capture_output=True)
+    subprocess.run([str(GPUFIN), *args], cwd=tree, env=env, check=True, capture_output=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def price_cold(tree: Path, example: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of `gpufin price example` on `tree` with an empty kernel cache."""
+    return cold_run(tree, ["price", str(example)])
+
+
+def best_cold(trees: dict, files: list[str], repeats: int) -> dict:
+    """{(tree label, file): (best wall, best CPU)} of `gpufin price` on each file (a path
+    relative to the tree), the trees alternating, `repeats` rounds."""
+    best = {(t, f): (float("inf"), float("inf")) for t in trees for f in files}
+    for _ in range(repeats):
+        for file in files:
+            for label, tree in trees.items():
+                wall, cpu = price_cold(tree, tree / file)
+                old = best[label, file]
+                best[label, file] = (min(old[0], wall), min(old[1], cpu))
+    return best
 
 
 def main() -> None:
@@ -63,13 +81,8 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"base": export(args.base, Path(tmp)), "tree": ROOT}
-        best = {(t, n): (float("inf"), float("inf")) for t in trees for n in names}
-        for _ in range(args.repeats):
-            for name in names:
-                for label, tree in trees.items():
-                    wall, cpu = price_cold(tree, tree / "data" / "examples" / f"{name}.toml")
-                    old = best[label, name]
-                    best[label, name] = (min(old[0], wall), min(old[1], cpu))
+        best = {(t, Path(f).stem): v for (t, f), v in best_cold(
+            trees, [f"data/examples/{n}.toml" for n in names], args.repeats).items()}
     rows = [["example", "base wall (s)", "tree wall (s)", "wall ratio", "base CPU (s)", "tree CPU (s)",
              "CPU ratio"]]
     totals = {t: [0.0, 0.0] for t in trees}

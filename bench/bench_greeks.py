@@ -77,16 +77,21 @@ def best(run, repeats: int) -> float:
     return min(times)
 
 
+def trade_seconds(doc: dict, small: dict, repeats: int) -> tuple[float, float, float]:
+    """Best warm seconds of `doc` priced alone, with pathwise Greeks and by bump-and-revalue,
+    after `small` (the same trade at few paths) has compiled or loaded the kernels."""
+    gpufin.price(small, greeks=True)
+    bump_and_revalue(small)
+    return (best(lambda: gpufin.price(doc), repeats), best(lambda: gpufin.price(doc, greeks=True), repeats),
+            best(lambda: bump_and_revalue(doc), repeats))
+
+
 def trade_rows(paths: int, repeats: int) -> list[tuple]:
     rows = []
     for name, model, fixings in CASES:
         doc = asian(model, fixings, paths)
         small = asian(model, fixings, 2_048)
-        gpufin.price(small, greeks=True)                # compiles or loads both kernels
-        bump_and_revalue(small)
-        alone = best(lambda: gpufin.price(doc), repeats)
-        pathwise = best(lambda: gpufin.price(doc, greeks=True), repeats)
-        bumps = best(lambda: bump_and_revalue(doc), repeats)
+        alone, pathwise, bumps = trade_seconds(doc, small, repeats)
         rows.append((name, f"{alone:.3f}", f"{pathwise:.3f}", f"{bumps:.3f}",
                      f"{pathwise / alone:.2f}", f"{bumps / alone:.2f}", f"{bumps / pathwise:.1f}"))
     return rows

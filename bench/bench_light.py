@@ -97,20 +97,37 @@ def machine() -> str:
     return platform.machine()
 
 
+def measure(paths: int) -> dict:
+    """{threads: (light wall s, light CPU s, (light price, se), price wall s, price CPU s, result)}
+    at 1 and 2 numba threads, each best of 3 after a warm-up call; `paths` a multiple of LANES."""
+    trade = {**TRADE, "mc": {**TRADE["mc"], "paths": paths}}
+    gpufin.price({**trade, "mc": {**trade["mc"], "paths": 1024}})       # compile or load
+    light_price(1024)
+    timings = {}
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        light_s, light_cpu, light = best_of_three(lambda: light_price(paths))
+        price_s, price_cpu, result = best_of_three(lambda: gpufin.price(trade))
+        timings[threads] = (light_s, light_cpu, light, price_s, price_cpu, result)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return timings
+
+
+def ratios(timings: dict) -> tuple[float, float]:
+    """(gpufin.price / speed of light per core, the worse of 1 and 2 threads, in wall time;
+    gpufin.price 2 threads / 1 thread), both as speeds: higher is faster."""
+    per_core = min(t[0] / t[3] for t in timings.values())
+    return per_core, timings[1][3] / timings[2][3]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--paths", type=int, default=1_000_000)
     paths = parser.parse_args().paths // LANES * LANES
-    trade = {**TRADE, "mc": {**TRADE["mc"], "paths": paths}}
-    gpufin.price({**trade, "mc": {**trade["mc"], "paths": 1024}})       # compile or load
-    light_price(1024)
     load = os.getloadavg()[0]
-    rows, seconds = [], {}
-    for threads in (1, 2):
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        light_s, light_cpu, (light_value, light_se) = best_of_three(lambda: light_price(paths))
-        price_s, price_cpu, result = best_of_three(lambda: gpufin.price(trade))
-        seconds[threads] = (light_s, price_s)
+    timings = measure(paths)
+    rows = []
+    for threads, (light_s, light_cpu, (light_value, light_se), price_s, price_cpu, result) in timings.items():
         steps = paths * FIXINGS / 1e6
         rows.append([f"{threads}", "speed of light", f"{light_s:.3f}", f"{light_cpu:.3f}",
                      f"{steps / light_s / threads:.1f}", f"{light_value:.4f} +- {light_se:.4f}", "", ""])
@@ -122,8 +139,7 @@ def main() -> None:
     header = ["threads", "case", "seconds", "CPU seconds", "M path-steps/s per core", "price",
               "x speed of light", "x speed of light (CPU)"]
     print(format_table([header, *rows]))
-    per_core = min(seconds[t][0] / seconds[t][1] for t in seconds)
-    scaling = seconds[1][1] / seconds[2][1]
+    per_core, scaling = ratios(timings)
     print(f"gpufin.price / speed of light per core (worst of 1 and 2 threads): {per_core:.2f} "
           f"(target >= 0.85: {'PASS' if per_core >= 0.85 else 'FAIL'}); gpufin.price 2 threads / 1 thread: "
           f"{scaling:.2f} (target >= 1.85: {'PASS' if scaling >= 1.85 else 'FAIL'})")

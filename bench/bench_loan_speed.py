@@ -62,23 +62,24 @@ def worktree(revision: str):
                            check=True, capture_output=True)
 
 
-def loan_seconds(tree: Path, repeats: int) -> dict:
-    """Best warm wall and CPU seconds of the DDTL loan on `tree` over `repeats` calls, with its
-    value and price (one subprocess)."""
+def loan_seconds(tree: Path, repeats: int, paths: int = DDTL_LOAN["mc"]["paths"]) -> dict:
+    """Best warm wall and CPU seconds of the DDTL loan at `paths` paths on `tree` over `repeats`
+    calls, with its value and price (one subprocess)."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(DDTL_LOAN), str(repeats)],
+    spec = dict(DDTL_LOAN, mc=dict(DDTL_LOAN["mc"], paths=paths))
+    out = subprocess.run([sys.executable, "-c", TIMER, json.dumps(spec), str(repeats)],
                          cwd=tree, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compare(base: str, repeats: int, rounds: int) -> dict:
+def compare(base: str, repeats: int, rounds: int, paths: int = DDTL_LOAN["mc"]["paths"]) -> dict:
     """{"base": ..., "head": ...}: each tree's best over `rounds` alternating subprocesses."""
     with worktree(base) as base_tree:
         trees = {"base": base_tree, "head": ROOT}
         runs = {name: [] for name in trees}
         for _ in range(rounds):
             for name, tree in trees.items():
-                runs[name].append(loan_seconds(tree, repeats))
+                runs[name].append(loan_seconds(tree, repeats, paths))
     return {name: dict(min(r, key=lambda x: x["seconds"]), cpu_seconds=min(x["cpu_seconds"] for x in r))
             for name, r in runs.items()}
 

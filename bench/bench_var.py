@@ -53,7 +53,7 @@ if job["kind"] == "var":
     r = gpufin.var_book(job["book"], allow_outside=True, **job["kwargs"])
     figures = {"var": r["var"], "es": r["es"]}
 elif job["kind"] == "stress":
-    table = gpufin.stress_book(job["book"], allow_outside=True)
+    table = gpufin.stress_book(job["book"], allow_outside=True, **job["kwargs"])
     figures = {"total pnl": float(table.iloc[:, list(table.columns).index("error") + 1:].sum().sum())}
 else:
     results, summary = gpufin.value_book(job["book"], allow_outside=True)

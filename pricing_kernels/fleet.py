@@ -13,6 +13,10 @@ FleetArgs.write_state two more series follow the last: the index's state chi (sp
 included) and xi (launches included) at each date, such that ln INDEX = g(t) + chi + xi with
 g the index's shift (TwoFactorArgs.shift, gpufin.models.index.TwoFactor.shift; g(0) = 0): a
 hedge values futures at its horizon in closed form from them. They change no other series.
+With FleetArgs.basis the Gaussian state has a fourth factor, the short factor c of a basis
+index B of the same SKU: ln B = basis_shift + c + xi (gpufin.models.fleet.BasisIndex); the
+merchant revenue, the income value (merchant_basis) and re-leasing contracts (relet_basis) may
+earn B instead of the fleet's index, and write_state writes c after xi.
 Index and utilization: the Gaussian state (chi, xi, Y), U = logistic(Y), is drawn with
 numbers keyed by time (gpufin.models.keyed): each canonical month from its own normals, a
 date inside a month by bisection from the month's ends, so a date's value never depends on
@@ -44,7 +48,8 @@ Each path's numbers depend on (keys, path) only: any chunking or thread count gi
 same bits. Three Philox keys: the kernel's `seed` (the index and its market: the index and
 utilization shocks, their bridges and the jumps), fleet_args.credit_key (default times) and
 fleet_args.fleet_key (the fleet's own draws). RNG streams: under `seed`, 0, 1 index shocks, 100
-utilization shocks (counter: month // 4), 101 bisection midpoints (month x 32 + node), 102 a
+utilization shocks (counter: month // 4), 103 a basis factor's shocks (likewise; a bridge
+takes its fourth normal from the draw of the other three), 101 bisection midpoints (month x 32 + node), 102 a
 date's own bridge (its minute), 2 and 3 jumps as in pricing_kernels.index_step (3: counter =
 the scheduled launch's rank); under credit_key, 200 default times (counter =
 customer_counter[customer]) and 202 the platform's default time (word 0) and whether it ends
@@ -71,6 +76,7 @@ from pricing_kernels.vecmath import exp_vec, log_vec
 UTIL_STREAM = 100
 BISECT_STREAM = 101
 DATE_STREAM = 102
+BASIS_STREAM = 103
 DEFAULT_STREAM = 200
 DELAY_STREAM = 201
 PLATFORM_STREAM = 202
@@ -253,10 +259,10 @@ def going_values(i, t, end, customer, share, contract_pv, tau, income, partial, 
 @njit(inline="always")
 def affine(a, c, f, left, z, out):
     """out = a left + c + f z per lane (a month's step); out is not an input."""
-    for r in range(3):
+    for r in range(out.shape[0]):
         for lane in range(out.shape[1]):
             v = c[r]
-            for j in range(3):
+            for j in range(out.shape[0]):
                 v += a[r, j] * left[j, lane] + f[r, j] * z[j, lane]
             out[r, lane] = v
 
@@ -265,10 +271,10 @@ def affine(a, c, f, left, z, out):
 def bridge(a, b, c, f, at, left, right, z, out):
     """out = a[at] left + b[at] right + c[at] + f[at] z per lane, the coefficients read in
     place (a slice would count a reference); out is neither input."""
-    for r in range(3):
+    for r in range(out.shape[0]):
         for lane in range(out.shape[1]):
             v = c[at, r]
-            for j in range(3):
+            for j in range(out.shape[0]):
                 v += a[at, r, j] * left[j, lane] + f[at, r, j] * z[j, lane]
                 v += b[at, r, j] * right[j, lane]
             out[r, lane] = v
@@ -283,24 +289,31 @@ def copy_state(source, target):
 
 
 @njit(inline="always")
-def month_normals(k0, k1, ids, signs, month, z1, z2, z3, z):
-    """z[:, lane] = the three normals of `month` (four months share one draw per stream)."""
+def month_normals(k0, k1, ids, signs, month, z1, z2, z3, z5, z):
+    """z[:, lane] = the normals of `month`, three, or four with a basis factor (four months
+    share one draw per stream)."""
     row = month % 4
+    basis = z.shape[0] > 3
     if row == 0:
         fill_normals4(k0, k1, ids, signs, 0, month // 4, z1)
         fill_normals4(k0, k1, ids, signs, 1, month // 4, z2)
         fill_normals4(k0, k1, ids, signs, UTIL_STREAM, month // 4, z3)
+        if basis:
+            fill_normals4(k0, k1, ids, signs, BASIS_STREAM, month // 4, z5)
     for lane in range(ids.size):
         z[0, lane] = z1[row, lane]
         z[1, lane] = z2[row, lane]
         z[2, lane] = z3[row, lane]
+    if basis:
+        for lane in range(ids.size):
+            z[3, lane] = z5[row, lane]
 
 
 @njit(inline="always")
 def bridge_normals(k0, k1, ids, signs, stream, counter, z4, z):
-    """z[:, lane] = three normals of (stream, counter)."""
+    """z[:, lane] = the first three or four normals of (stream, counter)."""
     fill_normals4(k0, k1, ids, signs, stream, counter, z4)
-    for r in range(3):
+    for r in range(z.shape[0]):
         for lane in range(ids.size):
             z[r, lane] = z4[r, lane]
 
@@ -374,7 +387,10 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     relets = fa.relet_ratio > 0.0
     first = fa.first_series
     chi_row = (GOING + 1 if going else GOING) - first       # the state's rows, when written
-    out = np.empty((chi_row + 2 if fa.write_state else chi_row, n_paths, n_dates))
+    basis = fa.basis
+    n_state = 4 if basis else 3
+    state_rows = 3 if basis else 2
+    out = np.empty((chi_row + state_rows if fa.write_state else chi_row, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
@@ -382,13 +398,14 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         z2 = np.empty((4, LANES))
         z3 = np.empty((4, LANES))
         z4 = np.empty((4, LANES))
-        z = np.empty((3, LANES))
-        start_state = np.empty((3, LANES))       # Gaussian (chi, xi, Y) at the month's start
-        end_state = np.empty((3, LANES))         # and at its end
-        state = np.empty((3, LANES))             # at the date
-        left = np.empty((3, LANES))
-        right = np.empty((3, LANES))
-        mid = np.empty((3, LANES))
+        z5 = np.empty((4, LANES))
+        z = np.empty((n_state, LANES))
+        start_state = np.empty((n_state, LANES))   # Gaussian (chi, xi, Y[, c]) at the month's start
+        end_state = np.empty((n_state, LANES))     # and at its end
+        state = np.empty((n_state, LANES))         # at the date
+        left = np.empty((n_state, LANES))
+        right = np.empty((n_state, LANES))
+        mid = np.empty((n_state, LANES))
         spikes = np.zeros(LANES)
         launched = np.zeros(LANES)               # Poisson launches
         scheduled = np.zeros(LANES)              # scheduled launches
@@ -416,12 +433,16 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         chi = np.empty(LANES)
         xi = np.empty(LANES)
         y = np.empty(LANES)
+        c = np.empty(LANES)                      # the basis index's short factor
+        basis_level = np.empty(LANES)
         for lane in range(LANES):
             ids[lane] = np.uint64(first_path + g * LANES + lane)
             signs[lane] = 1.0
             state[0, lane] = chi0
             state[1, lane] = xi0
             state[2, lane] = fa.y0
+            if basis:
+                state[3, lane] = fa.basis_c0
         if events:
             jump_start(k0, k1, ids, scratch)
         if delays:
@@ -448,7 +469,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                             spikes[lane] *= fa.month_decay
                     month += 1
                     copy_state(state if month == 0 else end_state, start_state)
-                    month_normals(k0, k1, ids, signs, month, z1, z2, z3, z)
+                    month_normals(k0, k1, ids, signs, month, z1, z2, z3, z5, z)
                     affine(fa.step_a, fa.step_c, fa.step_f, start_state, z, end_state)
                 if fa.canonical[i]:
                     copy_state(end_state, state)
@@ -467,6 +488,11 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 chi[lane] = state[0, lane] + spikes[lane] * spike_decay[i]
                 xi[lane] = state[1, lane] + launched[lane] + scheduled[lane]
                 y[lane] = state[2, lane]
+            if basis:
+                for lane in range(LANES):
+                    c[lane] = state[3, lane]
+                    basis_level[lane] = exp_vec(fa.basis_shift[i] + c[lane] + xi[lane])
+            merchant = basis_level if fa.merchant_basis else index
             for lane in range(LANES):
                 gpus[lane] = fleet[i]
             if delays:
@@ -476,7 +502,8 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                         gpus[lane] += fa.late[k, i] if is_late[k, lane] else fa.on_time[k, i]
             g_shift = shift[i - 1] if i > 0 else 0.0
             if valuation == INCOME or going:
-                fleet_income(LANES, i, chi, xi, y, fa, income_work, income, partial)
+                fleet_income(LANES, i, c if fa.merchant_basis else chi, xi, y, fa, income_work, income,
+                             partial)
                 for lane in range(LANES):
                     income[lane] = max(income[lane] - opex_pv[i], floor)
             if valuation == INCOME:
@@ -497,12 +524,12 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                                     contracted_cash, released_cash, share, tau, fa.releasing_downtime,
                                     fa.contracted, relet, rate, taken, idle)
                     for lane in range(LANES):
-                        revenue[lane] = rate[lane] + (1.0 - taken[lane] - idle[lane]) * util[lane] * index[lane]
+                        revenue[lane] = rate[lane] + (1.0 - taken[lane] - idle[lane]) * util[lane] * merchant[lane]
                 else:
                     contract_rates(i, times[i], start, end, customer, contracted_cash, released_cash,
                                    share, tau, rate, taken)
                     for lane in range(LANES):
-                        revenue[lane] = rate[lane] + (1.0 - taken[lane]) * util[lane] * index[lane]
+                        revenue[lane] = rate[lane] + (1.0 - taken[lane]) * util[lane] * merchant[lane]
                 if fa.platform == REPLACED:
                     servicer_cash(fa.period_start[i], times[i], hours[i - 1], gpus, revenue, opex,
                                   platform_tau, fa.platform_downtime, fa.replacement_usd,
@@ -515,7 +542,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                     cash[lane] = 0.0
             if relets:
                 capture_relet(i, times[i], times, start, end, customer, tau, fa.releasing_downtime,
-                              fa.relet_ratio, index, relet)
+                              fa.relet_ratio, basis_level if fa.relet_basis else index, relet)
             if going:
                 going_values(i, times[i], end, customer, share, fa.contract_pv, tau, income,
                              partial, value)
@@ -531,6 +558,8 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 if fa.write_state:
                     out[chi_row, p, i] = chi[lane]
                     out[chi_row + 1, p, i] = xi[lane]
+                    if basis:
+                        out[chi_row + 2, p, i] = c[lane]
     return out
 
 

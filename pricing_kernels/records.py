@@ -107,7 +107,7 @@ class FleetArgs(NamedTuple):
     cell: np.ndarray             # per date: its finest bisection cell in the month (int64)
     minute: np.ndarray           # per date: its time in minutes, the key of its own bridge (int64)
     months: int                  # canonical months drawn
-    step_a: np.ndarray           # (3, 3): one month's step of (chi, xi, Y) without jumps, X' = a X + c + f Z
+    step_a: np.ndarray           # (n, n): one month's step of (chi, xi, Y[, c]) without jumps, X' = a X + c + f Z; n = 3, 4 with a basis
     step_c: np.ndarray           # (3,)
     step_f: np.ndarray           # (3, 3)
     level_a: np.ndarray          # (levels, 3, 3): midpoint bridges, X = a X_left + b X_right + c + f Z
@@ -174,6 +174,11 @@ class FleetArgs(NamedTuple):
     replacement_months: float    # and months of the fleet's revenue
     platform_downtime: float     # years without revenue after the platform's default (replace-servicer)
     month_hours: float           # hours in a month (1/12 year)
+    basis: bool                  # a basis index: a fourth Gaussian factor c (its short factor) follows Y
+    basis_c0: float              # c at the valuation date
+    basis_shift: np.ndarray      # per date: ln B - c - xi of the basis index B (its shift and basis level)
+    merchant_basis: bool         # merchant revenue and the income value earn B (else the fleet's index)
+    relet_basis: bool            # re-leasing contracts are struck on B
     period_start: np.ndarray     # per date: start of the period ending there, years (the previous cash date)
     releasing_downtime: float    # years a defaulted customer's share earns nothing
     relet_ratio: float           # > 0: then re-contracted at this x the index; 0: merchant

@@ -27,7 +27,9 @@ def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chun
     first_path .. first_path + n_paths - 1 on the dates `times` (years), of which `observe`
     flags observation-only dates (series of pricing_kernels.fleet: INDEX, UTIL, CASH, VALUE,
     GOING; CASH as first_series writes only the collateral's); with `state`, out[-2] and
-    out[-1] are the index's state chi and xi (ln S = g(t) + chi + xi, g its TwoFactor.shift)."""
+    out[-1] are the index's state chi and xi (ln S = g(t) + chi + xi, g its TwoFactor.shift),
+    and with a basis index out[-3], out[-2] and out[-1] are chi, xi and its c
+    (FleetModel.state_paths)."""
     key = seed_key(seed)
     args = model.kernel_args(times, market, observe, key, first_series, state)
     step = chunk_paths or PATH_CHUNK

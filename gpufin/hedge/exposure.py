@@ -27,8 +27,8 @@ from gpufin.engines.collateral import build_collateral, fleet_chunks
 from gpufin.engines.montecarlo import (PATH_CHUNK, SINGLE, Horizon, build_index_set, index_chunks,
                                        merged_grid, seed_key)
 from gpufin.errors import SpecError
-from gpufin.hedge.paths import settled_index, single_index
-from gpufin.hedge.positions import model_table
+from gpufin.hedge.paths import settled_index
+from gpufin.hedge.positions import fleet_table
 from gpufin.hedge.values import lay_out, path_values
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
@@ -79,9 +79,9 @@ def build_exposure(s: Spec, model_doc: dict) -> Exposure:
     if s.model.kind == "gpu-fleet":
         if ins is None:
             setup = fleet_setup(s)
-            index = setup.model.index
-            return Exposure("fleet", s, single_index(index), SINGLE, setup.market, model_table(index),
-                            _market_doc(setup.market, s), float(setup.times[-1]), setup)
+            return Exposure("fleet", s, setup.model.indices(), setup.model.indices().names[0], setup.market,
+                            fleet_table(setup.model), _market_doc(setup.market, s, setup.model),
+                            float(setup.times[-1]), setup)
         if ins.kind != "loan":
             raise SpecError("instrument.kind", f"got {ins.kind!r}; a gpu-fleet is collateral for loans")
     if ins is None:
@@ -89,23 +89,24 @@ def build_exposure(s: Spec, model_doc: dict) -> Exposure:
     if ins.kind == "loan":
         run = loan_engine.prepare(s, None, build_collateral(s))
         collateral = run.collateral
-        market_doc = _market_doc(collateral.market, s)
         if collateral.fleet:
-            index = collateral.model.index
-            return Exposure("loan", s, single_index(index), SINGLE, collateral.market, model_table(index),
-                            market_doc, float(run.grid[-1]), run)
+            fleet = collateral.model
+            return Exposure("loan", s, fleet.indices(), fleet.indices().names[0], collateral.market,
+                            fleet_table(fleet), _market_doc(collateral.market, s, fleet), float(run.grid[-1]), run)
         return Exposure("loan", s, build_index_set(s, collateral.market), SINGLE, collateral.market,
-                        model_doc, market_doc, float(run.grid[-1]), run)
+                        model_doc, _market_doc(collateral.market, s), float(run.grid[-1]), run)
     market = build_market(s.market, s.model.rate, s.timeline)
     plan = build_plan(ins, s.model.spot, s.timeline)
     return Exposure("trade", s, build_index_set(s, market), settled_index(ins), market, model_doc,
                     _market_doc(market, s), plan.maturity, plan)
 
 
-def _market_doc(market, s: Spec) -> dict:
-    """The `[market]` table of the exposure's built market: valuation date, curve, forward curve."""
+def _market_doc(market, s: Spec, fleet=None) -> dict:
+    """The `[market]` table of the exposure's built market: valuation date, curve, forward curve
+    (which a fleet with a basis index carries in its multi-index model table instead)."""
+    curve = [] if fleet is not None and fleet.basis is not None else s.market.forward_curve
     doc = {"curve": market.curve.model_dump(exclude_none=True),
-           "forward_curve": [p.model_dump() for p in s.market.forward_curve]}
+           "forward_curve": [p.model_dump() for p in curve]}
     if market.valuation_date is not None:
         doc["valuation_date"] = market.valuation_date.isoformat()
     return doc
@@ -145,12 +146,15 @@ def _index_only(model):
 
 
 def _fleet_index(model, market, out: np.ndarray, columns, grid: np.ndarray, horizon: float):
-    """({SINGLE: IndexPaths}, {SINGLE: Horizon}) on the hedge's `grid` (years) from a fleet
-    kernel's output with the index's state (its first row the level, its last two chi and
-    xi), taking its date columns `columns`."""
-    paths = IndexPaths(*(np.ascontiguousarray(out[row][:, columns]) for row in (0, -2, -1)))
+    """({name: IndexPaths}, {name: Horizon}) of each of the fleet's indices on the hedge's
+    `grid` (years) from a fleet kernel's output with the state (its first row the level, its
+    last rows chi, xi and with a basis index c), taking its date columns `columns`."""
+    rows = 3 if model.basis is not None else 2
+    state = [np.ascontiguousarray(out[row][:, columns]) for row in (0, *range(-rows, 0))]
+    paths = model.state_paths(grid, state)
     at = int(np.searchsorted(grid, horizon))
-    return {SINGLE: paths}, {SINGLE: Horizon(model.index, market, horizon, paths, at)}
+    indices = model.indices()
+    return paths, {name: Horizon(indices.index(name), market, horizon, p, at) for name, p in paths.items()}
 
 
 def _fleet_loan(run, grid, horizon, n_paths, seed):

@@ -1,20 +1,13 @@
 """The indices of a hedge on common paths (gpufin.engines.montecarlo.index_chunks: levels
-and horizon states), and what a hedge adds: its grid, a fleet's rental index as a one-index
-model, and the index an instrument settles on. A gpu-fleet's index comes from the fleet
-kernel (gpufin.hedge.exposure), which gives its level and state (chi, xi).
+and horizon states), and what a hedge adds: its grid and the index an instrument settles on.
+A gpu-fleet's indices come from the fleet kernel (gpufin.hedge.exposure), which gives their
+levels and states (chi, xi; a basis index's c).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from gpufin.engines.montecarlo import SINGLE, merged_grid
-from gpufin.models.multi_index import MultiIndex
-
-
-def single_index(model) -> MultiIndex:
-    """A one-index MultiIndex of a TwoFactor (a gpu-fleet's rental index), as
-    gpufin.models.multi_index.build_indices makes one of a schwartz-smith spec."""
-    return MultiIndex.single(model, SINGLE)
 
 
 def settled_index(instrument) -> str:

@@ -51,6 +51,21 @@ def model_table(model) -> dict:
     return table
 
 
+def fleet_table(fleet) -> dict:
+    """The `[model]` table a candidate on a gpu-fleet's paths takes: its index's (model_table),
+    or with a basis index a multi-index table of both (the fleet index with its forward curve,
+    then the basis index), whose indices are exactly the fleet's (FleetModel.indices)."""
+    if fleet.basis is None:
+        return model_table(fleet.index)
+    base = {k: v for k, v in model_table(fleet.index).items() if k not in ("kind", "correlation")}
+    curve = [{"time": t, "price": p} for t, p in zip(fleet.index.forward_times, fleet.index.forward_prices)]
+    b = fleet.basis
+    basis = {"name": b.name, "basis_of": fleet.index_name, "spot": b.model.spot,
+             "mean_reversion": b.model.kappa, "short_vol": b.model.sigma_chi, "basis_level": b.level}
+    return {"kind": "multi-index", "indices": [{"name": fleet.index_name, **base, "forward_curve": curve}, basis],
+            "correlation": [list(row) for row in fleet.indices().correlation]}
+
+
 def load_candidates(files, indices, model_doc: dict, market_doc: dict) -> list[Candidate]:
     """The candidates of `files`, each on `indices` (the exposure's index model, as built by
     gpufin.hedge.paths.build_index_set); `model_doc` and `market_doc` fill a candidate's

@@ -41,6 +41,7 @@ from gpufin.market.curve import build_market
 from gpufin.market.data import load_market_data
 from gpufin.models.index import TwoFactor, launch_times, with_forward_curve
 from gpufin.models.keyed import MONTH, keyed_plan
+from gpufin.models.multi_index import IndexPaths, MultiIndex
 from gpufin.spec.schema import MarketSpec, Spec
 from gpufin.spec.times import DAYS_PER_YEAR, Timeline, period_lengths
 from pricing_kernels.fleet import INDEX
@@ -123,6 +124,19 @@ class CreditDraws:
 
 
 @dataclass(frozen=True)
+class BasisIndex:
+    """A second rental index of the fleet's SKU, `name`: ln B = g_B(t) + c + xi + ell, c an OU
+    factor of its own whose shocks have correlation `loading` with the fleet index's short
+    shocks and are otherwise independent (so corr(c, xi) = loading x rho and corr(c, Y) =
+    loading x util_rho); xi and the launches are the fleet index's. `model` is its law on its
+    own (a TwoFactor: each index of gpufin.models.multi_index is exactly two-factor)."""
+    name: str
+    model: TwoFactor
+    loading: float
+    level: float                     # its basis level (model.basis_index.basis_level)
+
+
+@dataclass(frozen=True)
 class FleetModel:
     """Everything the fleet kernel needs, in model units (years, USD, GPU-hours)."""
     index: TwoFactor
@@ -162,6 +176,25 @@ class FleetModel:
     releasing_downtime_years: float = 0.0    # a defaulted customer's share earns nothing this long
     relet_ratio: float = 0.0             # then re-contracted at this x the index (0: merchant)
     draws: CreditDraws | None = None     # the credit draws' keys and counters (None: the paths' key)
+    index_name: str = "index"            # what hedges call the fleet's index beside a basis index
+    basis: BasisIndex | None = None      # a second index of the SKU (a basis index of the fleet's)
+    merchant_on_basis: bool = False      # merchant revenue (and the income value) earns the basis index
+    relet_on_basis: bool = False         # re-leasing contracts are struck on the basis index
+
+    @property
+    def earned(self) -> TwoFactor:
+        """The law of the index the merchant revenue earns."""
+        return self.basis.model if self.merchant_on_basis else self.index
+
+    def indices(self) -> MultiIndex:
+        """The fleet's indices as a MultiIndex (its factors chi, xi, then the basis' c, with the
+        correlations the kernel draws them with), named as hedges name them."""
+        if self.basis is None:
+            return MultiIndex.single(self.index)
+        rho, loading = self.index.rho, self.basis.loading
+        correlation = ((1.0, rho, loading), (rho, 1.0, loading * rho), (loading, loading * rho, 1.0))
+        return MultiIndex(names=(self.index_name, self.basis.name), marginals=(self.index, self.basis.model),
+                          slots=((0, 1), (2, 1)), launch_groups=(0, -1), correlation=correlation)
 
     def fleet_size(self, t) -> np.ndarray:
         """Billable GPUs at times t (years; an array, or a number for a number) with every
@@ -227,8 +260,35 @@ class FleetModel:
                   **self._credit_arrays(times, observe, keyed["step_f"], key),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
                   box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)),
-                  first_series=first_series, write_state=state)
+                  first_series=first_series, write_state=state, **self._basis_arrays(times))
         return ix, self._with_income_table(fa)
+
+    def state_paths(self, times, state: list) -> dict[str, IndexPaths]:
+        """Each index's IndexPaths on `times` (years) from the fleet kernel's level and state
+        rows [path, date] (`state`: level, chi, xi, then with a basis index its c), named as
+        `indices` names them."""
+        level, chi, xi = state[:3]
+        names = self.indices().names
+        paths = {names[0]: IndexPaths(level, chi, xi)}
+        if self.basis is not None:
+            c, xi_b = state[3], xi + self._long_offset()
+            paths[names[1]] = IndexPaths(np.exp(self.basis.model.shift(times)[None, :] + c + xi_b), c, xi_b)
+        return paths
+
+    def _long_offset(self) -> float:
+        """xi_B - xi of the basis index B (its basis level: the fleet kernel carries the
+        fleet index's xi)."""
+        b = self.basis.model
+        return (math.log(b.spot) - b.chi0) - (math.log(self.index.spot) - self.index.chi0)
+
+    def _basis_arrays(self, times) -> dict:
+        """The basis index's fields of FleetArgs: its c at 0 and ln B - c - xi per date."""
+        b = self.basis
+        if b is None:
+            return dict(basis=False, basis_c0=0.0, basis_shift=np.zeros(0), merchant_basis=False,
+                        relet_basis=False)
+        return dict(basis=True, basis_c0=b.model.chi0, basis_shift=b.model.shift(times) + self._long_offset(),
+                    merchant_basis=self.merchant_on_basis, relet_basis=self.relet_on_basis)
 
     def _with_income_table(self, fa: FleetArgs) -> FleetArgs:
         """fa with the income tables of pricing_kernels.income: the months from `near` years
@@ -252,7 +312,7 @@ class FleetModel:
     def near_years(self, box: np.ndarray) -> float:
         """Years ahead from which the mean reversion damps the box's reach in chi to CHI_REACH
         and in Y to Y_REACH (e^{-kappa t} x half-width), so that low-degree tables suffice."""
-        return max(_damped_years((box[1] - box[0]) / 2.0, CHI_REACH, self.index.kappa),
+        return max(_damped_years((box[1] - box[0]) / 2.0, CHI_REACH, self.earned.kappa),
                    _damped_years((box[3] - box[2]) / 2.0, Y_REACH, self.util_kappa))
 
     def income_box(self, horizon_years: float) -> np.ndarray:
@@ -261,7 +321,7 @@ class FleetModel:
         their standard deviations over the horizon, and chi by 4 spikes of 3 standard
         deviations each. A path outside it takes the exact sum, so the box sets only the
         speed."""
-        ix = self.index
+        ix = self.earned
         spikes = 4.0 * (abs(ix.spike_mean) + 3.0 * ix.spike_vol) if ix.spike_intensity > 0 else 0.0
         chi = 8.0 * _ou_sd(ix.sigma_chi, ix.kappa, horizon_years) + spikes
         y = 8.0 * _ou_sd(self.util_vol, self.util_kappa, horizon_years)
@@ -286,8 +346,25 @@ class FleetModel:
         cov = np.array([[var_chi, cov_chi_xi, cov_chi_y],
                         [cov_chi_xi, sx ** 2 * dt, cov_xi_y],
                         [cov_chi_y, cov_xi_y, var_y]])
-        return (np.array([decay, 1.0, util_decay]),
-                np.array([0.0, self.index.mu_xi * dt, self.util_theta * (1.0 - util_decay)]), cov)
+        decays = np.array([decay, 1.0, util_decay])
+        means = np.array([0.0, self.index.mu_xi * dt, self.util_theta * (1.0 - util_decay)])
+        if self.basis is None:
+            return decays, means, cov
+        return self._with_basis(dt, decays, means, cov)
+
+    def _with_basis(self, dt: float, decays, means, cov):
+        """gaussian_law's (decay, mean, covariance) with the basis factor c as a fourth row."""
+        kb, sb, load = self.basis.model.kappa, self.basis.model.sigma_chi, self.basis.loading
+        k, ku = self.index.kappa, self.util_kappa
+        sc, sx, su = self.index.sigma_chi, self.index.sigma_xi, self.util_vol
+        row = [load * sb * sc * -math.expm1(-(kb + k) * dt) / (kb + k),
+               load * self.index.rho * sb * sx * -math.expm1(-kb * dt) / kb,
+               load * self.util_rho * sb * su * -math.expm1(-(kb + ku) * dt) / (kb + ku),
+               sb ** 2 * -math.expm1(-2.0 * kb * dt) / (2.0 * kb)]
+        full = np.zeros((4, 4))
+        full[:3, :3] = cov
+        full[3, :] = full[:, 3] = row
+        return np.append(decays, math.exp(-kb * dt)), np.append(means, 0.0), full
 
     def _keyed_arrays(self, times) -> dict:
         plan = keyed_plan(times, self.gaussian_law)
@@ -360,7 +437,7 @@ class FleetModel:
             hz_cum[n, :k] = curve.cumulative(np.asarray(curve.times, dtype=float)) if k > 1 else 0.0
         loadings = self.credit_loadings()
         months = max(1, math.ceil((self.credit_horizon or float(times[-1])) * 12.0 - 1e-9))
-        row = step_f[1 if self.credit_factor == "long" else 0]
+        row = step_f[1 if self.credit_factor == "long" else 0, :3]
         variance = float(row @ row)                 # 0 only without loadings (build_fleet)
         weights = row / math.sqrt(months * variance) if variance > 0.0 else np.zeros(3)
         p = self.platform
@@ -431,7 +508,8 @@ class FleetModel:
 
     def income_tables(self, times, market) -> dict:
         """Weights and conditional moments of the income-approach sum, per (date i, month j)."""
-        ix, k = self.index, self.index.kappa
+        ix, k = self.earned, self.earned.kappa
+        short_rho = self.util_rho * (self.basis.loading if self.merchant_on_basis else 1.0)
         vtimes = self.valuation_times()
         s = vtimes[1:]
         n_i, n_j = times.size, s.size
@@ -446,14 +524,15 @@ class FleetModel:
         disc = df(s)[None, :] / df(times)[:, None]
         w = np.where(live, disc * hours * np.exp(-self.failure_rate * tau), 0.0)
         log_a = np.zeros((n_i, n_j))
+        offset = self._long_offset() if self.merchant_on_basis else 0.0
         for i, t in enumerate(times):
-            log_a[i] = ix.conditional_log_level(t, s)
+            log_a[i] = ix.conditional_log_level(t, s) + offset
         c = np.exp(-k * tau)
         ku, su = self.util_kappa, self.util_vol
         d = np.exp(-ku * tau)
         var = su ** 2 * (1.0 - np.exp(-2.0 * ku * tau)) / (2.0 * ku)
-        cov = (self.util_rho * su * ix.sigma_chi * (1.0 - np.exp(-(k + ku) * tau)) / (k + ku)
-               + self.util_rho * ix.rho * su * ix.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
+        cov = (short_rho * su * ix.sigma_chi * (1.0 - np.exp(-(k + ku) * tau)) / (k + ku)
+               + self.util_rho * self.index.rho * su * self.index.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
         j0 = np.array([int(np.argmax(row)) if row.any() else n_j for row in live], dtype=np.int64)
         sd = np.sqrt(var)
         return dict(w=w, log_a=log_a, c=c, d=d, util_base=-(self.util_theta * (1.0 - d) + cov),
@@ -530,7 +609,35 @@ def build_fleet(spec, timeline: Timeline) -> FleetModel:
         credit_factor=credit.factor, credit_loading=credit.loading, credit_horizon=credit.horizon,
         platform=_platform(spec.platform),
         releasing_downtime_years=releasing.downtime_months * MONTH,
-        relet_ratio=releasing.contract_spot_ratio if releasing.rate == "contract-index" else 0.0)
+        relet_ratio=releasing.contract_spot_ratio if releasing.rate == "contract-index" else 0.0,
+        index_name=ix.name, basis=_basis(spec, index),
+        merchant_on_basis=_on_basis(spec, "model.merchant_index", spec.merchant_index),
+        relet_on_basis=_on_basis(spec, "model.releasing.index", releasing.index))
+
+
+def _basis(spec, index: TwoFactor) -> BasisIndex | None:
+    """The fleet's basis index (model.basis_index) on the fleet's `index`, or None."""
+    b = spec.basis_index
+    if b is None:
+        return None
+    if b.name == spec.index.name:
+        raise SpecError("model.basis_index.name", f"got {b.name!r}, the fleet index's name; expected another")
+    chi0 = index.chi0 + math.log(b.spot / index.spot) - b.basis_level
+    model = replace(index, spot=b.spot, kappa=b.mean_reversion, sigma_chi=b.short_vol,
+                    rho=b.correlation * index.rho, chi0=chi0, spike_intensity=0.0, spike_mean=0.0,
+                    spike_vol=0.0, forward_times=(), forward_prices=())
+    return BasisIndex(b.name, model, b.correlation, b.basis_level)
+
+
+def _on_basis(spec, key: str, name: str | None) -> bool:
+    """Whether the index `name` (spec key `key`; None: the fleet's own) is the basis index."""
+    names = [spec.index.name] + ([spec.basis_index.name] if spec.basis_index else [])
+    if name is not None and name not in names:
+        raise SpecError(key, f"got {name!r}; expected one of {', '.join(names)}")
+    if key == "model.releasing.index" and name is not None and spec.releasing.rate != "contract-index":
+        raise SpecError(key, f"got {name!r} with releasing.rate = {spec.releasing.rate!r}; expected "
+                             "rate = 'contract-index', whose contracts are struck on an index")
+    return spec.basis_index is not None and name == spec.basis_index.name
 
 
 def _contract(i, c, timeline: Timeline, names) -> Contract:

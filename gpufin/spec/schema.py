@@ -84,7 +84,9 @@ Fraction = Annotated[Number, Field(gt=0, lt=1)]
 
 
 class FleetIndexSpec(_Table):
-    """The fleet's rental index (Schwartz-Smith); H100 defaults: data/SOURCES.md section 3."""
+    """The fleet's rental index (Schwartz-Smith); H100 defaults: data/SOURCES.md section 3.
+    `name` is what hedges and `merchant_index` call it."""
+    name: Annotated[str, Field(min_length=1)] = "index"
     spot: Positive | None = None
     mean_reversion: Positive = 2.0
     short_vol: Vol = 0.45
@@ -174,10 +176,25 @@ class PlatformSpec(_Table):
 class ReleasingSpec(_Table):
     """Re-leasing a defaulted customer's share: `downtime_months` without revenue, then the
     merchant market ("merchant") or a new contract to the end of the old one at
-    `contract_spot_ratio` x the index of that date ("contract-index")."""
+    `contract_spot_ratio` x the index `index` of that date ("contract-index"; default the
+    fleet's own index)."""
     downtime_months: NonNeg = 0.0
     rate: Literal["merchant", "contract-index"] = "merchant"
     contract_spot_ratio: Positive = 1.10
+    index: str | None = None
+
+
+class FleetBasisSpec(_Table):
+    """A second rental index of the fleet's SKU, a basis index of the fleet's own
+    (docs/collateral.md): ln B = g_B + c + xi + basis_level, its own short factor c (OU,
+    `mean_reversion`, `short_vol`, no spikes) on the fleet index's long factor xi and
+    launches; `correlation` is that of c's shocks with the fleet index's short shocks."""
+    name: Annotated[str, Field(min_length=1)]
+    spot: Positive
+    mean_reversion: Positive
+    short_vol: Vol
+    basis_level: Number = 0.0
+    correlation: Annotated[Number, Field(ge=-1, le=1)] = 0.0
 
 
 class GpuFleetSpec(_Table):
@@ -202,6 +219,8 @@ class GpuFleetSpec(_Table):
     credit: FleetCreditSpec = FleetCreditSpec()
     platform: PlatformSpec | None = None
     releasing: ReleasingSpec = ReleasingSpec()
+    basis_index: FleetBasisSpec | None = None
+    merchant_index: str | None = None
 
 
 class IndexSpec(_Table):

@@ -4,9 +4,13 @@ Cov[ln S_t, ln B_t], the log basis' mean and variance) within 4 standard errors 
 and between the months, at two parameter sets; merchant revenue and the income value earning
 it (the income value against the Monte Carlo mean of the discounted merchant cash it is the
 conditional expectation of); re-leasing struck on it; a basis index that nothing earns changes
-nothing; the same bits for any chunking; hedges of a fleet that earns the basis index on
+nothing; the same bits for any chunking and thread count; hedges of a fleet that earns the basis index on
 either index; bad input."""
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +24,7 @@ from gpufin.models.fleet import fleet_setup
 from gpufin.spec.reader import load_spec
 from pricing_kernels.fleet import CASH, INDEX, UTIL, VALUE, name_default_times
 
+ROOT = Path(__file__).resolve().parents[1]
 PATHS = 20_000
 # dates on and between months (bisection), in years
 TIMES = np.array([0.0, 0.37, 1.0, 1.013, 2.0])
@@ -183,6 +188,16 @@ def test_same_bits_for_any_chunking():
     whole = _run(setup, TIMES, paths=300)
     parts = _run(setup, TIMES, paths=300, chunk=64)
     assert np.array_equal(whole, parts)
+
+
+def test_same_bits_on_one_and_two_threads():
+    """The basis fleet's series and state on 1 and 2 numba threads (fresh processes)."""
+    code = ("import hashlib, sys; sys.path.insert(0, 'tests'); import test_fleet_basis as t; "
+            "s = t._setup(t._doc('contract', merchant_index='H100-1y')); "
+            "print(hashlib.sha256(t._run(s, t.TIMES, paths=300).tobytes()).hexdigest())")
+    digests = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                              env={**os.environ, "NUMBA_NUM_THREADS": threads}).stdout for threads in ("1", "2")]
+    assert digests[0] == digests[1] and digests[0]
 
 
 def _strip(tmp_path, index: str, start: float, end: float) -> str:

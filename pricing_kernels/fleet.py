@@ -13,6 +13,14 @@ FleetArgs.write_state two more series follow the last: the index's state chi (sp
 included) and xi (launches included) at each date, such that ln INDEX = g(t) + chi + xi with
 g the index's shift (TwoFactorArgs.shift, gpufin.models.index.TwoFactor.shift; g(0) = 0): a
 hedge values futures at its horizon in closed form from them. They change no other series.
+With FleetArgs.write_parts five more series follow (after the state's, when written), from
+which gpufin.risk.loan_moves rebuilds the collateral under an index move m (every index level
+times m): MOVING_CASH, the part of CASH that moves with the index (merchant revenue, re-let
+contracts and the servicer's revenue-linked cost: CASH = (CASH - MOVING_CASH) + m MOVING_CASH);
+GPUS, the billable GPUs; MERCHANT_VALUE, GPUS x the merchant value per GPU before opex and its
+floor (income value per GPU = max(m x that - opex_pv, floor)); CONTRACTS_HELD and
+MERCHANT_GIVEN_UP, GPUS x the going-concern value's contracted PV and the merchant revenue it
+displaces (going per GPU = income value + held - m x given up). They change no other series.
 With FleetArgs.basis the Gaussian state has a fourth factor, the short factor c of a basis
 index B of the same SKU: ln B = basis_shift + c + xi (gpufin.models.fleet.BasisIndex); the
 merchant revenue, the income value (merchant_basis) and re-leasing contracts (relet_basis) may
@@ -83,6 +91,8 @@ PLATFORM_STREAM = 202
 LEVELS = 5           # gpufin.models.keyed.LEVELS
 INDEX, UTIL, CASH, VALUE, GOING = range(5)      # the output series
 INCOME, RESIDUAL, BOOK = 0, 1, 2
+MOVING_CASH, GPUS, MERCHANT_VALUE, CONTRACTS_HELD, MERCHANT_GIVEN_UP = range(5)   # the parts' rows
+N_PARTS = 5
 ENDS, REPLACED = 1, 2    # what the platform's default does (gpufin.models.fleet.PLATFORM_CODES)
 INV_SQRT2 = 0.7071067811865476
 SQRT_2PI = 2.5066282746310002
@@ -114,16 +124,18 @@ def contract_rates(i, t, start, end, customer, contracted_cash, released_cash, s
 
 @njit(cache=CACHE, error_model="numpy")
 def releasing_rates(i, t0, t, times, start, end, customer, contracted_cash, released_cash, share, tau,
-                    downtime, billable, relet, rate, taken, idle):
+                    downtime, billable, relet, rate, taken, idle, relet_rate):
     """contract_rates for the period (t0, t] with re-leasing: a defaulted customer's share idles
     (idle[lane]: share x the part of the period lost) from a = max(default, contract start) for
     `downtime` years, and earns relet[contract, lane] x billable (USD per GPU-hour) from the
-    first period that starts after a + downtime, if re-contracted (relet >= 0)."""
+    first period that starts after a + downtime, if re-contracted (relet >= 0); relet_rate[lane]
+    is that re-let part of rate[lane]."""
     span = max(t - t0, 1e-300)
     for lane in range(rate.size):
         rate[lane] = 0.0
         taken[lane] = 0.0
         idle[lane] = 0.0
+        relet_rate[lane] = 0.0
     for ci in range(start.size):
         if start[ci] < i <= end[ci]:
             cu, paid, part, begin = customer[ci], contracted_cash[ci], share[ci], times[start[ci]]
@@ -131,8 +143,9 @@ def releasing_rates(i, t0, t, times, start, end, customer, contracted_cash, rele
                 on = tau[cu, lane] > t
                 a = max(tau[cu, lane], begin)
                 after = (relet[ci, lane] >= 0.0) & (t0 >= a + downtime)
-                rate[lane] += ((paid if on else 0.0) + released_cash[ci]
-                               + (part * billable * relet[ci, lane] if after else 0.0))
+                again = part * billable * relet[ci, lane] if after else 0.0
+                rate[lane] += (paid if on else 0.0) + released_cash[ci] + again
+                relet_rate[lane] += again
                 taken[lane] += part if on | after else 0.0
                 idle[lane] += part * max(min(t, a + downtime) - max(t0, a), 0.0) / span
 
@@ -254,6 +267,23 @@ def going_values(i, t, end, customer, share, contract_pv, tau, income, partial, 
             cu, pv, part = customer[ci], contract_pv[ci, i], share[ci]
             for lane in range(value.size):
                 value[lane] += (pv - part * partial[ci, lane]) if tau[cu, lane] > t else 0.0
+
+
+@njit(cache=CACHE, error_model="numpy")
+def going_parts(i, t, end, customer, share, contract_pv, tau, partial, held, given_up):
+    """Per lane at date i (t years), the parts of going_values besides the income value: the
+    contracted PV per GPU of the contracts not ended whose customer pays (held), and the
+    merchant revenue they displace (given_up, which moves with the index)."""
+    for lane in range(held.size):
+        held[lane] = 0.0
+        given_up[lane] = 0.0
+    for ci in range(end.size):
+        if i <= end[ci]:
+            cu, pv, part = customer[ci], contract_pv[ci, i], share[ci]
+            for lane in range(held.size):
+                on = tau[cu, lane] > t
+                held[lane] += pv if on else 0.0
+                given_up[lane] += part * partial[ci, lane] if on else 0.0
 
 
 @njit(inline="always")
@@ -390,7 +420,9 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     basis = fa.basis
     n_state = 4 if basis else 3
     state_rows = 3 if basis else 2
-    out = np.empty((chi_row + state_rows if fa.write_state else chi_row, n_paths, n_dates))
+    parts_row = chi_row + state_rows if fa.write_state else chi_row   # the parts' rows, when written
+    parts = fa.write_parts
+    out = np.empty((parts_row + N_PARTS if parts else parts_row, n_paths, n_dates))
     n_groups = -(-n_paths // LANES)
     for g in prange(n_groups):
         scratch = jump_scratch(LANES)
@@ -417,7 +449,13 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
         platform_tau = np.full(LANES, np.inf)
         relet = np.full((start.size if releasing else 0, LANES), -1.0)   # -1: not re-let
         idle = np.zeros(LANES)
+        relet_rate = np.zeros(LANES)
         revenue = np.empty(LANES)
+        moving = np.zeros(LANES)                 # the part of revenue that moves with the index
+        moving_cash = np.zeros(LANES)
+        raw_income = np.zeros(LANES)
+        held = np.zeros(LANES)
+        given_up = np.zeros(LANES)
         per_gpu = np.empty(LANES)
         gpus = np.empty(LANES)
         is_late = np.zeros((n_deliveries, LANES), dtype=np.bool_)
@@ -505,6 +543,7 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 fleet_income(LANES, i, c if fa.merchant_basis else chi, xi, y, fa, income_work, income,
                              partial)
                 for lane in range(LANES):
+                    raw_income[lane] = income[lane]
                     income[lane] = max(income[lane] - opex_pv[i], floor)
             if valuation == INCOME:
                 for lane in range(LANES):
@@ -522,21 +561,28 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                 if releasing:
                     releasing_rates(i, fa.period_start[i], times[i], times, start, end, customer,
                                     contracted_cash, released_cash, share, tau, fa.releasing_downtime,
-                                    fa.contracted, relet, rate, taken, idle)
+                                    fa.contracted, relet, rate, taken, idle, relet_rate)
                     for lane in range(LANES):
                         revenue[lane] = rate[lane] + (1.0 - taken[lane] - idle[lane]) * util[lane] * merchant[lane]
+                        moving[lane] = relet_rate[lane] + (1.0 - taken[lane] - idle[lane]) * util[lane] * merchant[lane]
                 else:
                     contract_rates(i, times[i], start, end, customer, contracted_cash, released_cash,
                                    share, tau, rate, taken)
                     for lane in range(LANES):
                         revenue[lane] = rate[lane] + (1.0 - taken[lane]) * util[lane] * merchant[lane]
+                        moving[lane] = (1.0 - taken[lane]) * util[lane] * merchant[lane]
                 if fa.platform == REPLACED:
                     servicer_cash(fa.period_start[i], times[i], hours[i - 1], gpus, revenue, opex,
                                   platform_tau, fa.platform_downtime, fa.replacement_usd,
                                   fa.replacement_months * fa.month_hours, cash)
+                    if parts:
+                        servicer_cash(fa.period_start[i], times[i], hours[i - 1], gpus, moving, 0.0,
+                                      platform_tau, fa.platform_downtime, 0.0,
+                                      fa.replacement_months * fa.month_hours, moving_cash)
                 else:
                     for lane in range(LANES):
                         cash[lane] = hours[i - 1] * gpus[lane] * (revenue[lane] - opex)
+                        moving_cash[lane] = hours[i - 1] * gpus[lane] * moving[lane]
             else:
                 for lane in range(LANES):
                     cash[lane] = 0.0
@@ -546,6 +592,9 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
             if going:
                 going_values(i, times[i], end, customer, share, fa.contract_pv, tau, income,
                              partial, value)
+                if parts:
+                    going_parts(i, times[i], end, customer, share, fa.contract_pv, tau, partial, held,
+                                given_up)
             for lane in range(min(LANES, n_paths - g * LANES)):
                 p = g * LANES + lane
                 if first == INDEX:
@@ -560,6 +609,12 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                     out[chi_row + 1, p, i] = xi[lane]
                     if basis:
                         out[chi_row + 2, p, i] = c[lane]
+                if parts:
+                    out[parts_row + MOVING_CASH, p, i] = moving_cash[lane]
+                    out[parts_row + GPUS, p, i] = gpus[lane]
+                    out[parts_row + MERCHANT_VALUE, p, i] = gpus[lane] * raw_income[lane]
+                    out[parts_row + CONTRACTS_HELD, p, i] = gpus[lane] * held[lane]
+                    out[parts_row + MERCHANT_GIVEN_UP, p, i] = gpus[lane] * given_up[lane]
     return out
 
 

@@ -152,6 +152,7 @@ class FleetArgs(NamedTuple):
     continuation: bool           # also write the SPV's going-concern value (series GOING)
     first_series: int            # first series written (pricing_kernels.fleet): INDEX all, CASH a loan's
     write_state: bool            # also write the index's state chi and xi (two series after the others)
+    write_parts: bool            # also write the series that rebuild cash and value under index moves (pricing_kernels.fleet)
     displaced: np.ndarray        # (contracts, dates, months): survival x 1 in its term, weights of the merchant revenue it displaces
     contract_pv: np.ndarray      # (contracts, dates): PV per GPU of its contracted cash still to come, survival included
     split: np.ndarray            # per date: the first month of the income sum taken from its table (int64; months: none)

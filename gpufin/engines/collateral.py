@@ -22,16 +22,18 @@ from pricing_kernels.fleet import CASH, INDEX, VALUE, fleet_paths, name_default_
 
 
 def fleet_chunks(model: FleetModel, market, times, n_paths: int, seed: int, chunk_paths: int | None,
-                 observe=None, first_path: int = 0, first_series: int = INDEX, state: bool = False):
+                 observe=None, first_path: int = 0, first_series: int = INDEX, state: bool = False,
+                 parts: bool = False):
     """Yield (first_path, out[series - first_series, path, date]) chunk by chunk for paths
     first_path .. first_path + n_paths - 1 on the dates `times` (years), of which `observe`
     flags observation-only dates (series of pricing_kernels.fleet: INDEX, UTIL, CASH, VALUE,
     GOING; CASH as first_series writes only the collateral's); with `state`, out[-2] and
     out[-1] are the index's state chi and xi (ln S = g(t) + chi + xi, g its TwoFactor.shift),
     and with a basis index out[-3], out[-2] and out[-1] are chi, xi and its c
-    (FleetModel.state_paths)."""
+    (FleetModel.state_paths); with `parts` the last five rows are the series of
+    pricing_kernels.fleet's write_parts."""
     key = seed_key(seed)
-    args = model.kernel_args(times, market, observe, key, first_series, state)
+    args = model.kernel_args(times, market, observe, key, first_series, state, parts)
     step = chunk_paths or PATH_CHUNK
     for first in range(first_path, first_path + n_paths, step):
         yield first, fleet_paths(key, first, min(step, first_path + n_paths - first), *args)

@@ -453,7 +453,7 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
     s, terms = run.spec, run.terms
     n = out.shape[0]
     receipts, pv_draws = out[:, RECEIPTS], out[:, DRAWS]
-    value, value_se = _mean_se(path_values(run, out))
+    value, value_se = loan_value(run, out)
     price, price_se = _ratio_se(100.0 * receipts, pv_draws)
     ended = out[:, ENDED] > 0.0
     payment = out[:, PAYMENT_DEFAULT] > 0.0
@@ -500,6 +500,12 @@ def summarize(run: LoanRun, out: np.ndarray, ltv: np.ndarray, dscr: np.ndarray) 
         result["collateral_check"] = new_gpu_values(run.collateral.model, run.collateral.market,
                                                     load_market_data().used_prices)
     return result
+
+
+def loan_value(run: LoanRun, out: np.ndarray) -> tuple[float, float]:
+    """The loan's value (USD) and its standard error from a waterfall's `out`: the correctly
+    rounded mean of path_values, as `summarize` reports it."""
+    return _mean_se(path_values(run, out))
 
 
 def path_values(run: LoanRun, out: np.ndarray) -> np.ndarray:

@@ -242,14 +242,16 @@ class FleetModel:
         return np.arange(months + 1) / 12.0
 
     def kernel_args(self, times: np.ndarray, market, observe=None, key: int = 0,
-                    first_series: int = INDEX, state: bool = False) -> tuple[TwoFactorArgs, FleetArgs]:
+                    first_series: int = INDEX, state: bool = False,
+                    parts: bool = False) -> tuple[TwoFactorArgs, FleetArgs]:
         """The records of pricing_kernels.fleet.fleet_paths on the dates `times` (years), of
         which `observe` flags observation-only dates (no cash of their own): the index's and
         the fleet's. `key` is the Philox key of the paths (gpufin.engines.montecarlo.seed_key):
         the key of every draw unless the model's `draws` say otherwise. The kernel writes the
         series from `first_series` on (INDEX: all; CASH: the collateral's alone) and, with
         `state`, the index's state chi and xi after them (ln S = g(t) + chi + xi, g the
-        index's TwoFactor.shift)."""
+        index's TwoFactor.shift), and with `parts` the series that rebuild the cash and value
+        under index moves (pricing_kernels.fleet, write_parts)."""
         ix = self.index.kernel_args(times, market)
         contracts = len(self.contracts) if self.continuation else 0
         keyed = self._keyed_arrays(times)
@@ -260,7 +262,8 @@ class FleetModel:
                   **self._credit_arrays(times, observe, keyed["step_f"], key),
                   split=np.full(times.size, self.valuation_times().size - 1, dtype=np.int64),
                   box=EXACT_BOX, table=np.zeros((times.size, 1 + contracts, CHI_NODES, Y_NODES)),
-                  first_series=first_series, write_state=state, **self._basis_arrays(times))
+                  first_series=first_series, write_state=state, write_parts=parts,
+                  **self._basis_arrays(times))
         return ix, self._with_income_table(fa)
 
     def state_paths(self, times, state: list) -> dict[str, IndexPaths]:
@@ -717,15 +720,27 @@ class FleetSetup:
         return [self.market.anchor + dt.timedelta(days=round(t * DAYS_PER_YEAR)) for t in self.times]
 
 
+def fleet_market(s: Spec):
+    """The discount market of a gpu-fleet spec, as fleet_setup builds it."""
+    s = _in_fleet_market(s)
+    return build_market(s.market, s.model.rate, s.timeline)
+
+
+def _in_fleet_market(s: Spec) -> Spec:
+    """The spec in the shipped snapshot's market when it has no curve and no model.rate."""
+    if s.market.curve is not None or s.model.rate is not None:
+        return s
+    snap = load_market_data().market_table()
+    return s.with_market(MarketSpec(valuation_date=s.market.valuation_date or snap["valuation_date"],
+                                    curve=snap["curve"], forward_curve=s.market.forward_curve))
+
+
 def fleet_setup(s: Spec) -> FleetSetup:
     """The fleet model of a spec on monthly dates to `mc.horizon`; without a curve or
     model.rate, the market is the shipped snapshot's (data/market.toml)."""
     if s.model.kind != "gpu-fleet":
         raise SpecError("model.kind", f"got {s.model.kind!r}; expected a gpu-fleet model")
-    if s.market.curve is None and s.model.rate is None:
-        snap = load_market_data().market_table()
-        s = s.with_market(MarketSpec(valuation_date=s.market.valuation_date or snap["valuation_date"],
-                                     curve=snap["curve"], forward_curve=s.market.forward_curve))
+    s = _in_fleet_market(s)
     market = build_market(s.market, s.model.rate, s.timeline)
     model = build_fleet(s.model, s.timeline)
     if s.market.forward_curve:

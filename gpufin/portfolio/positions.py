@@ -21,6 +21,7 @@ from gpufin.market.curve import build_market
 from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, is_fleet,
                                shift_rates, spot_of, traded_sku)
 from gpufin.risk.loan_greeks import loan_greeks
+from gpufin.risk.loan_moves import movable_loan, moved_loan_values
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec, validate
 
@@ -97,11 +98,12 @@ def _failure(result) -> str | None:
 @dataclass
 class _Batch:
     """What a chunk prices at once: specs and bumped documents for price_many (with whether
-    each wants its Greeks), trades with their moves for price_moved, and the discount curves
-    built so far (by _market)."""
+    each wants its Greeks), trades with their moves for price_moved, loans with theirs for
+    moved_loan_values, and the discount curves built so far (by _market)."""
     docs: list = field(default_factory=list)
     wanted: list = field(default_factory=list)
     moved: list = field(default_factory=list)
+    loans: list = field(default_factory=list)
     markets: dict = field(default_factory=dict)
 
 
@@ -215,9 +217,11 @@ def _estimated(doc: dict) -> bool:
 def scenario_chunk(positions: list, options: dict) -> list[dict]:
     """Per position: base unit value and unit values under each scenario's shocks. Payoffs on
     index models are valued under all scenarios at once on the base model's paths
-    (price_moved: the same values as revaluing each moved document, to rounding); loans,
-    fleets and barriers by full revaluation of each moved document. Positions with the same
-    document and SKU are valued once."""
+    (price_moved: the same values as revaluing each moved document, to rounding), loans on
+    gpu-fleets moved by index factors and rate shifts from a few fleet runs
+    (gpufin.risk.loan_moves: the same values to rounding); other scenarios of loans, and
+    barriers, by full revaluation of each moved document. Positions with the same document
+    and SKU are valued once."""
     names = list(options["scenarios"])
     rows, starts, planned, batch = [], [], {}, _Batch()
     for pos in positions:
@@ -235,12 +239,13 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
                 row["error"], start = start, None
         starts.append(start)
     priced, moved_values = price_many(batch.docs), price_moved(batch.moved)
+    loan_values = [_moved_loan(doc, moves) for doc, moves in batch.loans]
     for row, start in zip(rows, starts):
         if start is None:
             continue
         how, at = start
-        if how == "moved":
-            values = moved_values[at]
+        if how in ("moved", "loan"):
+            values = (moved_values if how == "moved" else loan_values)[at]
             failed = values if isinstance(values, Exception) else None
         else:
             results = priced[at:at + 1 + len(names)]
@@ -254,9 +259,9 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
 
 
 def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Batch) -> tuple | str:
-    """A position's scenario values added to `batch`: ("moved", its place in price_moved's) or
-    ("full", where its base and scenario results start in price_many's), or why it cannot be
-    valued."""
+    """A position's scenario values added to `batch`: ("moved", its place in price_moved's),
+    ("loan", its place in the moved loans') or ("full", where its base and scenario results
+    start in price_many's), or why it cannot be valued."""
     try:
         doc, spec = _prepared(doc, options)
         shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
@@ -265,11 +270,23 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
                       _market(doc, k.get("rate_shift"), batch.markets, spec)) for k in shocks]
             batch.moved.append((spec, moves))
             return "moved", len(batch.moved) - 1
+        if movable_loan(doc, shocks):
+            batch.loans.append((doc, [(float(k.get("index_factor", 1.0)), k.get("rate_shift")) for k in shocks]))
+            return "loan", len(batch.loans) - 1
         revalued = [apply_scenario(doc, k) for k in shocks[1:]]
     except Exception as exc:
         return _describe(exc)
     batch.docs += [spec, *revalued]
     return "full", len(batch.docs) - 1 - len(revalued)
+
+
+def _moved_loan(doc: dict, moves: list):
+    """moved_loan_values, or the exception that stopped it (one loan's failure never sinks
+    the others)."""
+    try:
+        return moved_loan_values(doc, moves)
+    except Exception as exc:
+        return exc
 
 
 def _movable(doc: dict) -> bool:

@@ -91,11 +91,14 @@ def _scale_curve(points: list, factor: float) -> None:
 
 def scale_index(doc, factor: float) -> dict:
     """The index level (spot, forward curve, Schwartz long-run level) times factor; on a
-    multi-index model, that of every index of the traded index's SKU."""
+    multi-index model, that of every index of the traded index's SKU; on a gpu-fleet, its
+    index's and its basis index's."""
     out = copy.deepcopy(doc)
     m = _model(out)
     if is_fleet(out):
         m.setdefault("index", {})["spot"] = spot_of(doc) * factor
+        if m.get("basis_index"):
+            m["basis_index"]["spot"] = float(m["basis_index"]["spot"]) * factor
     elif is_multi_index(out):
         sku = traded_sku(doc)
         for n, index in enumerate(m["indices"]):

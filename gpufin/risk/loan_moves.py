@@ -1,0 +1,164 @@
+"""A loan on a gpu-fleet under many index and rate moves, from a few fleet runs.
+
+A move (m, d) multiplies every index level of the fleet by m (gpufin.risk.bumps.scale_index)
+and shifts every rate by d (shift_rates). On the same paths (the same draws) the collateral
+under a move follows from series the fleet kernel writes beside its own (pricing_kernels.fleet,
+write_parts), exactly in m, since an index move only adds ln m to the long factor:
+- cash = (cash - moving) + m moving: contracted cash, prepayments and opex do not move with
+  the index; merchant revenue, re-let contracts and the servicer's revenue-linked cost do;
+- income value = max(m merchant - GPUs opex_pv, GPUs floor), residual value = value x m^e (e the
+  residual elasticity); going-concern value = income value + held - m given_up.
+A rate shift leaves the cash as it is and moves the discounting inside the values (merchant,
+opex_pv, held, given_up), smoothly: those are interpolated in d on Chebyshev nodes spanning the
+moves' shifts (NODES fleet runs; a polynomial of degree NODES - 1, exact at a node and where
+the moves have no more shifts than nodes). The loan's own terms (curve, coupons, sculpted
+schedule) are prepared at each move's shift exactly, and its waterfall runs once per move on
+the rebuilt paths. A move with m = 1 on a node is the node's own run: the loan's price, bit
+for bit. Checked against full revaluation of each moved document (tests/test_loan_moves.py).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from gpufin.engines.collateral import build_collateral, fleet_chunks
+from gpufin.engines.loan import LoanRun, loan_value, prepare
+from gpufin.engines.montecarlo import seed_key
+from gpufin.models.fleet import fleet_market
+from gpufin.risk.bumps import shift_rates
+from gpufin.spec.reader import load_spec
+from pricing_kernels.fleet import (CASH, CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE,
+                                   MOVING_CASH, N_PARTS)
+from pricing_kernels.loan import loan_paths
+
+NODES = 5                       # Chebyshev nodes in the rate shift
+MOVE_KEYS = frozenset({"index_factor", "rate_shift"})
+
+
+def movable_loan(doc: dict, shocks: list[dict]) -> bool:
+    """Whether moved_loan_values values this document under these shocks: a loan on a
+    gpu-fleet, moved only by index factors and rate shifts."""
+    return (doc.get("instrument", {}).get("kind") == "loan" and doc.get("model", {}).get("kind") == "gpu-fleet"
+            and all(set(k) <= MOVE_KEYS for k in shocks))
+
+
+class _Node:
+    """The fleet's paths at one rate shift: the loan prepared there, and the kernel's series."""
+
+    def __init__(self, run: LoanRun):
+        s = run.spec
+        model, market = run.collateral.model, run.collateral.market
+        parts = [out for _, out in fleet_chunks(model, market, run.grid, s.mc.paths, s.mc.seed,
+                                                s.mc.chunk_paths, run.observe, 0, CASH, parts=True)]
+        out = np.concatenate(parts, axis=1)
+        self.run = run
+        self.cash, self.value = out[0], out[1]
+        self.going = out[2] if out.shape[0] > 2 + N_PARTS else out[1][:, :0]
+        self.parts = out[-N_PARTS:]
+        tables = model.income_tables(run.grid, market)
+        self.opex_pv, self.floor = tables["opex_pv"], tables["floor"]
+
+
+class _Shifted:
+    """Loan runs by rate shift (None: the document as it is), prepared once each on one
+    collateral model (a rate shift moves only its market)."""
+
+    def __init__(self, doc: dict):
+        self.doc, self.runs, self.collateral = doc, {}, None
+
+    def __call__(self, shift: float | None) -> LoanRun:
+        if shift not in self.runs:
+            s = load_spec(self.doc if shift is None else shift_rates(self.doc, shift))
+            if self.collateral is None:
+                self.collateral = build_collateral(s)
+            self.runs[shift] = prepare(s, None, replace(self.collateral, market=fleet_market(s)))
+        return self.runs[shift]
+
+
+def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> list[float]:
+    """The loan's value (USD, as gpufin.price gives it) under each move (index factor m, rate
+    shift d or None), on the document's own paths."""
+    moves = [(m, None if d in (None, 0.0) else d) for m, d in moves]   # a zero shift is no shift
+    shifted = _Shifted(doc)
+    nodes = _nodes({d for _, d in moves})
+    built = [_Node(shifted(d)) for d in nodes]
+    at = [0.0 if d is None else d for d in nodes]
+    values = []
+    for m, d in moves:
+        weights = lagrange_weights(at, 0.0 if d is None else d)
+        run = shifted(d)
+        if m == 1.0 and d in nodes:
+            node = built[nodes.index(d)]
+            cash, value, going = node.cash, node.value, node.going
+        else:
+            cash, value, going = _collateral(built, weights, m, run)
+        out = loan_paths(seed_key(run.spec.mc.seed), 0, cash, value, going, run.args)[0]
+        values.append(loan_value(run, out)[0])
+    return values
+
+
+def _collateral(built: list[_Node], weights: np.ndarray, m: float, run: LoanRun):
+    """(cash, value, going) [path, date] under index factor m at the shift whose node weights
+    are `weights`."""
+    base = built[0]
+    moving = base.parts[MOVING_CASH]
+    cash = (base.cash - moving) + m * moving
+    model = run.collateral.model
+    gpus = base.parts[GPUS]
+    merchant, opex_pv = _blend(built, weights, lambda n: n.parts[MERCHANT_VALUE]), _blend(
+        built, weights, lambda n: n.opex_pv)
+    income = np.maximum(m * merchant - gpus * opex_pv[None, :], gpus * base.floor)
+    if model.valuation == "income":
+        value = income
+    else:
+        value = base.value * m ** model.residual_elasticity
+    if not base.going.shape[1]:
+        return cash, value, base.going
+    held = _blend(built, weights, lambda n: n.parts[CONTRACTS_HELD])
+    given_up = _blend(built, weights, lambda n: n.parts[MERCHANT_GIVEN_UP])
+    return cash, value, income + held - m * given_up
+
+
+def _blend(built: list[_Node], weights: np.ndarray, series) -> np.ndarray:
+    """sum over nodes of weight x series(node), skipping zero weights (a move on a node)."""
+    total = None
+    for w, node in zip(weights, built):
+        if w != 0.0:
+            term = w * series(node)
+            total = term if total is None else total + term
+    return total
+
+
+def _nodes(shifts: set) -> list:
+    """The rate shifts to run the fleet at: every shift when there are at most NODES, else
+    NODES Chebyshev nodes across them, and the unshifted document (None) when a move has it."""
+    if len(shifts) <= NODES:
+        chosen = set(shifts)
+    else:
+        chosen = {None if x == 0.0 else x for x in chebyshev_nodes(shifts, NODES)}
+        chosen |= {None} & shifts
+    return sorted(chosen, key=lambda d: 0.0 if d is None else d)
+
+
+def chebyshev_nodes(values, count: int) -> list[float]:
+    """`count` Chebyshev nodes of the first kind spanning min(values) .. max(values) (None
+    counts as 0), ascending."""
+    numbers = [0.0 if v is None else v for v in values]
+    lo, hi = min(numbers), max(numbers)
+    k = np.arange(count)
+    return sorted(((lo + hi) / 2.0 + (hi - lo) / 2.0 * np.cos((2 * k + 1) * np.pi / (2 * count))).tolist())
+
+
+def lagrange_weights(nodes: list[float], x: float) -> np.ndarray:
+    """Weights w with sum_n w_n f(nodes_n) the polynomial interpolating f at x (one-hot at a
+    node)."""
+    nodes = np.asarray(nodes, dtype=float)
+    hit = np.flatnonzero(nodes == x)
+    if hit.size:
+        return np.eye(nodes.size)[hit[0]]
+    weights = np.ones(nodes.size)
+    for n, xn in enumerate(nodes):
+        others = np.delete(nodes, n)
+        weights[n] = np.prod((x - others) / (xn - others))
+    return weights

@@ -1,0 +1,130 @@
+"""Loans on gpu-fleets under index and rate moves from a few fleet runs (gpufin.risk.loan_moves):
+the same values as revaluing each moved document in full, on every shipped deal and on fleets
+that exercise every moving part (re-leasing at the index, a replaced servicer, a basis index,
+residual and income valuation), with more rate shifts than Chebyshev nodes; the parts the
+fleet kernel writes rebuild its own cash and value; the unmoved loan is its price bit for bit;
+VaR on a book of loans uses them and gives the figures of full revaluation."""
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+
+import gpufin
+import gpufin.portfolio.positions as positions
+from gpufin.engines.collateral import fleet_chunks
+from gpufin.engines.loan import prepare
+from gpufin.risk.bumps import apply_scenario
+from gpufin.risk.loan_moves import NODES, chebyshev_nodes, lagrange_weights, moved_loan_values
+from gpufin.spec.reader import load_spec, read_document
+from pricing_kernels.fleet import CASH, GPUS, MERCHANT_VALUE, MOVING_CASH, N_PARTS
+
+PATHS = 600
+# index factors and rate shifts: seven distinct shifts (more than NODES), one move per node
+# kind: the unmoved loan, an index move alone, a rate move alone, both
+MOVES = [(1.0, None), (0.6, None), (1.0, 0.02), (0.7, 0.01), (1.3, -0.005), (0.9, 0.0071),
+         (1.1, -0.0123), (0.55, 0.002), (1.2, 0.015)]
+REL = 1e-9          # of the loan's value: the Chebyshev interpolation in the rate shift
+
+
+def _deal(name: str) -> dict:
+    doc = read_document(f"data/deals/{name}.toml")
+    doc["mc"]["paths"] = PATHS
+    return doc
+
+
+def _merchant_with_everything() -> dict:
+    """The merchant deal with contracts re-let at a basis index, a replaced servicer and the
+    income approach: every series that moves with the index."""
+    doc = _deal("merchant_fleet")
+    model = doc["model"]
+    model.update(valuation="income", merchant_index="contract-1y",
+                 basis_index={"name": "contract-1y", "spot": 2.5, "mean_reversion": 4.0, "short_vol": 0.22,
+                              "correlation": 0.8},
+                 contracts=[{"customer": "lab", "share": 0.5, "rate": 2.6, "end": 3.0, "default_hazard": 0.4}],
+                 releasing={"rate": "contract-index", "index": "contract-1y", "downtime_months": 1},
+                 platform={"default_hazard": 0.3, "on_default": "replace-servicer", "replacement_cost": 2e6,
+                           "replacement_cost_revenue": 2.0, "downtime_months": 1})
+    return doc
+
+
+DOCS = {"ig_anchored_ddtl": lambda: _deal("ig_anchored_ddtl"), "non_ig_ddtl": lambda: _deal("non_ig_ddtl"),
+        "merchant_fleet": lambda: _deal("merchant_fleet"), "everything": _merchant_with_everything}
+
+
+def _full(doc: dict, m: float, d) -> float:
+    shocks = {"index_factor": m} if d is None else {"index_factor": m, "rate_shift": d}
+    return gpufin.price(apply_scenario(doc, shocks))["value"]
+
+
+@pytest.mark.parametrize("name", list(DOCS))
+def test_moved_values_are_full_revaluation(name):
+    doc = DOCS[name]()
+    fast = moved_loan_values(doc, MOVES)
+    for (m, d), value in zip(MOVES, fast):
+        full = _full(doc, m, d)
+        assert value == pytest.approx(full, rel=REL, abs=REL * abs(_full(doc, 1.0, None))), (m, d)
+    assert fast[0] == gpufin.price(doc)["value"]             # the unmoved loan, bit for bit
+
+
+@pytest.mark.parametrize("name", ["non_ig_ddtl", "everything"])
+def test_parts_rebuild_the_kernels_own_cash_and_value(name):
+    """At m = 1 the parts give back CASH and, under the income approach, VALUE."""
+    run = prepare(load_spec(DOCS[name]()))
+    model, market = run.collateral.model, run.collateral.market
+    (_, out), = fleet_chunks(model, market, run.grid, PATHS, 7, None, run.observe, 0, CASH, parts=True)
+    parts = out[-N_PARTS:]
+    cash = out[0]
+    assert np.allclose((cash - parts[MOVING_CASH]) + parts[MOVING_CASH], cash, rtol=1e-13, atol=1e-6)
+    (_, plain), = fleet_chunks(model, market, run.grid, PATHS, 7, None, run.observe, 0, CASH)
+    assert np.array_equal(out[:plain.shape[0]], plain)            # the parts change nothing else
+    if model.valuation == "income":
+        tables = model.income_tables(run.grid, market)
+        gpus = parts[GPUS]
+        value = np.maximum(parts[MERCHANT_VALUE] - gpus * tables["opex_pv"], gpus * tables["floor"])
+        assert np.allclose(value, out[1], rtol=1e-12, atol=1e-6)
+
+
+def test_interpolation_weights():
+    """Lagrange weights reproduce a polynomial of degree NODES - 1 on Chebyshev nodes, and are
+    one-hot on a node."""
+    nodes = chebyshev_nodes([-0.02, 0.01, 0.03], NODES)
+    assert len(nodes) == NODES and min(nodes) > -0.02 and max(nodes) < 0.03
+    poly = np.polynomial.Polynomial([0.3, -2.0, 5.0, 1.0, -4.0])
+    for x in (-0.015, 0.0, 0.021):
+        assert lagrange_weights(nodes, x) @ poly(np.array(nodes)) == pytest.approx(poly(x), rel=1e-12)
+    assert lagrange_weights(nodes, nodes[2]).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_var_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatch):
+    """var_book on the three shipped deals: the loans go through moved_loan_values, and the
+    VaR and ES equal those of revaluing every moved document in full."""
+    names = ("ig_anchored_ddtl", "non_ig_ddtl", "merchant_fleet")
+    for name in names:
+        (tmp_path / f"{name}.json").write_text(json.dumps(_deal(name)))
+    book = tmp_path / "loans.csv"
+    book.write_text("id,quantity,book,spec\n" + "".join(f"LOAN-{n},1,credit,{name}.json\n"
+                                                        for n, name in enumerate(names)))
+    fast = gpufin.var_book(str(book), scenarios=12, seed=3)
+    refused = []
+
+    def full_revaluation(doc, shocks):
+        refused.append(doc)
+        return False
+
+    monkeypatch.setattr(positions, "movable_loan", full_revaluation)
+    full = gpufin.var_book(str(book), scenarios=12, seed=3)
+    assert len(refused) == 3
+    assert fast["errors"] == full["errors"] == 0
+    for key in ("var", "es", "mean_pnl"):
+        assert fast[key] == pytest.approx(full[key], rel=1e-9, abs=1e-3), key
+    assert not math.isnan(fast["var"])
+
+
+def test_a_basis_index_moves_with_the_fleets_index():
+    """scale_index moves a gpu-fleet's basis index with its own index."""
+    doc = _merchant_with_everything()
+    moved = apply_scenario(doc, {"index_factor": 0.5})
+    assert moved["model"]["basis_index"]["spot"] == 1.25
+    assert copy.deepcopy(doc)["model"]["basis_index"]["spot"] == 2.5

@@ -13,7 +13,7 @@ import numpy as np
 from gpufin.engines.montecarlo import PATH_CHUNK, seed_key
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
-from gpufin.models.fleet import FleetModel, fleet_setup
+from gpufin.models.fleet import FleetModel, fleet_market, fleet_setup
 from gpufin.models.index import Lognormal, build_model, with_forward_curve
 from gpufin.spec.schema import Spec
 from gpufin.spec.times import Timeline
@@ -104,6 +104,12 @@ def new_gpu_values(model: FleetModel, market, used_prices) -> dict:
                                                            float(latest["price_usd_high"])],
             "used_price_date": None if latest is None else str(latest["date"].date()),
             "used_price_condition": None if latest is None else latest["condition"]}
+
+
+def in_market_of(collateral: Collateral, s: Spec) -> Collateral:
+    """A gpu-fleet collateral in the discount market of spec `s` (the same fleet with its
+    rates moved), as build_collateral would build it."""
+    return replace(collateral, market=fleet_market(s))
 
 
 def build_collateral(s: Spec) -> Collateral:

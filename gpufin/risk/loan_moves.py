@@ -18,14 +18,11 @@ for bit. Checked against full revaluation of each moved document (tests/test_loa
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from gpufin.engines.collateral import build_collateral, fleet_chunks
+from gpufin.engines.collateral import build_collateral, fleet_chunks, in_market_of
 from gpufin.engines.loan import LoanRun, loan_value, prepare
 from gpufin.engines.montecarlo import seed_key
-from gpufin.models.fleet import fleet_market
 from gpufin.risk.bumps import shift_rates
 from gpufin.spec.reader import load_spec
 from pricing_kernels.fleet import (CASH, CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE,
@@ -72,7 +69,7 @@ class _Shifted:
             s = load_spec(self.doc if shift is None else shift_rates(self.doc, shift))
             if self.collateral is None:
                 self.collateral = build_collateral(s)
-            self.runs[shift] = prepare(s, None, replace(self.collateral, market=fleet_market(s)))
+            self.runs[shift] = prepare(s, None, in_market_of(self.collateral, s))
         return self.runs[shift]
 
 

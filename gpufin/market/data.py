@@ -167,6 +167,17 @@ _LOADED: dict = {}
 def load_market_data(data_dir: str | Path | None = None) -> MarketData:
     """Read and check every file in `data_dir` (default: the `data/` folder beside gpufin).
     A folder read before is served from memory (a copy) until one of its files changes."""
+    return copy.deepcopy(_loaded(data_dir))
+
+
+def snapshot_market_table() -> dict:
+    """load_market_data().market_table() of the shipped data, without copying the rest."""
+    return _loaded(None).market_table()
+
+
+def _loaded(data_dir) -> MarketData:
+    """The checked data of a folder, read once until one of its files changes (shared: not
+    to be changed)."""
     d = Path(data_dir) if data_dir is not None else DATA_DIR
     try:
         stamp = tuple((st.st_mtime_ns, st.st_size) for st in ((d / f).stat() for f in DATA_FILES))
@@ -176,7 +187,7 @@ def load_market_data(data_dir: str | Path | None = None) -> MarketData:
     if key not in _LOADED:
         _LOADED.clear()
         _LOADED[key] = _read_market_data(d)
-    return copy.deepcopy(_LOADED[key])
+    return _LOADED[key]
 
 
 def _read_market_data(d: Path) -> MarketData:

@@ -38,7 +38,7 @@ import numpy as np
 
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
-from gpufin.market.data import load_market_data
+from gpufin.market.data import load_market_data, snapshot_market_table
 from gpufin.models.index import TwoFactor, launch_times, with_forward_curve
 from gpufin.models.keyed import MONTH, keyed_plan
 from gpufin.models.multi_index import IndexPaths, MultiIndex
@@ -730,7 +730,7 @@ def _in_fleet_market(s: Spec) -> Spec:
     """The spec in the shipped snapshot's market when it has no curve and no model.rate."""
     if s.market.curve is not None or s.model.rate is not None:
         return s
-    snap = load_market_data().market_table()
+    snap = snapshot_market_table()
     return s.with_market(MarketSpec(valuation_date=s.market.valuation_date or snap["valuation_date"],
                                     curve=snap["curve"], forward_curve=s.market.forward_curve))
 

@@ -23,7 +23,7 @@ import copy
 import math
 
 from gpufin.errors import SpecError
-from gpufin.market.data import load_market_data
+from gpufin.market.data import load_market_data, snapshot_market_table
 
 SPOT_BUMP = 0.01        # relative, for delta and gamma
 VOL_BUMP = 0.01         # absolute, for vega (per unit of volatility)
@@ -146,7 +146,7 @@ def shift_rates(doc, shift: float) -> dict:
         m["rate"] = float(m["rate"]) + shift
         return out
     if curve is None:
-        snapshot = load_market_data().market_table()
+        snapshot = snapshot_market_table()
         market = out.setdefault("market", {})
         market.setdefault("valuation_date", snapshot["valuation_date"])
         curve = market["curve"] = snapshot["curve"]

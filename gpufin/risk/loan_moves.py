@@ -80,6 +80,7 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
     shifted = _Shifted(doc)
     nodes = _nodes({d for _, d in moves})
     built = [_Node(shifted(d)) for d in nodes]
+    discounted = _Discounted(built)
     at = [0.0 if d is None else d for d in nodes]
     values = []
     for m, d in moves:
@@ -89,22 +90,35 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
             node = built[nodes.index(d)]
             cash, value, going = node.cash, node.value, node.going
         else:
-            cash, value, going = _collateral(built, weights, m, run)
+            cash, value, going = _collateral(built[0], discounted, weights, m, run)
         out = loan_paths(seed_key(run.spec.mc.seed), 0, cash, value, going, run.args)[0]
         values.append(loan_value(run, out)[0])
     return values
 
 
-def _collateral(built: list[_Node], weights: np.ndarray, m: float, run: LoanRun):
+class _Discounted:
+    """The series that move with the rate shift, stacked over the nodes: per node the merchant
+    value, the contracts held and the merchant revenue given up [series, path, date], and the
+    opex PV per date."""
+
+    def __init__(self, built: list[_Node]):
+        rows = [MERCHANT_VALUE, CONTRACTS_HELD, MERCHANT_GIVEN_UP]
+        self.series = np.stack([node.parts[rows] for node in built])
+        self.opex_pv = np.stack([node.opex_pv for node in built])
+
+    def at(self, weights: np.ndarray) -> tuple:
+        """(merchant, held, given_up, opex_pv) interpolated with the nodes' `weights`."""
+        return (*np.tensordot(weights, self.series, axes=1), weights @ self.opex_pv)
+
+
+def _collateral(base: _Node, discounted: _Discounted, weights: np.ndarray, m: float, run: LoanRun):
     """(cash, value, going) [path, date] under index factor m at the shift whose node weights
-    are `weights`."""
-    base = built[0]
+    are `weights` (base: the first node, whose cash every node shares)."""
     moving = base.parts[MOVING_CASH]
     cash = (base.cash - moving) + m * moving
     model = run.collateral.model
     gpus = base.parts[GPUS]
-    merchant, opex_pv = _blend(built, weights, lambda n: n.parts[MERCHANT_VALUE]), _blend(
-        built, weights, lambda n: n.opex_pv)
+    merchant, held, given_up, opex_pv = discounted.at(weights)
     income = np.maximum(m * merchant - gpus * opex_pv[None, :], gpus * base.floor)
     if model.valuation == "income":
         value = income
@@ -112,19 +126,8 @@ def _collateral(built: list[_Node], weights: np.ndarray, m: float, run: LoanRun)
         value = base.value * m ** model.residual_elasticity
     if not base.going.shape[1]:
         return cash, value, base.going
-    held = _blend(built, weights, lambda n: n.parts[CONTRACTS_HELD])
-    given_up = _blend(built, weights, lambda n: n.parts[MERCHANT_GIVEN_UP])
     return cash, value, income + held - m * given_up
 
-
-def _blend(built: list[_Node], weights: np.ndarray, series) -> np.ndarray:
-    """sum over nodes of weight x series(node), skipping zero weights (a move on a node)."""
-    total = None
-    for w, node in zip(weights, built):
-        if w != 0.0:
-            term = w * series(node)
-            total = term if total is None else total + term
-    return total
 
 
 def _nodes(shifts: set) -> list:

@@ -1,8 +1,10 @@
 """numba kernels over scalars and contiguous arrays. Compiled kernels are cached on disk
 unless the environment sets GPUFIN_CACHE=0 (then every process compiles afresh).
 
-PRANGE is the `parallel` option of every kernel: threads over the explicit prange loop
-only (the kernels hold no whole-array NumPy expressions for numba to fuse). LLVM runs at
+PRANGE is the `parallel` option of every range kernel (pricing_kernels.threads, which runs
+them on Python threads): numba's parallel pipeline with every array-expression rewrite off
+(the kernels hold no whole-array NumPy expressions for numba to fuse, and no prange loop).
+LLVM runs at
 optimization level 2 unless NUMBA_OPT says otherwise: it vectorizes the lane loops as
 level 3 does, and compiles a kernel in about two thirds of the time. With
 GPUFIN_COMPILE_NOTICE=1 (set by the command line) a compilation says so on stderr

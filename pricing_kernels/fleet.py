@@ -71,14 +71,15 @@ fleets default at one time on every path and Z is the shock of the book's lead i
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
+from pricing_kernels import CACHE
 from pricing_kernels.income import fleet_income, income_scratch
 from pricing_kernels.index_step import EVENT_STREAM, LAUNCH_STREAM, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import (fill_normals4, fill_words, normal_pair, split_seed, uniform_open,
                                  words_lane)
+from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec, log_vec
 
 UTIL_STREAM = 100
@@ -389,12 +390,25 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
             next_event[lane] -= log_vec(uniform_open(w2))
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     """out[series - first_series, path, date] for paths first_path .. first_path + n_paths - 1
     of the fleet `fleet_args` (a FleetArgs record) on the index `ix` (a TwoFactorArgs record),
-    `seed` the Philox key of the index's draws; with fleet_args.write_state, chi and xi in
-    the last two rows."""
+    `seed` the Philox key of the index's draws; with fleet_args.write_state, chi and xi (and
+    a basis index's c) in the rows after the series, and with write_parts the N_PARTS rows
+    of the parts after those."""
+    fa = fleet_args
+    chi_row = (GOING + 1 if fa.continuation else GOING) - fa.first_series
+    parts_row = chi_row + (3 if fa.basis else 2) if fa.write_state else chi_row
+    out = np.empty((parts_row + N_PARTS if fa.write_parts else parts_row, n_paths, fa.times.size))
+    run_ranges(fleet_groups, -(-n_paths // LANES), out, chi_row, parts_row, seed, first_path,
+               n_paths, ix, fa)
+    return out
+
+
+@range_kernel
+def fleet_groups(lo, hi, out, chi_row, parts_row, seed, first_path, n_paths, ix, fleet_args):
+    """The paths of fleet_paths in lane groups lo .. hi - 1, the state's rows from chi_row and
+    the parts' from parts_row."""
     k0, k1 = split_seed(seed)
     fa = fleet_args
     shift, chi0, xi0, event_rate = ix.shift, ix.chi0, ix.xi0, ix.event_rate
@@ -416,15 +430,10 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
     releasing = fa.releasing_downtime > 0.0 or fa.relet_ratio > 0.0
     relets = fa.relet_ratio > 0.0
     first = fa.first_series
-    chi_row = (GOING + 1 if going else GOING) - first       # the state's rows, when written
     basis = fa.basis
     n_state = 4 if basis else 3
-    state_rows = 3 if basis else 2
-    parts_row = chi_row + state_rows if fa.write_state else chi_row   # the parts' rows, when written
     parts = fa.write_parts
-    out = np.empty((parts_row + N_PARTS if parts else parts_row, n_paths, n_dates))
-    n_groups = -(-n_paths // LANES)
-    for g in prange(n_groups):
+    for g in range(lo, hi):
         scratch = jump_scratch(LANES)
         z1 = np.empty((4, LANES))
         z2 = np.empty((4, LANES))
@@ -615,7 +624,6 @@ def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
                     out[parts_row + MERCHANT_VALUE, p, i] = gpus[lane] * raw_income[lane]
                     out[parts_row + CONTRACTS_HELD, p, i] = gpus[lane] * held[lane]
                     out[parts_row + MERCHANT_GIVEN_UP, p, i] = gpus[lane] * given_up[lane]
-    return out
 
 
 @njit(cache=CACHE, error_model="numpy")

@@ -6,13 +6,13 @@ through the innovations form of pricing_kernels.index_step. Paths are numbered f
 first_path, so any chunking gives the same numbers.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
+from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec
 
 JUMP_STREAM = 2
@@ -26,16 +26,30 @@ def _lane_setup(first_path, g, ids, signs):
         signs[lane] = 1.0
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def lognormal_paths(seed, first_path, n_paths, model):
     """GBM / Merton index levels on the grid of `model` (a LognormalArgs record)."""
+    out = np.empty((n_paths, model.drift.size + 1))
+    run_ranges(lognormal_groups, -(-n_paths // LANES), out, seed, first_path, n_paths, model)
+    return out
+
+
+def two_factor_paths(seed, first_path, n_paths, model):
+    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid of `model` (a
+    TwoFactorArgs record), in the innovations form of pricing_kernels.index_step."""
+    out = np.empty((n_paths, model.decay.size + 1))
+    run_ranges(two_factor_groups, -(-n_paths // LANES), out, seed, first_path, n_paths, model)
+    return out
+
+
+@range_kernel
+def lognormal_groups(lo, hi, out, seed, first_path, n_paths, model):
+    """The rows of lognormal_paths of lane groups lo .. hi - 1."""
     k0, k1 = split_seed(seed)
     log_spot, drift, vol, pois_cdf = model.log_spot, model.drift, model.vol, model.pois_cdf
     jump_mean, jump_vol = model.jump_mean, model.jump_vol
     n_steps = drift.size
     kmax = pois_cdf.shape[1]
-    out = np.empty((n_paths, n_steps + 1))
-    for g in prange(-(-n_paths // LANES)):
+    for g in range(lo, hi):
         x = np.full(LANES, log_spot)
         z = np.empty((4, LANES))
         zj = np.empty((4, LANES))
@@ -60,20 +74,17 @@ def lognormal_paths(seed, first_path, n_paths, model):
                 levels[i + 1, lane] = exp_vec(x[lane])
         for lane in range(min(LANES, n_paths - g * LANES)):
             out[g * LANES + lane] = levels[:, lane]
-    return out
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
-def two_factor_paths(seed, first_path, n_paths, model):
-    """Schwartz-Smith index levels (with launch jumps and spikes) on the grid of `model` (a
-    TwoFactorArgs record), in the innovations form of pricing_kernels.index_step."""
+@range_kernel
+def two_factor_groups(lo, hi, out, seed, first_path, n_paths, model):
+    """The rows of two_factor_paths of lane groups lo .. hi - 1."""
     k0, k1 = split_seed(seed)
     chi0, xi0, shift, mu_dt = model.chi0, model.xi0, model.shift, model.mu_dt
     decay, gain, innovation_sd = model.decay, model.gain, model.innovation_sd
     n_steps = decay.size
     jumps = has_jumps(model)
-    out = np.empty((n_paths, n_steps + 1))
-    for g in prange(-(-n_paths // LANES)):
+    for g in range(lo, hi):
         scratch = jump_scratch(LANES)
         c = np.full(LANES, chi0)
         x = np.full(LANES, chi0 + xi0)
@@ -96,4 +107,3 @@ def two_factor_paths(seed, first_path, n_paths, model):
                 levels[i + 1, lane] = exp_vec(shift[i] + x[lane])
         for lane in range(min(LANES, n_paths - g * LANES)):
             out[g * LANES + lane] = levels[:, lane]
-    return out

@@ -57,10 +57,11 @@ k (NaN after the loan ended; equity in USD paid to the sponsor at k).
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
+from pricing_kernels import CACHE
 from pricing_kernels.rng import philox4x32, split_seed, uniform_open
+from pricing_kernels.threads import range_kernel, run_ranges
 
 BRIDGE_STREAM = 300
 N_OUT = 12
@@ -166,11 +167,25 @@ def liquidation_wins(sale, going, cash, claim, workout, carry, continuing):
     return liquidation >= min(continuing, going + cash - workout * claim)
 
 
-@njit(cache=CACHE, parallel=PRANGE)
 def loan_paths(seed, first_path, cash, value, going, loan):
     """The waterfall of `loan` (a LoanArgs record, pricing_kernels.records) on the collateral
     paths cash[path, date], value[path, date] and going[path, date] (the going-concern value,
     read only with `best_of` or `lender_optimal`): (out, ltv, dscr, equity, flows) as above."""
+    n_paths, n_pay = cash.shape[0], loan.pay_index.size
+    out = np.zeros((n_paths, N_OUT))
+    ltv, dscr, equity = (np.full((n_paths, n_pay), np.nan) for _ in range(3))
+    flows = np.zeros((n_paths, loan.times.size if loan.cash_by_date else 0))
+    period_cash = np.zeros((n_paths, n_pay))       # the DSCR window's cash and debt service
+    period_due = np.zeros((n_paths, n_pay))
+    run_ranges(loan_range, n_paths, out, ltv, dscr, equity, flows, period_cash, period_due, seed,
+               first_path, cash, value, going, loan)
+    return out, ltv, dscr, equity, flows
+
+
+@range_kernel(error_model="python")
+def loan_range(lo, hi, out, ltv, dscr, equity, flows, period_cash, period_due, seed, first_path,
+               cash, value, going, loan):
+    """The rows of loan_paths' outputs for paths lo .. hi - 1."""
     times, df, accrual, rate, draws = loan.times, loan.df, loan.accrual, loan.rate, loan.draws
     fee, commitment, fee_until = loan.fee, loan.commitment, loan.fee_until
     pay_index, principal_due, ttm_first = loan.pay_index, loan.principal_due, loan.ttm_first
@@ -183,18 +198,9 @@ def loan_paths(seed, first_path, cash, value, going, loan):
     best_of, lender_optimal, observed = loan.best_of, loan.lender_optimal, loan.observed
     tranche_haircut, tranche_index, tranche_df = loan.tranche_haircut, loan.tranche_index, loan.tranche_df
     by_date = loan.cash_by_date
-    n_paths = cash.shape[0]
-    n_pay = pay_index.size
     last = pay_index[-1]
     k0, k1 = split_seed(seed)
-    out = np.zeros((n_paths, N_OUT))
-    ltv = np.full((n_paths, n_pay), np.nan)
-    dscr = np.full((n_paths, n_pay), np.nan)
-    equity = np.full((n_paths, n_pay), np.nan)
-    flows = np.zeros((n_paths, times.size if by_date else 0))
-    period_cash = np.zeros((n_paths, n_pay))       # the DSCR window's cash and debt service
-    period_due = np.zeros((n_paths, n_pay))        # (allocated once, not per path)
-    for p in prange(n_paths):
+    for p in range(lo, hi):
         path_id = np.uint64(first_path + p)
         outstanding = 0.0
         undrawn = commitment
@@ -347,4 +353,3 @@ def loan_paths(seed, first_path, cash, value, going, loan):
         out[p, FIRST_BREACH] = first_breach
         out[p, RECEIPTS] = receipts
         out[p, DRAWS] = pv_draws
-    return out, ltv, dscr, equity, flows

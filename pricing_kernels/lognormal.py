@@ -15,12 +15,12 @@ On a step with a fixing, the step hook also leaves e^x in spots, from the lane l
 advances x (pricing_kernels.payoff.fixes_at).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
-                                    clear_rows, fixes_at, no_tangent, observe_prices, reset_all,
+                                    clear_rows, fixes_at, no_tangent, observe_prices,
                                     settle_prices, start_group)
+from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
 from pricing_kernels.vecmath import exp_vec
 
@@ -62,12 +62,13 @@ def gbm_step(i, k0, k1, ids, signs, x, ends, spots, fixing, z, zrow, mu, sd, wor
 
 
 @njit(inline="always")
-def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_paths, first_block,
-                     n_blocks, antithetic, model, payoff, vega, pathwise):
-    """The body of every lognormal kernel: `step` advances the paths one grid step, `tangent`
-    their derivative with respect to sigma (in tangent[0], from `vega`), `observe` records the
-    payoffs' events and `settle` adds each lane group's samples to stats[payoff, block] (n_stats
-    sums per payoff, from n_acc rows of running sums per payoff and lane)."""
+def lognormal_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed, n_paths,
+                     first_block, antithetic, model, payoff, vega, pathwise):
+    """The body of every lognormal kernel, over blocks lo .. hi - 1: `step` advances the paths
+    one grid step, `tangent` their derivative with respect to sigma (in tangent[0], from
+    `vega`), `observe` records the payoffs' events and `settle` adds each lane group's samples
+    to stats[payoff, block] (zeros to start; from n_acc rows of running sums per payoff and
+    lane)."""
     k0, k1 = split_seed(seed)
     drift, vol, log_spot = model.drift, model.vol, model.log_spot
     pois_cdf, jump_mean, jump_vol = model.pois_cdf, model.jump_mean, model.jump_vol
@@ -75,9 +76,7 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pat
     n_steps = drift.size
     n_payoffs = flags.shape[0]
     bridge = any_flag(flags, BRIDGE)
-    stats = np.empty((n_payoffs, n_blocks, n_stats))
-    reset_all(stats)
-    for b in prange(n_blocks):
+    for b in range(lo, hi):
         x = np.empty(LANES)
         ends = np.empty(LANES)
         z = np.empty((4, LANES))
@@ -105,22 +104,31 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pat
                 tangent(i, i % 4, z, d, model, vega)
                 observe(i, x, spots, d, acc, payoff, pathwise)
             settle(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b)
-    return stats
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+@range_kernel
+def lognormal_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff):
+    """The sums of lognormal_stats for blocks lo .. hi - 1."""
+    lognormal_kernel(gbm_step, no_tangent, observe_prices, settle_prices, N_ACC, lo, hi, stats,
+                     seed, n_paths, first_block, antithetic, model, payoff, None, None)
+
+
+@range_kernel
+def lognormal_event_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff):
+    """The sums of lognormal_event_stats for blocks lo .. hi - 1."""
+    lognormal_kernel(jump_bridge_step, no_tangent, observe_prices, settle_prices, N_ACC, lo, hi,
+                     stats, seed, n_paths, first_block, antithetic, model, payoff, None, None)
+
+
 def lognormal_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """stats[payoff, block] = sums (count, Y, Y^2, X, X^2, XY) of payoff Y and control variate X
     for the payoffs of `payoff` (a PayoffArgs record) on the paths of `model` (a LognormalArgs
     record): GBM without continuously monitored barriers."""
-    return lognormal_kernel(gbm_step, no_tangent, observe_prices, settle_prices, N_ACC, N_STATS,
-                            seed, n_paths, first_block, n_blocks, antithetic, model, payoff, None,
-                            None)
+    return block_sums(lognormal_blocks, N_STATS, n_blocks, seed, n_paths, first_block, antithetic,
+                      model, payoff)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def lognormal_event_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """lognormal_stats with Merton jumps or Brownian-bridge barrier checks."""
-    return lognormal_kernel(jump_bridge_step, no_tangent, observe_prices, settle_prices, N_ACC,
-                            N_STATS, seed, n_paths, first_block, n_blocks, antithetic, model,
-                            payoff, None, None)
+    return block_sums(lognormal_event_blocks, N_STATS, n_blocks, seed, n_paths, first_block,
+                      antithetic, model, payoff)

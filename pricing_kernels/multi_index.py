@@ -16,12 +16,12 @@ LAUNCH_STREAM + group and SPIKE_STREAM + index the events (counter 0: the first 
 counter k: event k); SCHEDULED_STREAM + group, counter = step, the scheduled launches.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.payoff import LANES
 from pricing_kernels.rng import (fill_normals4, normal_pair, normals4_lane, split_seed, uniform_open,
                                  words_lane)
+from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec, log_vec
 
 NORMAL_STREAM = 0
@@ -102,10 +102,19 @@ def record_date(d, f, model, level, chi, xi):
             level[n, d, lane] = exp_vec(shift + chi[n, d, lane] + xi[n, d, lane])
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def multi_index_paths(seed, first_path, n_paths, model):
     """(level, chi, xi), each [index, path, date], of paths first_path .. first_path +
     n_paths - 1 on the grid of `model` (a MultiIndexArgs record); date 0 is the valuation date."""
+    shape = (model.short_slot.size, n_paths, model.decay.shape[0] + 1)
+    level, chi, xi = np.empty(shape), np.empty(shape), np.empty(shape)
+    run_ranges(multi_index_groups, -(-n_paths // LANES), level, chi, xi, seed, first_path, n_paths,
+               model)
+    return level, chi, xi
+
+
+@range_kernel
+def multi_index_groups(lo, hi, level, chi, xi, seed, first_path, n_paths, model):
+    """The paths of multi_index_paths in lane groups lo .. hi - 1."""
     k0, k1 = split_seed(seed)
     decay, mu_dt, chol, state0 = model.decay, model.mu_dt, model.chol, model.state0
     n_steps, n_factors = decay.shape
@@ -113,10 +122,7 @@ def multi_index_paths(seed, first_path, n_paths, model):
     n_groups = model.launch_rate.size
     launch_clock, launch_sched, spike_clock = model.launch_clock, model.launch_sched, model.spike_clock
     blocks = (n_factors + 3) // 4
-    level = np.empty((n_index, n_paths, n_steps + 1))
-    chi = np.empty((n_index, n_paths, n_steps + 1))
-    xi = np.empty((n_index, n_paths, n_steps + 1))
-    for g in prange(-(-n_paths // LANES)):
+    for g in range(lo, hi):
         f = np.empty((n_factors, LANES))
         z = np.empty((4 * blocks, LANES))
         ids = np.empty(LANES, dtype=np.uint64)
@@ -165,4 +171,3 @@ def multi_index_paths(seed, first_path, n_paths, model):
                 level[n, p] = lv[n, :, lane]
                 chi[n, p] = cv[n, :, lane]
                 xi[n, p] = xv[n, :, lane]
-    return level, chi, xi

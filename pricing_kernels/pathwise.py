@@ -27,12 +27,12 @@ delta's and vega's, each with its control variate.
 """
 from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.lognormal import gbm_step, jump_bridge_step, lognormal_kernel
 from pricing_kernels.payoff import (ARITH, GEO, N_ACC, N_STATS, add_sample, close_terms,
                                     lane_sample, observe_barriers, observe_closes,
                                     observe_fixings, reset_averages, sample_count,
                                     settle_accumulate_all)
+from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.two_factor import event_step, plain_step, two_factor_kernel
 from pricing_kernels.vecmath import exp_vec
 
@@ -142,40 +142,67 @@ def settle_greeks(acc, payoff, pathwise, first_path, n_paths, antithetic, stats,
     accumulate_greeks(acc, first_path, n_paths, antithetic, stats, b)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+@range_kernel
+def lognormal_greek_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff,
+                           vega, pathwise):
+    """The sums of lognormal_greek_stats for blocks lo .. hi - 1."""
+    lognormal_kernel(gbm_step, lognormal_tangent, observe_greeks, settle_greeks, N_ACC_GREEKS, lo,
+                     hi, stats, seed, n_paths, first_block, antithetic, model, payoff, vega, pathwise)
+
+
+@range_kernel
+def lognormal_event_greek_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model,
+                                 payoff, vega, pathwise):
+    """The sums of lognormal_event_greek_stats for blocks lo .. hi - 1."""
+    lognormal_kernel(jump_bridge_step, lognormal_tangent, observe_greeks, settle_greeks,
+                     N_ACC_GREEKS, lo, hi, stats, seed, n_paths, first_block, antithetic, model,
+                     payoff, vega, pathwise)
+
+
+@range_kernel
+def two_factor_greek_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff,
+                            vega, pathwise):
+    """The sums of two_factor_greek_stats for blocks lo .. hi - 1."""
+    two_factor_kernel(plain_step, two_factor_tangent, observe_greeks, settle_greeks, N_ACC_GREEKS,
+                      lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff, vega,
+                      pathwise)
+
+
+@range_kernel
+def two_factor_event_greek_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model,
+                                  payoff, vega, pathwise):
+    """The sums of two_factor_event_greek_stats for blocks lo .. hi - 1."""
+    two_factor_kernel(event_step, two_factor_tangent, observe_greeks, settle_greeks, N_ACC_GREEKS,
+                      lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff, vega,
+                      pathwise)
+
+
 def lognormal_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff, vega,
                           pathwise):
     """pricing_kernels.lognormal.lognormal_stats with the sums of the pathwise delta and vega
     (`vega` a LognormalVega record, `pathwise` a PathwiseArgs record)."""
-    return lognormal_kernel(gbm_step, lognormal_tangent, observe_greeks, settle_greeks,
-                            N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
-                            antithetic, model, payoff, vega, pathwise)
+    return block_sums(lognormal_greek_blocks, N_STATS_GREEKS, n_blocks, seed, n_paths,
+                      first_block, antithetic, model, payoff, vega, pathwise)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def lognormal_event_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff,
                                 vega, pathwise):
     """lognormal_greek_stats with Merton jumps or Brownian-bridge barrier checks."""
-    return lognormal_kernel(jump_bridge_step, lognormal_tangent, observe_greeks, settle_greeks,
-                            N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
-                            antithetic, model, payoff, vega, pathwise)
+    return block_sums(lognormal_event_greek_blocks, N_STATS_GREEKS, n_blocks, seed, n_paths,
+                      first_block, antithetic, model, payoff, vega, pathwise)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff, vega,
                            pathwise):
     """pricing_kernels.two_factor.two_factor_stats with the sums of the pathwise delta and vega
     (`vega` a TwoFactorVega record, `pathwise` a PathwiseArgs record)."""
-    return two_factor_kernel(plain_step, two_factor_tangent, observe_greeks, settle_greeks,
-                             N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
-                             antithetic, model, payoff, vega, pathwise)
+    return block_sums(two_factor_greek_blocks, N_STATS_GREEKS, n_blocks, seed, n_paths,
+                      first_block, antithetic, model, payoff, vega, pathwise)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_event_greek_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff,
                                  vega, pathwise):
     """two_factor_greek_stats with launch jumps, shortage spikes or Brownian-bridge barrier
     checks."""
-    return two_factor_kernel(event_step, two_factor_tangent, observe_greeks, settle_greeks,
-                             N_ACC_GREEKS, N_STATS_GREEKS, seed, n_paths, first_block, n_blocks,
-                             antithetic, model, payoff, vega, pathwise)
+    return block_sums(two_factor_event_greek_blocks, N_STATS_GREEKS, n_blocks, seed, n_paths,
+                      first_block, antithetic, model, payoff, vega, pathwise)

@@ -10,15 +10,15 @@ tangent, observe, settle) make it a price kernel here and a price-and-Greeks ker
 pricing_kernels.pathwise.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from pricing_kernels import CACHE, PRANGE
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
-                                    clear_rows, fixes_at, no_tangent, observe_prices, reset_all,
+                                    clear_rows, fixes_at, no_tangent, observe_prices,
                                     settle_prices, start_group)
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
 from pricing_kernels.rng import fill_normals4, fill_words, split_seed
+from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
 
 BRIDGE_STREAM = 4
@@ -57,9 +57,9 @@ def event_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, l
 
 
 @njit(inline="always")
-def two_factor_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_paths, first_block,
-                      n_blocks, antithetic, model, payoff, vega, pathwise):
-    """The body of every two-factor kernel, with the hooks of
+def two_factor_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed, n_paths,
+                      first_block, antithetic, model, payoff, vega, pathwise):
+    """The body of every two-factor kernel, over blocks lo .. hi - 1, with the hooks of
     pricing_kernels.lognormal.lognormal_kernel (`step` ends a step once X is advanced; the
     tangent in d[0] = d ln S, d[1] = d X, d[2] = d c)."""
     k0, k1 = split_seed(seed)
@@ -70,9 +70,7 @@ def two_factor_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pa
     n_payoffs = flags.shape[0]
     jumps = has_jumps(model)
     bridge = any_flag(flags, BRIDGE)
-    stats = np.empty((n_payoffs, n_blocks, n_stats))
-    reset_all(stats)
-    for b in prange(n_blocks):
+    for b in range(lo, hi):
         scratch = jump_scratch(LANES)
         c = np.empty(LANES)
         x = np.empty(LANES)
@@ -107,22 +105,31 @@ def two_factor_kernel(step, tangent, observe, settle, n_acc, n_stats, seed, n_pa
                 tangent(i, row, z, d, model, vega)
                 observe(i, logs, spots, d, acc, payoff, pathwise)
             settle(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b)
-    return stats
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
+@range_kernel
+def two_factor_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff):
+    """The sums of two_factor_stats for blocks lo .. hi - 1."""
+    two_factor_kernel(plain_step, no_tangent, observe_prices, settle_prices, N_ACC, lo, hi, stats,
+                      seed, n_paths, first_block, antithetic, model, payoff, None, None)
+
+
+@range_kernel
+def two_factor_event_blocks(lo, hi, stats, seed, n_paths, first_block, antithetic, model, payoff):
+    """The sums of two_factor_event_stats for blocks lo .. hi - 1."""
+    two_factor_kernel(event_step, no_tangent, observe_prices, settle_prices, N_ACC, lo, hi, stats,
+                      seed, n_paths, first_block, antithetic, model, payoff, None, None)
+
+
 def two_factor_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """stats[payoff, block] as in pricing_kernels.lognormal.lognormal_stats, on the paths of
     `model` (a TwoFactorArgs record, innovations form): without jumps or continuously
     monitored barriers."""
-    return two_factor_kernel(plain_step, no_tangent, observe_prices, settle_prices, N_ACC, N_STATS,
-                             seed, n_paths, first_block, n_blocks, antithetic, model, payoff, None,
-                             None)
+    return block_sums(two_factor_blocks, N_STATS, n_blocks, seed, n_paths, first_block, antithetic,
+                      model, payoff)
 
 
-@njit(cache=CACHE, parallel=PRANGE, error_model="numpy")
 def two_factor_event_stats(seed, n_paths, first_block, n_blocks, antithetic, model, payoff):
     """two_factor_stats with launch jumps, shortage spikes or Brownian-bridge barrier checks."""
-    return two_factor_kernel(event_step, no_tangent, observe_prices, settle_prices, N_ACC,
-                             N_STATS, seed, n_paths, first_block, n_blocks, antithetic, model,
-                             payoff, None, None)
+    return block_sums(two_factor_event_blocks, N_STATS, n_blocks, seed, n_paths, first_block,
+                      antithetic, model, payoff)

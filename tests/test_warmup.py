@@ -14,7 +14,7 @@ def test_warmup_runs_every_kernel():
 
 def test_cache_switch():
     code = ("import pricing_kernels, pricing_kernels.lognormal as k;"
-            "print(pricing_kernels.CACHE, type(k.lognormal_stats._cache).__name__)")
+            "print(pricing_kernels.CACHE, type(k.lognormal_blocks._cache).__name__)")
     run = lambda env: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                      env={**os.environ, **env}).stdout.split()
     assert run({"GPUFIN_CACHE": "0"}) == ["False", "NullCache"]

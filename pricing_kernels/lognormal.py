@@ -20,8 +20,8 @@ from numba import njit
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
                                     clear_rows, fixes_at, no_tangent, observe_prices,
                                     settle_prices, start_group)
-from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
+from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
 
 

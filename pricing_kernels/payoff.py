@@ -186,8 +186,7 @@ def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
 
 @njit
 def reset_all(acc):
-    """Clear the sums of every payoff of a lane group (or any 3-d float array: the kernels'
-    block sums)."""
+    """Clear the sums of every payoff of a lane group."""
     for q in range(acc.shape[0]):
         clear_rows(acc[q])
 

@@ -28,10 +28,9 @@ delta's and vega's, each with its control variate.
 from numba import njit
 
 from pricing_kernels.lognormal import gbm_step, jump_bridge_step, lognormal_kernel
-from pricing_kernels.payoff import (ARITH, GEO, N_ACC, N_STATS, add_sample, close_terms,
-                                    lane_sample, observe_barriers, observe_closes,
-                                    observe_fixings, reset_averages, sample_count,
-                                    settle_accumulate_all)
+from pricing_kernels.payoff import (ARITH, CV, GEO, N_ACC, N_STATS, TOTAL, add_samples,
+                                    close_terms, observe_barriers, observe_fixings,
+                                    reset_averages, sample_count, settle_accumulate_all)
 from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.two_factor import event_step, plain_step, two_factor_kernel
 from pricing_kernels.vecmath import exp_vec
@@ -70,27 +69,26 @@ def fix_tangent(i, q, spots, d, acc, fix_weight):
 
 
 @njit
-def close_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
-                 flags, spot_arith, spot_share, control_variate):
-    """Add the derivatives of payoff q's period closing at the end of step i."""
+def close_with_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith,
+                      known_geo, flags, spot_arith, spot_share):
+    """Pay payoff q's period closing at the end of step i as pricing_kernels.payoff's
+    observe_close does (the same operations, so the same bits), and add its delta and vega
+    and those of its control variate, from the same geometric average (one exponential per
+    lane for both)."""
     p, r, k, om, df, lin, geometric = close_terms(i, q, close_period, strike, omega, linear,
                                                   pay_df, flags)
     if p < 0:
-        return
-    if not geometric and control_variate[q] == 0:
-        # no geometric average to form (its exp would double the cost of a close)
-        for lane in range(acc.shape[2]):
-            a = known_arith[q, p] + acc[r, ARITH, lane]
-            slope = om * df if (lin or om * (a - k) > 0.0) else 0.0
-            acc[q, DELTA, lane] += slope * (spot_arith[q, p] + acc[r, ARITH, lane])
-            acc[q, VEGA, lane] += slope * acc[r, VEGA_ARITH, lane]
         return
     for lane in range(acc.shape[2]):
         a = known_arith[q, p] + acc[r, ARITH, lane]
         g = exp_vec(known_geo[q, p] + acc[r, GEO, lane])
         avg = g if geometric else a
-        slope = om * df if (lin or om * (avg - k) > 0.0) else 0.0
-        cv_slope = om * df if om * (g - k) > 0.0 else 0.0
+        intrinsic = om * (avg - k)
+        cv_intrinsic = om * (g - k)
+        acc[q, TOTAL, lane] += df * (intrinsic if lin else max(intrinsic, 0.0))
+        acc[q, CV, lane] += df * max(cv_intrinsic, 0.0)
+        slope = om * df if (lin or intrinsic > 0.0) else 0.0
+        cv_slope = om * df if cv_intrinsic > 0.0 else 0.0
         geo_spot_move = g * spot_share[q, p]
         geo_vol_move = g * acc[r, VEGA_GEO, lane]
         spot_move = geo_spot_move if geometric else spot_arith[q, p] + acc[r, ARITH, lane]
@@ -109,12 +107,10 @@ def observe_greeks(i, logs, spots, d, acc, payoff, pathwise):
     observe_fixings(i, logs, spots, acc, payoff)
     for n in range(payoff.fix_ptr[i], payoff.fix_ptr[i + 1]):
         fix_tangent(i, payoff.fix_q[n], spots, d, acc, payoff.fix_weight)
-    observe_closes(i, acc, payoff)
     for n in range(payoff.close_ptr[i], payoff.close_ptr[i + 1]):
-        close_greeks(i, payoff.close_q[n], acc, payoff.close_period, payoff.strike, payoff.omega,
-                     payoff.linear, payoff.pay_df, payoff.known_arith, payoff.known_geo,
-                     payoff.flags, pathwise.spot_arith, pathwise.spot_share,
-                     pathwise.control_variate)
+        close_with_greeks(i, payoff.close_q[n], acc, payoff.close_period, payoff.strike,
+                          payoff.omega, payoff.linear, payoff.pay_df, payoff.known_arith,
+                          payoff.known_geo, payoff.flags, pathwise.spot_arith, pathwise.spot_share)
     reset_averages(i, acc, payoff, ARITH, GEO)
     reset_averages(i, acc, payoff, VEGA_ARITH, VEGA_GEO)
 
@@ -125,13 +121,10 @@ def accumulate_greeks(acc, first_path, n_paths, antithetic, stats, b):
     group to its block's sums."""
     count = sample_count(acc.shape[2], first_path, n_paths, antithetic)
     for q in range(acc.shape[0]):
-        delta_sums = stats[q, b, DELTA_STATS:DELTA_STATS + N_STATS]
-        vega_sums = stats[q, b, VEGA_STATS:VEGA_STATS + N_STATS]
-        for lane in range(count):
-            add_sample(delta_sums, lane_sample(acc[q], DELTA, lane, antithetic),
-                       lane_sample(acc[q], CV_DELTA, lane, antithetic))
-            add_sample(vega_sums, lane_sample(acc[q], VEGA, lane, antithetic),
-                       lane_sample(acc[q], CV_VEGA, lane, antithetic))
+        add_samples(stats[q, b, DELTA_STATS:DELTA_STATS + N_STATS], acc[q], DELTA, CV_DELTA, count,
+                    antithetic)
+        add_samples(stats[q, b, VEGA_STATS:VEGA_STATS + N_STATS], acc[q], VEGA, CV_VEGA, count,
+                    antithetic)
 
 
 @njit(inline="always")

@@ -122,8 +122,8 @@ def settle_barrier(acc, flags, levels):
 @njit
 def accumulate_stats(acc, first_path, n_paths, antithetic, stats):
     """Add this lane group's samples to its block's sums (antithetic pairs count as one)."""
-    for lane in range(sample_count(acc.shape[1], first_path, n_paths, antithetic)):
-        add_sample(stats, lane_sample(acc, TOTAL, lane, antithetic), lane_sample(acc, CV, lane, antithetic))
+    add_samples(stats, acc, TOTAL, CV, sample_count(acc.shape[1], first_path, n_paths, antithetic),
+                antithetic)
 
 
 @njit(inline="always")
@@ -144,14 +144,21 @@ def lane_sample(acc, row, lane, antithetic):
 
 
 @njit(inline="always")
-def add_sample(stats, y, x):
-    """Add a sample y and its control variate x to the N_STATS sums."""
-    stats[0] += 1.0
-    stats[1] += y
-    stats[2] += y * y
-    stats[3] += x
-    stats[4] += x * x
-    stats[5] += x * y
+def add_samples(stats, acc, y_row, x_row, count, antithetic):
+    """Add the samples y (acc row y_row) and their control variates x (row x_row) of lanes
+    0 .. count - 1 to the N_STATS sums (count, Y, Y^2, X, X^2, XY), in lane order; the sums
+    stay in registers through the loop (stored once, not once per lane)."""
+    n, sum_y, sum_yy, sum_x, sum_xx, sum_xy = stats[0], stats[1], stats[2], stats[3], stats[4], stats[5]
+    for lane in range(count):
+        y = lane_sample(acc, y_row, lane, antithetic)
+        x = lane_sample(acc, x_row, lane, antithetic)
+        n += 1.0
+        sum_y += y
+        sum_yy += y * y
+        sum_x += x
+        sum_xx += x * x
+        sum_xy += x * y
+    stats[0], stats[1], stats[2], stats[3], stats[4], stats[5] = n, sum_y, sum_yy, sum_x, sum_xx, sum_xy
 
 
 @njit

@@ -95,7 +95,6 @@ class PathwiseArgs(NamedTuple):
     those at time 0 move with the spot, past fixings do not."""
     spot_arith: np.ndarray       # (q, periods): part of the arithmetic average fixed at time 0
     spot_share: np.ndarray       # (q, periods): share of the prints that move with the spot
-    control_variate: np.ndarray  # (q,) int64: 1 also sums the control variates' Greeks
 
 
 class FleetArgs(NamedTuple):

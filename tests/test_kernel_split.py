@@ -50,7 +50,7 @@ def test_plain_and_event_kernels_agree_bit_for_bit(model, instrument, antithetic
     assert plain[0, 0] == PATHS // (2 if antithetic else 1) and plain[0, 2] > 0.0
 
     greek_kernel, greek_args = kernel_call(index, grid, [plan], market,
-                                           pathwise_args([plan], index.spot, [True]))
+                                           pathwise_args([plan], index.spot))
     plain_greeks = simulate_sums(greek_kernel, greek_args, PATHS, 5, antithetic)
     event_greeks = simulate_sums(GREEK_KERNELS[PLAIN[kernel]], greek_args, PATHS, 5, antithetic)
     assert np.array_equal(plain_greeks, event_greeks)

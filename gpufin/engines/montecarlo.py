@@ -174,10 +174,9 @@ def step_lists(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ptr.astype(np.int64), payoffs.astype(np.int64)
 
 
-def pathwise_args(plans, spot: float, control_variates: list[bool]) -> PathwiseArgs:
+def pathwise_args(plans, spot: float) -> PathwiseArgs:
     """The PathwiseArgs of several plans on one model (spot in USD/GPU-hr), padded per period
-    as stack_payoffs pads (a padding period never closes); control_variates says, per plan,
-    whether its price uses the geometric control variate (then its Greeks do too)."""
+    as stack_payoffs pads (a padding period never closes)."""
     width = max(len(plan.periods) for plan in plans)
 
     def per_period(value) -> np.ndarray:
@@ -185,8 +184,7 @@ def pathwise_args(plans, spot: float, control_variates: list[bool]) -> PathwiseA
         return np.array([row + [0.0] * (width - len(row)) for row in rows], dtype=float)
 
     return make(PathwiseArgs, spot_arith=per_period(lambda p: p.today_prints * spot / p.total_prints),
-                spot_share=per_period(lambda p: (p.today_prints + len(p.print_times)) / p.total_prints),
-                control_variate=np.array(control_variates, dtype=np.int64))
+                spot_share=per_period(lambda p: (p.today_prints + len(p.print_times)) / p.total_prints))
 
 
 def kernel_call(model, grid, plans, market, pathwise: PathwiseArgs | None = None):

@@ -207,7 +207,7 @@ def _monte_carlo(jobs: list) -> list[dict]:
     plans = [job.plan for job in jobs]
     control_variates = [_uses_control_variate(job.spec, job.plan, model) for job in jobs]
     greeks = any(job.pathwise for job in jobs)
-    pathwise = pathwise_args(plans, model.spot, control_variates) if greeks else None
+    pathwise = pathwise_args(plans, model.spot) if greeks else None
     kernel, args = kernel_call(model, grid, plans, market, pathwise)
     sums = simulate_sums(kernel, args, mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
     results = []

@@ -174,17 +174,29 @@ def riskless_per_unit(grid: np.ndarray, terms: LoanTerms, principal: np.ndarray,
     1 where nothing is outstanding). Lender-optimal acceleration weighs a sale against it."""
     sched = terms.schedule
     pays = sched.pay_times
-    drawn_by = np.array([terms.draw_amounts[terms.draw_times <= t + MERGE].sum() for t in pays])
+    drawn_by = _sums_to(terms.draw_amounts, terms.draw_times, pays + MERGE)
     owed = drawn_by - np.concatenate([[0.0], np.cumsum(principal)[:-1]])      # before each payment
     receipts = market.discount(pays) * (owed * terms.rates * sched.accrual + principal)
     funded = market.discount(terms.draw_times) * terms.draw_amounts
-    value = np.array([receipts[pays > t + MERGE].sum() - funded[terms.draw_times > t + MERGE].sum()
-                      for t in grid])
-    balance = np.array([terms.draw_amounts[terms.draw_times <= t + MERGE].sum()
-                        - principal[pays <= t + MERGE].sum() for t in grid])
+    after = grid + MERGE
+    value = (_sums_to(receipts, pays, after, later=True)
+             - _sums_to(funded, terms.draw_times, after, later=True))
+    balance = _sums_to(terms.draw_amounts, terms.draw_times, after) - _sums_to(principal, pays, after)
     per_unit = np.divide(value, market.discount(grid) * balance, out=np.ones_like(grid),
                          where=balance > 1e-9 * terms.drawn)
     return per_unit
+
+
+def _sums_to(values: np.ndarray, times: np.ndarray, limits: np.ndarray, later: bool = False) -> np.ndarray:
+    """Per limit x, values[times <= x].sum(), or values[times > x].sum() when `later`: each
+    distinct subset summed once, its values in their order (the bits of one sum per limit)."""
+    counts = np.searchsorted(np.sort(times), limits, side="right")        # times <= x
+    out = np.empty(limits.size)
+    for count in np.unique(counts):
+        at = counts == count
+        x = limits[np.argmax(at)]
+        out[at] = values[times > x if later else times <= x].sum()
+    return out
 
 
 def _sale_index(grid: np.ndarray, cash_dates: np.ndarray, delay: float) -> np.ndarray:

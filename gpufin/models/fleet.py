@@ -509,23 +509,35 @@ class FleetModel:
         monthly = np.arange(0, math.floor(life_end * 12) + 1) / 12.0
         return np.unique(np.append(monthly[monthly < life_end], life_end))
 
+    def opex_and_floor(self, times, market) -> tuple[np.ndarray, float]:
+        """(opex_pv, floor) of the income approach: per date the PV of the opex of the months
+        ahead per GPU, and the salvage floor per GPU (USD)."""
+        return self._opex_and_floor(self._income_weights(times, market)[0])
+
+    def _opex_and_floor(self, w: np.ndarray) -> tuple[np.ndarray, float]:
+        return w.sum(axis=1) * self.opex, self.salvage_fraction * self.capex
+
+    def _income_weights(self, times, market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, tau, live) [date i, month j]: the weight of month j seen from date i (discount,
+        hours still ahead, survival of the GPUs), its years ahead, and whether any of it is."""
+        vtimes = self.valuation_times()
+        s = vtimes[1:]
+        # hours of month j still ahead at date i (a date inside a month counts the rest of it)
+        hours = HOURS_PER_YEAR * np.clip(vtimes[None, 1:] - np.maximum(vtimes[None, :-1], times[:, None]),
+                                         0.0, None)
+        live = hours > 0.0
+        tau = np.where(live, s[None, :] - times[:, None], 0.0)
+        df = lambda t: market.discount(t) * np.exp(-self.discount_spread * np.asarray(t))
+        disc = df(s)[None, :] / df(times)[:, None]
+        return np.where(live, disc * hours * np.exp(-self.failure_rate * tau), 0.0), tau, live
+
     def income_tables(self, times, market) -> dict:
         """Weights and conditional moments of the income-approach sum, per (date i, month j)."""
         ix, k = self.earned, self.earned.kappa
         short_rho = self.util_rho * (self.basis.loading if self.merchant_on_basis else 1.0)
-        vtimes = self.valuation_times()
-        s = vtimes[1:]
+        s = self.valuation_times()[1:]
         n_i, n_j = times.size, s.size
-
-        # hours of month j still ahead at date i (a date inside a month counts the rest of it)
-        hours = HOURS_PER_YEAR * np.clip(vtimes[None, 1:] - np.maximum(vtimes[None, :-1], times[:, None]),
-                                         0.0, None)
-        tau = s[None, :] - times[:, None]
-        live = hours > 0.0
-        tau = np.where(live, tau, 0.0)
-        df = lambda t: market.discount(t) * np.exp(-self.discount_spread * np.asarray(t))
-        disc = df(s)[None, :] / df(times)[:, None]
-        w = np.where(live, disc * hours * np.exp(-self.failure_rate * tau), 0.0)
+        w, tau, live = self._income_weights(times, market)
         log_a = np.zeros((n_i, n_j))
         offset = self._long_offset() if self.merchant_on_basis else 0.0
         for i, t in enumerate(times):
@@ -538,10 +550,10 @@ class FleetModel:
                + self.util_rho * self.index.rho * su * self.index.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
         j0 = np.array([int(np.argmax(row)) if row.any() else n_j for row in live], dtype=np.int64)
         sd = np.sqrt(var)
+        opex_pv, floor = self._opex_and_floor(w)
         return dict(w=w, log_a=log_a, c=c, d=d, util_base=-(self.util_theta * (1.0 - d) + cov),
                     pair_s=2.0 * np.cosh(sd[:, :, None] * GH_X), pair_w=GH_W, j0=j0,
-                    opex_pv=w.sum(axis=1) * self.opex,
-                    floor=self.salvage_fraction * self.capex)
+                    opex_pv=opex_pv, floor=floor)
 
 
 def _damped_years(half_width: float, reach: float, kappa: float) -> float:

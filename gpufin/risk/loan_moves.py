@@ -25,9 +25,9 @@ from gpufin.engines.loan import LoanRun, loan_value, prepare
 from gpufin.engines.montecarlo import seed_key
 from gpufin.risk.bumps import shift_rates
 from gpufin.spec.reader import load_spec
-from pricing_kernels.fleet import (CASH, CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE,
-                                   MOVING_CASH, N_PARTS)
+from pricing_kernels.fleet import CASH, N_PARTS
 from pricing_kernels.loan import loan_paths
+from pricing_kernels.moves import moved_collateral
 
 NODES = 5                       # Chebyshev nodes in the rate shift
 MOVE_KEYS = frozenset({"index_factor", "rate_shift"})
@@ -48,13 +48,12 @@ class _Node:
         model, market = run.collateral.model, run.collateral.market
         parts = [out for _, out in fleet_chunks(model, market, run.grid, s.mc.paths, s.mc.seed,
                                                 s.mc.chunk_paths, run.observe, 0, CASH, parts=True)]
-        out = np.concatenate(parts, axis=1)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         self.run = run
         self.cash, self.value = out[0], out[1]
         self.going = out[2] if out.shape[0] > 2 + N_PARTS else out[1][:, :0]
         self.parts = out[-N_PARTS:]
-        tables = model.income_tables(run.grid, market)
-        self.opex_pv, self.floor = tables["opex_pv"], tables["floor"]
+        self.opex_pv, self.floor = model.opex_and_floor(run.grid, market)
 
 
 class _Shifted:
@@ -97,37 +96,21 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
 
 
 class _Discounted:
-    """The series that move with the rate shift, stacked over the nodes: per node the merchant
-    value, the contracts held and the merchant revenue given up [series, path, date], and the
-    opex PV per date."""
+    """The nodes' series stacked [node, part, path, date] (pricing_kernels.fleet's parts) and
+    their opex PV [node, date]."""
 
     def __init__(self, built: list[_Node]):
-        rows = [MERCHANT_VALUE, CONTRACTS_HELD, MERCHANT_GIVEN_UP]
-        self.series = np.stack([node.parts[rows] for node in built])
+        self.parts = np.stack([node.parts for node in built])
         self.opex_pv = np.stack([node.opex_pv for node in built])
-
-    def at(self, weights: np.ndarray) -> tuple:
-        """(merchant, held, given_up, opex_pv) interpolated with the nodes' `weights`."""
-        return (*np.tensordot(weights, self.series, axes=1), weights @ self.opex_pv)
 
 
 def _collateral(base: _Node, discounted: _Discounted, weights: np.ndarray, m: float, run: LoanRun):
     """(cash, value, going) [path, date] under index factor m at the shift whose node weights
     are `weights` (base: the first node, whose cash every node shares)."""
-    moving = base.parts[MOVING_CASH]
-    cash = (base.cash - moving) + m * moving
     model = run.collateral.model
-    gpus = base.parts[GPUS]
-    merchant, held, given_up, opex_pv = discounted.at(weights)
-    income = np.maximum(m * merchant - gpus * opex_pv[None, :], gpus * base.floor)
-    if model.valuation == "income":
-        value = income
-    else:
-        value = base.value * m ** model.residual_elasticity
-    if not base.going.shape[1]:
-        return cash, value, base.going
-    return cash, value, income + held - m * given_up
-
+    return moved_collateral(m, weights, base.cash, base.value, discounted.parts, weights @ discounted.opex_pv,
+                            base.floor, model.valuation == "income", m ** model.residual_elasticity,
+                            base.going.shape[1] > 0)
 
 
 def _nodes(shifts: set) -> list:

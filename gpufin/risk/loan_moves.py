@@ -13,7 +13,8 @@ opex_pv, held, given_up), smoothly: those are interpolated in d on Chebyshev nod
 moves' shifts (NODES fleet runs; a polynomial of degree NODES - 1, exact at a node and where
 the moves have no more shifts than nodes). The loan's own terms (curve, coupons, sculpted
 schedule) are prepared at each move's shift exactly, and its waterfall runs once per move on
-the rebuilt paths. A move with m = 1 on a node is the node's own run: the loan's price, bit
+the rebuilt paths, rebuilt for many moves in one pass over the nodes' series
+(pricing_kernels.moves). A move with m = 1 on a node is the node's own run: the loan's price, bit
 for bit. Checked against full revaluation of each moved document (tests/test_loan_moves.py).
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pricing_kernels.loan import loan_paths
 from pricing_kernels.moves import moved_collateral
 
 NODES = 5                       # Chebyshev nodes in the rate shift
+BATCH_BYTES = 1 << 28           # the collateral of the moves rebuilt in one pass: 256 MiB at most
 MOVE_KEYS = frozenset({"index_factor", "rate_shift"})
 
 
@@ -79,38 +81,48 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
     shifted = _Shifted(doc)
     nodes = _nodes({d for _, d in moves})
     built = [_Node(shifted(d)) for d in nodes]
-    discounted = _Discounted(built)
-    at = [0.0 if d is None else d for d in nodes]
-    values = []
-    for m, d in moves:
-        weights = lagrange_weights(at, 0.0 if d is None else d)
-        run = shifted(d)
+    values = [None] * len(moves)
+    rebuilt = []
+    for k, (m, d) in enumerate(moves):
         if m == 1.0 and d in nodes:
             node = built[nodes.index(d)]
-            cash, value, going = node.cash, node.value, node.going
+            values[k] = _waterfall_value(node.run, node.cash, node.value, node.going)
         else:
-            cash, value, going = _collateral(built[0], discounted, weights, m, run)
-        out = loan_paths(seed_key(run.spec.mc.seed), 0, cash, value, going, run.args)[0]
-        values.append(loan_value(run, out)[0])
+            rebuilt.append(k)
+    if not rebuilt:
+        return values
+    batch = max(1, BATCH_BYTES // (3 * built[0].cash.nbytes))
+    rebuild = _Rebuild(built, [0.0 if d is None else d for d in nodes])
+    for start in range(0, len(rebuilt), batch):
+        ks = rebuilt[start:start + batch]
+        for k, collateral in zip(ks, zip(*rebuild([moves[k] for k in ks]))):
+            values[k] = _waterfall_value(shifted(moves[k][1]), *collateral)
     return values
 
 
-class _Discounted:
-    """The nodes' series stacked [node, part, path, date] (pricing_kernels.fleet's parts) and
-    their opex PV [node, date]."""
+def _waterfall_value(run: LoanRun, cash, value, going) -> float:
+    """The loan's value (USD) from its waterfall on these collateral paths [path, date]."""
+    return loan_value(run, loan_paths(seed_key(run.spec.mc.seed), 0, cash, value, going, run.args)[0])[0]
 
-    def __init__(self, built: list[_Node]):
+
+class _Rebuild:
+    """The collateral of moves from the nodes' runs: the first node's cash and value, every
+    node's series stacked [node, part, path, date] (pricing_kernels.fleet's parts) and opex PV
+    [node, date], the nodes' rate shifts `at`."""
+
+    def __init__(self, built: list[_Node], at: list[float]):
+        self.base, self.at = built[0], at
         self.parts = np.stack([node.parts for node in built])
         self.opex_pv = np.stack([node.opex_pv for node in built])
 
-
-def _collateral(base: _Node, discounted: _Discounted, weights: np.ndarray, m: float, run: LoanRun):
-    """(cash, value, going) [path, date] under index factor m at the shift whose node weights
-    are `weights` (base: the first node, whose cash every node shares)."""
-    model = run.collateral.model
-    return moved_collateral(m, weights, base.cash, base.value, discounted.parts, weights @ discounted.opex_pv,
-                            base.floor, model.valuation == "income", m ** model.residual_elasticity,
-                            base.going.shape[1] > 0)
+    def __call__(self, moves: list[tuple[float, float | None]]) -> tuple:
+        """(cash, value, going) [move, path, date] under each move (m, d)."""
+        base, model = self.base, self.base.run.collateral.model
+        m = np.array([m for m, _ in moves])
+        weights = np.array([lagrange_weights(self.at, 0.0 if d is None else d) for _, d in moves])
+        return moved_collateral(m, weights, base.cash, base.value, self.parts, weights @ self.opex_pv,
+                                base.floor, model.valuation == "income", m ** model.residual_elasticity,
+                                base.going.shape[1] > 0)
 
 
 def _nodes(shifts: set) -> list:

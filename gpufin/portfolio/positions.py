@@ -176,8 +176,8 @@ def _value_plan(doc: dict, options: dict, with_greeks: bool, batch: _Batch) -> t
         estimated = with_greeks and _estimated(doc)
         if estimated and _movable(doc):
             bumps, moves = {"spot": spot_of(doc)}, greek_moves()
-            markets_of = [(f, _market(doc, shift, batch.markets, spec)) for f, shift in moves.values()]
-            batch.moved.append((spec, markets_of))
+            factors, shifts = zip(*moves.values())
+            batch.moved.append((spec, list(zip(factors, _markets(doc, shifts, batch.markets, spec)))))
         else:
             bumps = greek_bumps(doc, vega=not estimated) if with_greeks else {"spot": None}
             moves = None
@@ -266,9 +266,9 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
         doc, spec = _prepared(doc, options)
         shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
         if _movable(doc):
-            moves = [(float(k.get("index_factor", 1.0)),
-                      _market(doc, k.get("rate_shift"), batch.markets, spec)) for k in shocks]
-            batch.moved.append((spec, moves))
+            markets = _markets(doc, [k.get("rate_shift") for k in shocks], batch.markets, spec)
+            batch.moved.append((spec, [(float(k.get("index_factor", 1.0)), market)
+                                       for k, market in zip(shocks, markets)]))
             return "moved", len(batch.moved) - 1
         if movable_loan(doc, shocks):
             batch.loans.append((doc, [(float(k.get("index_factor", 1.0)), k.get("rate_shift")) for k in shocks]))
@@ -294,15 +294,19 @@ def _movable(doc: dict) -> bool:
     return has_moved_pricing(doc.get("instrument", {}).get("kind"), doc.get("model", {}).get("kind"))
 
 
-def _market(doc: dict, rate_shift: float | None, built: dict, spec):
-    """The discount curve of the document (validated as `spec`) with its rates shifted (None:
-    as it is), built once per chunk for each market, model rate and shift."""
-    key = json.dumps([doc.get("market"), doc.get("model", {}).get("rate"), rate_shift],
-                     sort_keys=True, default=str)
-    if key not in built:
-        s = spec if rate_shift is None else load_spec(shift_rates(doc, rate_shift))
-        built[key] = build_market(s.market, s.model.rate, s.timeline)
-    return built[key]
+def _markets(doc: dict, rate_shifts, built: dict, spec) -> list:
+    """The discount curve of the document (validated as `spec`) with its rates shifted by each
+    of `rate_shifts` (None: as it is), each built once per chunk for each market, model rate
+    and shift."""
+    where = json.dumps([doc.get("market"), doc.get("model", {}).get("rate")], sort_keys=True, default=str)
+    markets = []
+    for shift in rate_shifts:
+        key = (where, shift)
+        if key not in built:
+            s = spec if shift is None else load_spec(shift_rates(doc, shift))
+            built[key] = build_market(s.market, s.model.rate, s.timeline)
+        markets.append(built[key])
+    return markets
 
 
 def _position_shocks(row: dict, shocks: dict) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from pricing_kernels import CACHE
+from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec
 
 E_LOG_MAX = 69.0
@@ -164,35 +165,41 @@ def _far_outside(n, i, split, months, chi, y, fa, scratch):
     gross_values(m, i, split, months, out_chi, out_y, fa, level, util, out_gross, out_partial)
 
 
-@njit(cache=CACHE, error_model="numpy")
 def tabulate(fa, box, split):
     """The Chebyshev coefficients table[i, 0] of the far part (months split[i] on) of F_i and
     table[i, 1 + k] of P_{k,i} on `box` (chi_lo, chi_hi, y_lo, y_hi), and the largest error of
     the series against the exact sum on the (CHI_NODES + 1) x (Y_NODES + 1) extrema grid,
     relative to the largest exact value of the function on that grid, over every date and
-    function."""
-    n_dates, n_funcs = fa.times.size, 1 + fa.displaced.shape[0]
-    table = np.zeros((n_dates, n_funcs, CHI_NODES, Y_NODES))
+    function. Dates are tabulated in ranges on the kernel threads (pricing_kernels.threads)."""
+    n_dates = fa.times.size
+    table = np.zeros((n_dates, 1 + fa.displaced.shape[0], CHI_NODES, Y_NODES))
+    errors = np.zeros(n_dates)
+    run_ranges(tabulate_dates, n_dates, fa, box, split, table, errors)
+    return table, float(errors.max()) if n_dates else 0.0
+
+
+@range_kernel
+def tabulate_dates(lo, hi, fa, box, split, table, errors):
+    """tabulate's table[i] and the largest relative error errors[i] of dates lo .. hi - 1 (a
+    date whose far part is empty keeps zeros)."""
     node_chi = np.cos(np.pi * (np.arange(CHI_NODES) + 0.5) / CHI_NODES)
     node_y = np.cos(np.pi * (np.arange(Y_NODES) + 0.5) / Y_NODES)
     to_coef_chi = _interpolation_matrix(node_chi)
     to_coef_y = np.ascontiguousarray(_interpolation_matrix(node_y).T)
     check_chi = np.cos(np.pi * np.arange(CHI_NODES + 1) / CHI_NODES)
     check_y = np.cos(np.pi * np.arange(Y_NODES + 1) / Y_NODES)
-    worst = 0.0
-    for i in range(n_dates):
+    for i in range(lo, hi):
         if split[i] >= fa.w.shape[1]:
             continue
         values = _grid_values(i, split[i], fa, box, node_chi, node_y)
-        for f in range(n_funcs):
+        for f in range(table.shape[1]):
             table[i, f] = to_coef_chi @ values[f] @ to_coef_y
         exact = _grid_values(i, split[i], fa, box, check_chi, check_y)
-        for f in range(n_funcs):
+        for f in range(table.shape[1]):
             approx = _series_on_grid(table[i, f], check_chi, check_y)
             scale = np.max(np.abs(exact[f]))
             if scale > 0.0:
-                worst = max(worst, np.max(np.abs(approx - exact[f])) / scale)
-    return table, worst
+                errors[i] = max(errors[i], np.max(np.abs(approx - exact[f])) / scale)
 
 
 @njit(inline="always")

@@ -536,19 +536,16 @@ class FleetModel:
         ix, k = self.earned, self.earned.kappa
         short_rho = self.util_rho * (self.basis.loading if self.merchant_on_basis else 1.0)
         s = self.valuation_times()[1:]
-        n_i, n_j = times.size, s.size
         w, tau, live = self._income_weights(times, market)
-        log_a = np.zeros((n_i, n_j))
         offset = self._long_offset() if self.merchant_on_basis else 0.0
-        for i, t in enumerate(times):
-            log_a[i] = ix.conditional_log_level(t, s) + offset
+        log_a = ix.conditional_log_level(times[:, None], s) + offset
         c = np.exp(-k * tau)
         ku, su = self.util_kappa, self.util_vol
         d = np.exp(-ku * tau)
         var = su ** 2 * (1.0 - np.exp(-2.0 * ku * tau)) / (2.0 * ku)
         cov = (short_rho * su * ix.sigma_chi * (1.0 - np.exp(-(k + ku) * tau)) / (k + ku)
                + self.util_rho * self.index.rho * su * self.index.sigma_xi * (1.0 - np.exp(-ku * tau)) / ku)
-        j0 = np.array([int(np.argmax(row)) if row.any() else n_j for row in live], dtype=np.int64)
+        j0 = np.array([int(np.argmax(row)) if row.any() else s.size for row in live], dtype=np.int64)
         sd = np.sqrt(var)
         opex_pv, floor = self._opex_and_floor(w)
         return dict(w=w, log_a=log_a, c=c, d=d, util_base=-(self.util_theta * (1.0 - d) + cov),

@@ -183,10 +183,11 @@ class TwoFactor:
         t = np.asarray(t, dtype=float)
         if not self.has_spikes:
             return np.zeros_like(t)
-        half = 0.5 * np.maximum(t, 0.0)[..., None]
+        times, where = np.unique(np.maximum(t, 0.0), return_inverse=True)   # each time once
+        half = 0.5 * times[:, None]
         a = np.exp(-self.kappa * half * (_GL_NODES + 1.0))
         m = np.exp(a * self.spike_mean + 0.5 * a * a * self.spike_vol ** 2) - 1.0
-        return self.spike_intensity * half[..., 0] * (m @ _GL_WEIGHTS)
+        return (self.spike_intensity * half[:, 0] * (m @ _GL_WEIGHTS))[where].reshape(t.shape)
 
     def _unshifted_log_mean(self, t: np.ndarray) -> np.ndarray:
         """ln E[exp(chi_t + xi_t)] including all jumps."""
@@ -206,16 +207,17 @@ class TwoFactor:
                           np.log((self.spot,) + self.forward_prices))
         return np.where(t > 0.0, log_f - self._unshifted_log_mean(t), 0.0)
 
-    def conditional_log_level(self, t: float, s: np.ndarray) -> np.ndarray:
+    def conditional_log_level(self, t, s: np.ndarray) -> np.ndarray:
         """ln E_t[S_s] - (e^{-kappa (s-t)} chi_t + xi_t) for s > t: shift, drift, half the
-        variance and the jump cumulants over (t, s]."""
+        variance and the jump cumulants over (t, s]; t a time, or a column of times [t, 1] for
+        a row per time."""
         s = np.asarray(s, dtype=float)
         tau = np.maximum(s - t, 0.0)
         k = self.kappa
         var = (self.sigma_chi ** 2 * (1.0 - np.exp(-2.0 * k * tau)) / (2.0 * k) + self.sigma_xi ** 2 * tau
                + 2.0 * self.rho * self.sigma_chi * self.sigma_xi * (1.0 - np.exp(-k * tau)) / k)
         launch_mgf = math.exp(self.launch_mean + 0.5 * self.launch_vol ** 2) - 1.0
-        scheduled = self.launches_by(s) - self.launches_by(np.array([t]))[0]
+        scheduled = self.launches_by(s) - self.launches_by(t)
         spikes = self._spike_log_mgf(tau)
         return (self.shift(s) + self.mu_xi * tau + 0.5 * var + self.launch_intensity * tau * launch_mgf
                 + scheduled * (self.launch_mean + 0.5 * self.launch_vol ** 2) + spikes)

@@ -160,8 +160,9 @@ def stack_payoffs(arrays: list[dict]) -> PayoffArgs:
     events = {"fix": (out["fix_period"] >= 0) & leader[:, None], "close": out["close_period"] >= 0,
               "monitor": out["monitor"] != 0}
     for name, fill in PER_PERIOD.items():
-        out[name] = np.stack([np.pad(a[name], (0, width - a[name].size), constant_values=fill)
-                              for a in arrays])
+        out[name] = np.full((len(arrays), width), fill, dtype=arrays[0][name].dtype)
+        for q, a in enumerate(arrays):
+            out[name][q, :a[name].size] = a[name]
     for name, mask in events.items():
         out[f"{name}_ptr"], out[f"{name}_q"] = step_lists(mask)
     return make(PayoffArgs, **{name: out[name] for name in PayoffArgs._fields})

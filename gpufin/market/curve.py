@@ -77,14 +77,14 @@ class Market:
 
     def discount(self, t_years) -> np.ndarray:
         """Discount factors at times in years (ACT/365F); each time is asked of QuantLib once."""
-        curve = self.curve_handle()
         known = self._cache.setdefault("discount", {})
-        out = []
-        for t in np.atleast_1d(np.asarray(t_years, dtype=float)).tolist():
-            if t not in known:
+        times = np.atleast_1d(np.asarray(t_years, dtype=float)).tolist()
+        missing = [t for t in times if t not in known]
+        if missing:
+            curve = self.curve_handle()
+            for t in missing:
                 known[t] = curve.discount(t, True)
-            out.append(known[t])
-        return np.array(out)
+        return np.array([known[t] for t in times])
 
     def _build_curve(self):
         ql, c = self.ql, self.curve

@@ -8,20 +8,16 @@ from pricing_kernels.fleet import CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCH
 from pricing_kernels.threads import range_kernel, run_ranges
 
 
-def moved_collateral(m, weights, cash, value, parts, opex_pv, floor, income_valued, value_factor,
-                     with_going):
-    """(cash, value, going) [move, path, date] under index factors m[move] at the rate shifts
-    whose Lagrange weights over the nodes are weights[move, node]: cash [path, date] and value
-    (used only when not income_valued, times value_factor[move] = m^elasticity) of the first
-    node, parts [node, part, path, date] of every node, opex_pv [move, date] (USD per GPU) at
-    each shift and floor (USD per GPU); going has no dates unless with_going."""
-    n_paths, n_dates = cash.shape
-    shape = (m.size, n_paths, n_dates)
-    out_cash, out_value = np.empty(shape), np.empty(shape)
-    out_going = np.empty((m.size, n_paths, n_dates if with_going else 0))
-    run_ranges(moved_paths, n_paths, m, weights, cash, value, parts, opex_pv, floor, income_valued,
-               value_factor, out_cash, out_value, out_going)
-    return out_cash, out_value, out_going
+def moved_collateral(m, weights, cash, value, parts, opex_pv, floor, income_valued, value_factor, out):
+    """Writes (cash, value, going) [move, path, date] under index factors m[move] at the rate
+    shifts whose Lagrange weights over the nodes are weights[move, node] into the first m.size
+    planes of out = (cash, value, going), buffers the caller reuses (a fresh array this large
+    costs more in page faults than the rebuild): cash [path, date] and value (used only when
+    not income_valued, times value_factor[move] = m^elasticity) of the first node, parts
+    [node, part, path, date] of every node, opex_pv [move, date] (USD per GPU) at each shift and
+    floor (USD per GPU); out's going has no dates when the loan reads none."""
+    run_ranges(moved_paths, cash.shape[0], m, weights, cash, value, parts, opex_pv, floor, income_valued,
+               value_factor, *out)
 
 
 @range_kernel

@@ -13,6 +13,7 @@ import pytest
 
 import gpufin
 import gpufin.portfolio.positions as positions
+import gpufin.risk.loan_moves as loan_moves
 from gpufin.engines.collateral import fleet_chunks
 from gpufin.engines.loan import prepare
 from gpufin.risk.bumps import apply_scenario
@@ -66,6 +67,16 @@ def test_moved_values_are_full_revaluation(name):
         full = _full(doc, m, d)
         assert value == pytest.approx(full, rel=REL, abs=REL * abs(_full(doc, 1.0, None))), (m, d)
     assert fast[0] == gpufin.price(doc)["value"]             # the unmoved loan, bit for bit
+
+
+@pytest.mark.parametrize("name", ["non_ig_ddtl", "everything"])
+def test_moves_rebuilt_in_batches_give_the_same_bits(name, monkeypatch):
+    doc = DOCS[name]()
+    whole = moved_loan_values(doc, MOVES)
+    one_move = 3 * PATHS * 8 * len(prepare(load_spec(doc)).grid)      # bytes of one move's collateral
+    for batch_bytes in (1, 3 * one_move):              # one move a batch; three, the last batch two
+        monkeypatch.setattr(loan_moves, "BATCH_BYTES", batch_bytes)
+        assert moved_loan_values(doc, MOVES) == whole
 
 
 @pytest.mark.parametrize("name", ["non_ig_ddtl", "everything"])

@@ -31,7 +31,7 @@ from pricing_kernels.loan import loan_paths
 from pricing_kernels.moves import moved_collateral
 
 NODES = 5                       # Chebyshev nodes in the rate shift
-BATCH_BYTES = 1 << 28           # the collateral of the moves rebuilt in one pass: 256 MiB at most
+BATCH_BYTES = 1 << 26           # the collateral of the moves rebuilt in one pass: 64 MiB at most
 MOVE_KEYS = frozenset({"index_factor", "rate_shift"})
 
 
@@ -91,10 +91,9 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
             rebuilt.append(k)
     if not rebuilt:
         return values
-    batch = max(1, BATCH_BYTES // (3 * built[0].cash.nbytes))
-    rebuild = _Rebuild(built, [0.0 if d is None else d for d in nodes])
-    for start in range(0, len(rebuilt), batch):
-        ks = rebuilt[start:start + batch]
+    rebuild = _Rebuild(built, [0.0 if d is None else d for d in nodes], len(rebuilt))
+    for start in range(0, len(rebuilt), rebuild.batch):
+        ks = rebuilt[start:start + rebuild.batch]
         for k, collateral in zip(ks, zip(*rebuild([moves[k] for k in ks]))):
             values[k] = _waterfall_value(shifted(moves[k][1]), *collateral)
     return values
@@ -108,21 +107,28 @@ def _waterfall_value(run: LoanRun, cash, value, going) -> float:
 class _Rebuild:
     """The collateral of moves from the nodes' runs: the first node's cash and value, every
     node's series stacked [node, part, path, date] (pricing_kernels.fleet's parts) and opex PV
-    [node, date], the nodes' rate shifts `at`."""
+    [node, date], the nodes' rate shifts `at`; `batch` moves at a time (at most BATCH_BYTES,
+    at most `moves`) into buffers written over by each call."""
 
-    def __init__(self, built: list[_Node], at: list[float]):
+    def __init__(self, built: list[_Node], at: list[float], moves: int):
         self.base, self.at = built[0], at
         self.parts = np.stack([node.parts for node in built])
         self.opex_pv = np.stack([node.opex_pv for node in built])
+        cash, going = self.base.cash, self.base.going
+        self.batch = min(moves, max(1, BATCH_BYTES // (3 * cash.nbytes)))
+        self.out = tuple(np.empty((self.batch,) + a.shape) for a in (cash, cash, going))
 
     def __call__(self, moves: list[tuple[float, float | None]]) -> tuple:
-        """(cash, value, going) [move, path, date] under each move (m, d)."""
+        """(cash, value, going) [move, path, date] under each move (m, d), valid until the
+        next call."""
         base, model = self.base, self.base.run.collateral.model
         m = np.array([m for m, _ in moves])
         weights = np.array([lagrange_weights(self.at, 0.0 if d is None else d) for _, d in moves])
-        return moved_collateral(m, weights, base.cash, base.value, self.parts, weights @ self.opex_pv,
-                                base.floor, model.valuation == "income", m ** model.residual_elasticity,
-                                base.going.shape[1] > 0)
+        # node by node, not by BLAS, whose rounding depends on the batch's shape
+        opex_pv = sum(weights[:, [n]] * self.opex_pv[n] for n in range(len(self.at)))
+        moved_collateral(m, weights, base.cash, base.value, self.parts, opex_pv, base.floor,
+                         model.valuation == "income", m ** model.residual_elasticity, self.out)
+        return tuple(a[:len(moves)] for a in self.out)
 
 
 def _nodes(shifts: set) -> list:

@@ -96,7 +96,14 @@ def merged_grid(events, extra) -> np.ndarray:
 
 
 def payoff_arrays(plan, grid: np.ndarray, market) -> dict:
-    """The observation arrays of pricing_kernels.payoff for a plan on a grid (years)."""
+    """The observation arrays of pricing_kernels.payoff for a plan on a grid (years), but the
+    steps' discount factors (stack_payoffs')."""
+    return {**schedule_arrays(plan, grid), **term_arrays(plan, market)}
+
+
+def schedule_arrays(plan, grid: np.ndarray) -> dict:
+    """payoff_arrays' steps at which the plan fixes, closes and monitors, and its flags: what
+    neither its strikes, its known prints nor its curve change."""
     n_steps = grid.size - 1
     index = {t: i - 1 for i, t in enumerate(grid.tolist())}   # time -> step ending there
     fix_period = np.full(n_steps, -1, dtype=np.int64)
@@ -108,12 +115,8 @@ def payoff_arrays(plan, grid: np.ndarray, market) -> dict:
         np.add.at(fix_weight, steps, 1.0 / period.total_prints)   # prints at one time add up
         last = period.print_times[-1] if period.print_times else None
         close_period[index[last] if last is not None else 0] = p
-    step_df = market.discount(grid[1:])
-    pay_times = np.array([p.pay_time for p in plan.periods], dtype=float)
-    pay_df = market.discount(pay_times) if plan.discounted else np.ones(pay_times.size)
     monitor = np.zeros(n_steps, dtype=np.int64)
     flags = np.zeros(N_FLAGS, dtype=np.int64)
-    levels = np.zeros(3)
     flags[GEOMETRIC] = int(plan.geometric)
     knock = plan.barrier
     if knock is not None:
@@ -124,18 +127,25 @@ def payoff_arrays(plan, grid: np.ndarray, market) -> dict:
             monitor[[index[t] for t in knock.monitor_times]] = 1
         flags[BARRIER_DIR] = 1 if knock.up else -1
         flags[KNOCK_IN] = int(knock.knock_in)
-        levels[:] = (math.log(knock.level), knock.rebate,
-                     market.discount(plan.maturity)[0])
-    periods = plan.periods
     return dict(fix_period=fix_period, fix_weight=fix_weight, close_period=close_period,
-                monitor=monitor, step_df=step_df,
-                strike=np.array([p.strike for p in periods], dtype=float),
+                monitor=monitor, flags=flags)
+
+
+def term_arrays(plan, market) -> dict:
+    """payoff_arrays' strikes, known prints, payment discount factors and barrier levels."""
+    periods = plan.periods
+    pay_times = np.array([p.pay_time for p in periods], dtype=float)
+    levels = np.zeros(3)
+    knock = plan.barrier
+    if knock is not None:
+        levels[:] = (math.log(knock.level), knock.rebate, market.discount(plan.maturity)[0])
+    return dict(strike=np.array([p.strike for p in periods], dtype=float),
                 omega=np.array([p.omega for p in periods], dtype=float),
                 linear=np.array([int(p.linear) for p in periods], dtype=np.int64),
-                pay_df=pay_df,
+                pay_df=market.discount(pay_times) if plan.discounted else np.ones(pay_times.size),
                 known_arith=np.array([p.known_sum / p.total_prints for p in periods]),
                 known_geo=np.array([p.known_log_sum / p.total_prints for p in periods]),
-                flags=flags, levels=levels)
+                levels=levels)
 
 
 STACKED = ("fix_period", "fix_weight", "close_period", "monitor", "flags", "levels")
@@ -143,13 +153,14 @@ PER_PERIOD = {"strike": 0.0, "omega": 1.0, "linear": 1, "pay_df": 0.0, "known_ar
               "known_geo": 0.0}
 
 
-def stack_payoffs(arrays: list[dict]) -> PayoffArgs:
-    """Payoff arrays of several plans on one grid, stacked along a leading payoff axis;
+def stack_payoffs(arrays: list[dict], step_df: np.ndarray) -> PayoffArgs:
+    """Payoff arrays of several plans on one grid, stacked along a leading payoff axis, with
+    step_df the discount factor at each step's end (of the curve that pays rebates at a hit);
     period arrays are padded (padding periods are never closed, so they pay nothing).
     flags[q, AVERAGER] is the first payoff with q's fixing schedule; the *_ptr / *_q
     arrays list by step the payoffs that fix (leaders only), close and are monitored."""
     width = max(a["strike"].size for a in arrays)
-    out = {"step_df": arrays[0]["step_df"]}
+    out = {"step_df": step_df}
     for name in STACKED:
         out[name] = np.stack([a[name] for a in arrays])
     schedules = {}      # payoffs fixed and closed on the same steps share running averages
@@ -193,7 +204,7 @@ def kernel_call(model, grid, plans, market, pathwise: PathwiseArgs | None = None
     (years); given the plans' PathwiseArgs, the kernel that also sums the pathwise delta and
     vega, and its records (model, payoff, vega, pathwise)."""
     model_args = model.kernel_args(grid, market)
-    payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans])
+    payoff_args = stack_payoffs([payoff_arrays(plan, grid, market) for plan in plans], market.discount(grid[1:]))
     bridge = payoff_args.flags[:, BRIDGE].any()
     if isinstance(model, Lognormal):
         events = model_args.pois_cdf.shape[1] > 0 or bridge

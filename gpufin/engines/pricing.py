@@ -22,8 +22,9 @@ from gpufin.engines.analytic import (closed_form, closed_form_greeks, futures_pr
 from gpufin.engines.collateral import build_collateral
 from gpufin.engines.loan import price_loan
 from gpufin.engines.montecarlo import (Z95, Greeks, build_index_set, estimate, greek_estimates,
-                                       kernel_call, pathwise_args, payoff_arrays, seed_key,
-                                       simulate_sums, stack_payoffs, state_estimate, time_grid)
+                                       kernel_call, pathwise_args, schedule_arrays, seed_key,
+                                       simulate_sums, stack_payoffs, state_estimate, term_arrays,
+                                       time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan, build_plan
 from gpufin.market.curve import build_market
@@ -390,7 +391,12 @@ def _moved_monte_carlo(jobs: list) -> list[float]:
     first = jobs[0]
     mc, model, grid = first.spec.mc, first.model, first.grid
     kernel, (model_args, _) = kernel_call(model, grid, [first.plan], first.market)
-    payoffs = stack_payoffs([payoff_arrays(job.plan, grid, job.market) for job in jobs])
+    schedules = {}          # a trade's moves fix and close on the same steps
+    for job in jobs:
+        if job.trade not in schedules:
+            schedules[job.trade] = schedule_arrays(job.plan, grid)
+    payoffs = stack_payoffs([{**schedules[job.trade], **term_arrays(job.plan, job.market)}
+                             for job in jobs], first.market.discount(grid[1:]))    # no barriers
     sums = simulate_sums(kernel, (model_args, payoffs), mc.paths, mc.seed, mc.antithetic, mc.chunk_paths)
     values = []
     for job, job_sums in zip(jobs, sums):

@@ -46,6 +46,7 @@ from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan
 from gpufin.models.index import Lognormal
 
 _NORMAL = ql.CumulativeNormalDistribution()
+TAIL = 1e-18        # what a Poisson mixture leaves out, relative to its forward or strike
 
 
 def _option_type(omega: float):
@@ -72,14 +73,21 @@ def black_sensitivities(omega, strike, forward, variance, discount) -> tuple[flo
 
 
 def _poisson_terms(base_mean, base_var, jump_mean, jump_var, lam_t):
-    """(P(N = n), F_n, v_n) of each term of a Poisson mixture of lognormal laws."""
+    """(P(N = n), F_n, v_n) of each term of a Poisson mixture of lognormal laws, until the
+    terms left out weigh less than TAIL: a term's price is at most DF P(N = n) max(F_n, K),
+    and once each next term's P(N = n) and P(N = n) F_n / F_0 are at most half the last's, the
+    tail is at most the last term's."""
     n_max = int(lam_t + 12.0 * math.sqrt(lam_t) + 25.0) if lam_t > 0.0 else 0
+    growth = math.exp(jump_mean + 0.5 * jump_var)          # F_{n+1} / F_n
     weight = math.exp(-lam_t)
     for n in range(n_max + 1):
         if n > 0:
             weight *= lam_t / n
         var = base_var + n * jump_var
         yield weight, math.exp(base_mean + n * jump_mean + 0.5 * var), var
+        halving = lam_t * max(growth, 1.0) <= 0.5 * (n + 1)
+        if halving and weight * max(growth, 1.0) ** n < TAIL:
+            return
 
 
 def poisson_black_mixture(omega, strike, base_mean, base_var, jump_mean, jump_var, lam_t,

@@ -27,6 +27,7 @@ def moved_paths(lo, hi, m, weights, cash, value, parts, opex_pv, floor, income_v
     so that it vectorizes)."""
     n_dates = cash.shape[1]
     going = out_going.shape[2] > 0
+    income_read = income_valued or going
     merchant, held, given_up = np.empty(n_dates), np.empty(n_dates), np.empty(n_dates)
     for p in range(lo, hi):
         for k in range(m.size):
@@ -34,12 +35,15 @@ def moved_paths(lo, hi, m, weights, cash, value, parts, opex_pv, floor, income_v
                 moving = parts[0, MOVING_CASH, p, i]
                 out_cash[k, p, i] = (cash[p, i] - moving) + m[k] * moving
                 merchant[i], held[i], given_up[i] = 0.0, 0.0, 0.0
-            for n in range(weights.shape[1]):
+            for n in range(weights.shape[1]):          # each node's series read only if used
                 w = weights[k, n]
-                for i in range(n_dates):
-                    merchant[i] += w * parts[n, MERCHANT_VALUE, p, i]
-                    held[i] += w * parts[n, CONTRACTS_HELD, p, i]
-                    given_up[i] += w * parts[n, MERCHANT_GIVEN_UP, p, i]
+                if income_read:
+                    for i in range(n_dates):
+                        merchant[i] += w * parts[n, MERCHANT_VALUE, p, i]
+                if going:
+                    for i in range(n_dates):
+                        held[i] += w * parts[n, CONTRACTS_HELD, p, i]
+                        given_up[i] += w * parts[n, MERCHANT_GIVEN_UP, p, i]
             for i in range(n_dates):
                 gpus = parts[0, GPUS, p, i]
                 income = max(m[k] * merchant[i] - gpus * opex_pv[k, i], gpus * floor)

@@ -28,6 +28,11 @@ The Monte Carlo of a trade sees the same instants.
   factor (xi; ln S under GBM and Merton), Gaussian given the number of jumps: a Poisson
   mixture of Black-76 prices on the forward R.
 
+`closed_form_moves` values a trade under many index and rate moves at once (VaR, stress,
+Greek bumps): the European and linear strips over NumPy arrays of moves, Black-76 by
+`black_array` (the formula of blackFormula on arrays, scipy's normal distribution), equal to
+the move-by-move closed forms to rounding (tests/test_var_models.py).
+
 `closed_form_greeks` differentiates the same formulas (all but the barrier's): each option
 term is Black-76 on a lognormal law of mean m and variance v of ln S, whose derivatives in
 (m, v) follow from d/d ln F = DF omega N(omega d1) F and d/d sd = DF F phi(d1); every model
@@ -40,6 +45,7 @@ import math
 
 import numpy as np
 import QuantLib as ql
+from scipy.special import ndtr
 
 from gpufin.errors import NoClosedForm
 from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan
@@ -58,6 +64,17 @@ def black(omega, strike, forward, std_dev, discount) -> float:
     if std_dev <= 0.0:
         return discount * max(omega * (forward - strike), 0.0)
     return ql.blackFormula(_option_type(omega), strike, forward, std_dev, discount)
+
+
+def black_array(omega, strike, forward, std_dev, discount) -> np.ndarray:
+    """Black-76 on arrays (broadcast together): discount omega (F N(omega d1) - K N(omega d2)),
+    the intrinsic value where std_dev is 0; QuantLib's blackFormula takes one price a call,
+    this takes many strikes and discount factors at once."""
+    std_dev = np.asarray(std_dev, dtype=float)
+    sd = np.where(std_dev > 0.0, std_dev, 1.0)
+    d1 = np.log(forward / strike) / sd + 0.5 * sd
+    price = omega * (forward * ndtr(omega * d1) - strike * ndtr(omega * (d1 - sd)))
+    return discount * np.where(std_dev > 0.0, price, np.maximum(omega * (forward - strike), 0.0))
 
 
 def black_sensitivities(omega, strike, forward, variance, discount) -> tuple[float, float]:
@@ -128,13 +145,15 @@ def european(model, market, t: float, strike: float, omega: float) -> float:
     return poisson_black_mixture(omega, strike, *_log_law(model, t, df), df)
 
 
-def _log_law(model, t: float, df: float) -> tuple:
+def _log_law(model, t: float, df) -> tuple:
     """ln S_t as a Poisson mixture of normals: (base_mean, base_var, jump_mean, jump_var,
     lam_t), ln S_t | N = n ~ N(base_mean + n jump_mean, base_var + n jump_var) (GBM: no
-    jumps; Merton; Schwartz-Smith's launch jumps, no closed form with spikes)."""
+    jumps; Merton; Schwartz-Smith's launch jumps, no closed form with spikes); df the
+    discount factor to t, or an array of them (GBM and Merton drift at the curve's rate: then
+    base_mean is an array)."""
     if isinstance(model, Lognormal):
-        drift = math.log(model.spot) - math.log(df) - (model.dividend + 0.5 * model.vol ** 2
-                                                       + model.jump_intensity * model.jump_compensator) * t
+        drift = math.log(model.spot) - np.log(df) - (model.dividend + 0.5 * model.vol ** 2
+                                                     + model.jump_intensity * model.jump_compensator) * t
         return (drift, model.vol ** 2 * t, model.jump_mean, model.jump_vol ** 2,
                 model.jump_intensity * t)
     if model.has_spikes:
@@ -144,6 +163,18 @@ def _log_law(model, t: float, df: float) -> tuple:
     base_mean = float(mean[0] + model.shift(t)[0]) + n_sched * model.launch_mean
     base_var = float(var[0]) + n_sched * model.launch_vol ** 2
     return base_mean, base_var, model.launch_mean, model.launch_vol ** 2, model.launch_intensity * t
+
+
+def european_moves(model, t: float, strike: float, omega: float, factors: np.ndarray,
+                   dfs: np.ndarray) -> np.ndarray:
+    """`european` at strike / factors[k] on the curve whose discount factor to t is dfs[k],
+    for every move k at once (the Poisson mixture's terms in turn, each over all moves)."""
+    base_mean, base_var, jump_mean, jump_var, lam_t = _log_law(model, t, dfs)
+    level, strikes = np.exp(base_mean), strike / factors
+    total = np.zeros(factors.size)
+    for weight, forward, var in _poisson_terms(0.0, base_var, jump_mean, jump_var, lam_t):
+        total += weight * black_array(omega, strikes, level * forward, math.sqrt(var), dfs)
+    return total
 
 
 def european_greeks(model, market, t: float, strike: float, omega: float) -> tuple[float, float]:
@@ -292,6 +323,36 @@ def _formula(model, plan) -> str:
 def european_strip(model, market, plan) -> float:
     """Single-print periods (Europeans, caplets, floorlets): a sum of `european`."""
     return sum(european(model, market, p.pay_time, p.strike, p.omega) for p in plan.periods)
+
+
+def closed_form_moves(model, markets: list, plan, factors: np.ndarray) -> np.ndarray:
+    """closed_form(model, markets[k], per_unit_factor(plan, factors[k])) for every move k at
+    once, per unit notional, where the factor moves only strikes and known prints (no print
+    today): strips of single-print periods (Europeans, caplets, floorlets) and linear strips
+    (futures, forwards, swaps); NoClosedForm for the others (priced move by move)."""
+    form = None if isinstance(plan, (FutureOptionPlan, ResidualPutPlan)) else _formula(model, plan)
+    if form not in ("european", "linear"):
+        raise NoClosedForm("instrument.kind", "priced move by move")
+    if form == "linear":
+        return _linear_moves(model, markets, plan, factors)
+    total = np.zeros(factors.size)
+    for p in plan.periods:
+        dfs = np.array([market.discount(p.pay_time)[0] for market in markets])
+        total += european_moves(model, p.pay_time, p.strike, p.omega, factors, dfs)
+    return total
+
+
+def _linear_moves(model, markets: list, plan, factors: np.ndarray) -> np.ndarray:
+    """linear_strip under each move (closed_form_moves): E[S_t] once on a two-factor model,
+    once per curve on GBM and Merton (their drift is the curve's)."""
+    curves = markets if isinstance(model, Lognormal) else markets[:1]
+    means = np.array([model.mean(_print_times(plan), market) for market in curves])  # [curve, print]
+    total = np.zeros(factors.size)
+    for p, mean in zip(plan.periods, _by_period(plan, means.T)):
+        dfs = np.array([market.discount(p.pay_time)[0] for market in markets]) if plan.discounted else 1.0
+        expected = p.known_sum / factors + mean.sum(axis=0)
+        total += dfs * p.omega * (expected / p.total_prints - p.strike / factors)
+    return total
 
 
 def european_strip_greeks(model, market, plan) -> tuple[float, float]:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gpufin.engines.analytic import (closed_form, closed_form_greeks, futures_price, geometric_greeks,
-                                     geometric_strip_mean, linear_strip, long_factor_law,
-                                     long_factor_log_mgf)
+from gpufin.engines.analytic import (closed_form, closed_form_greeks, closed_form_moves, futures_price,
+                                     geometric_greeks, geometric_strip_mean, linear_strip,
+                                     long_factor_law, long_factor_log_mgf)
 from gpufin.engines.collateral import build_collateral
 from gpufin.engines.loan import price_loan
 from gpufin.engines.montecarlo import (Z95, Greeks, build_index_set, estimate, greek_estimates,
@@ -350,6 +350,14 @@ def _moved_jobs(n: int, s: Spec, moves: list, values: list) -> list:
     model = with_forward_curve(build_model(s.model, s.timeline), s.market.forward_curve, s.timeline)
     base = build_plan(s.instrument, s.model.spot, s.timeline)
     moves_today = any(p.today_prints for p in base.periods)
+    if s.mc.method in ("auto", "analytic") and not moves_today:
+        factors = np.array([factor for factor, _ in moves], dtype=float)
+        try:
+            unit = closed_form_moves(model, [market for _, market in moves], base, factors)
+            values[:] = (factors * base.notional * unit).tolist()
+            return []
+        except NoClosedForm:
+            pass                                    # move by move
     grid, jobs = None, []
     for k, (factor, market) in enumerate(moves):
         plan = build_plan(s.instrument, factor * s.model.spot, s.timeline) if moves_today else base

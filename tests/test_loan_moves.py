@@ -50,8 +50,16 @@ def _merchant_with_everything() -> dict:
     return doc
 
 
+def _liquidation_only() -> dict:
+    """The non-IG deal recovering by liquidation alone: no going concern, residual value."""
+    doc = _deal("non_ig_ddtl")
+    doc["instrument"]["recovery"] = "liquidation"
+    return doc
+
+
 DOCS = {"ig_anchored_ddtl": lambda: _deal("ig_anchored_ddtl"), "non_ig_ddtl": lambda: _deal("non_ig_ddtl"),
-        "merchant_fleet": lambda: _deal("merchant_fleet"), "everything": _merchant_with_everything}
+        "merchant_fleet": lambda: _deal("merchant_fleet"), "everything": _merchant_with_everything,
+        "liquidation_only": _liquidation_only}
 
 
 def _full(doc: dict, m: float, d) -> float:
@@ -67,6 +75,22 @@ def test_moved_values_are_full_revaluation(name):
         full = _full(doc, m, d)
         assert value == pytest.approx(full, rel=REL, abs=REL * abs(_full(doc, 1.0, None))), (m, d)
     assert fast[0] == gpufin.price(doc)["value"]             # the unmoved loan, bit for bit
+
+
+@pytest.mark.parametrize("name, runs", [("liquidation_only", 1), ("non_ig_ddtl", NODES + 1)])
+def test_fleet_runs_only_where_rates_move_the_paths(name, runs, monkeypatch):
+    """Residual value and no going concern: no discounted income in the paths, so the
+    document's own run serves every rate shift; a going concern needs the Chebyshev nodes
+    (and the unshifted run)."""
+    node, built = loan_moves._Node, []
+
+    def counted(run):
+        built.append(run)
+        return node(run)
+
+    monkeypatch.setattr(loan_moves, "_Node", counted)
+    moved_loan_values(DOCS[name](), MOVES)
+    assert len(built) == runs
 
 
 @pytest.mark.parametrize("name", ["non_ig_ddtl", "everything"])

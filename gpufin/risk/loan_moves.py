@@ -79,7 +79,7 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
     shift d or None), on the document's own paths."""
     moves = [(m, None if d in (None, 0.0) else d) for m, d in moves]   # a zero shift is no shift
     shifted = _Shifted(doc)
-    nodes = _nodes({d for _, d in moves})
+    nodes = _nodes({d for _, d in moves}) if _rates_move_paths(shifted(None)) else [None]
     built = [_Node(shifted(d)) for d in nodes]
     values = [None] * len(moves)
     rebuilt = []
@@ -97,6 +97,14 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
         for k, collateral in zip(ks, zip(*rebuild([moves[k] for k in ks]))):
             values[k] = _waterfall_value(shifted(moves[k][1]), *collateral)
     return values
+
+
+def _rates_move_paths(run: LoanRun) -> bool:
+    """Whether a rate shift moves the fleet's paths: only through a discounted income, the
+    collateral's value under the income approach or the going concern's. Otherwise one run,
+    the document's own, serves every shift (its weight 1)."""
+    model = run.collateral.model
+    return model.valuation == "income" or model.continuation
 
 
 def _waterfall_value(run: LoanRun, cash, value, going) -> float:

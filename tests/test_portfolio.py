@@ -15,6 +15,9 @@ from scipy import stats
 import gpufin
 from gpufin.errors import SpecError
 from gpufin import stress_book, value_book, var_book
+from gpufin.portfolio import positions
+from gpufin.risk.bumps import apply_scenario
+from gpufin.spec.book import load_book
 
 ROOT = Path(__file__).resolve().parents[1]
 GBM = {"model.kind": "gbm", "model.spot": 2.4, "model.vol": 0.5, "model.rate": 0.04}
@@ -140,6 +143,23 @@ def test_stress_and_var(tmp_path):
     assert result["es"] >= result["var"] > 0 and result["errors"] == 0
     assert (tmp_path / "pnl.png").read_bytes()[:4] == b"\x89PNG"
     assert len(pd.read_csv(tmp_path / "var.csv")) == 60
+
+
+def test_loans_revalued_under_scenarios_are_their_prices(tmp_path):
+    """A loan under scenarios that move more than the index and the rates is revalued for its
+    value alone (no quantiles, no new-GPU check): price()'s value of each moved document, bit
+    for bit."""
+    rows = [dict(id="loan", quantity=1, sku="H100", spec=str(ROOT / "data/deals/merchant_fleet.toml"),
+                 **{"mc.paths": 500})]
+    book = load_book(write_book(tmp_path / "book.csv", rows), allow_outside=True)
+    scenarios = {"power": {"power_factor": 2.0},
+                 "severe": {"index_factor": 0.6, "utilization": 0.5, "rate_shift": 0.01}}
+    row, = positions.scenario_chunk(book, {"scenarios": scenarios})
+    doc = positions._prepared(book[0].doc, {})[0]
+    assert row["unit_values"]["base"] == gpufin.price(doc)["value"]
+    for name, shocks in scenarios.items():
+        moved = apply_scenario(doc, positions._position_shocks(row, shocks))
+        assert row["unit_values"][name] == gpufin.price(moved)["value"], name
 
 
 def test_misspelt_scenario_file_is_refused(tmp_path):

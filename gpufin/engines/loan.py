@@ -392,10 +392,22 @@ def waterfall_cash(run: LoanRun, cache: PathCache):
 
 def price_loan(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> dict:
     """Price a loan spec (optionally at another spread) and summarize its paths."""
+    run, (out, ltv, dscr, _) = _priced(s, spread, cache)
+    return summarize(run, out, ltv, dscr)
+
+
+def loan_value_only(s: Spec) -> float:
+    """price_loan's `value` (USD), bit for bit, without the rest of its summary (quantiles,
+    the new GPU's value): what scenario revaluation reads."""
+    run, (out, _, _, _) = _priced(s)
+    return loan_value(run, out)[0]
+
+
+def _priced(s: Spec, spread: float | None = None, cache: PathCache | None = None) -> tuple:
+    """The loan's run and its waterfall (out, ltv, dscr, equity) over all paths."""
     run = prepare(s, spread, cache.run.collateral if cache else None)
     cache = cache or PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths, keep=False)
-    out, ltv, dscr, _ = waterfall(run, cache)
-    return summarize(run, out, ltv, dscr)
+    return run, waterfall(run, cache)
 
 
 def value_loan(s: Spec, cache: PathCache | None = None) -> tuple[dict, LenderCash]:

@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from gpufin.engines.loan import fixed_schedule
+from gpufin.engines.loan import fixed_schedule, loan_value_only
 from gpufin.engines.pricing import has_greek_estimator, has_moved_pricing, price_many, price_moved
 from gpufin.errors import SpecError
 from gpufin.market.curve import build_market
@@ -99,11 +99,13 @@ def _failure(result) -> str | None:
 class _Batch:
     """What a chunk prices at once: specs and bumped documents for price_many (with whether
     each wants its Greeks), trades with their moves for price_moved, loans with theirs for
-    moved_loan_values, and the discount curves built so far (by _market)."""
+    moved_loan_values, loans' scenario documents revalued for their values alone, and the
+    discount curves built so far (by _markets)."""
     docs: list = field(default_factory=list)
     wanted: list = field(default_factory=list)
     moved: list = field(default_factory=list)
     loans: list = field(default_factory=list)
+    revalued: list = field(default_factory=list)
     markets: dict = field(default_factory=dict)
 
 
@@ -238,14 +240,16 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
             if isinstance(start, str):
                 row["error"], start = start, None
         starts.append(start)
-    priced, moved_values = price_many(batch.docs), price_moved(batch.moved)
-    loan_values = [_moved_loan(doc, moves) for doc, moves in batch.loans]
+    priced = price_many(batch.docs)
+    by_how = {"moved": price_moved(batch.moved),
+              "loan": [_moved_loan(doc, moves) for doc, moves in batch.loans],
+              "revalued": [_revalued_loan(spec, docs) for spec, docs in batch.revalued]}
     for row, start in zip(rows, starts):
         if start is None:
             continue
         how, at = start
-        if how in ("moved", "loan"):
-            values = (moved_values if how == "moved" else loan_values)[at]
+        if how in by_how:
+            values = by_how[how][at]
             failed = values if isinstance(values, Exception) else None
         else:
             results = priced[at:at + 1 + len(names)]
@@ -260,8 +264,9 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
 
 def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Batch) -> tuple | str:
     """A position's scenario values added to `batch`: ("moved", its place in price_moved's),
-    ("loan", its place in the moved loans') or ("full", where its base and scenario results
-    start in price_many's), or why it cannot be valued."""
+    ("loan", its place in the moved loans'), ("revalued", its place in the loans revalued in
+    full) or ("full", where its base and scenario results start in price_many's), or why it
+    cannot be valued."""
     try:
         doc, spec = _prepared(doc, options)
         shocks = [{}] + [_position_shocks(row, options["scenarios"][n]) for n in names]
@@ -276,8 +281,20 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
         revalued = [apply_scenario(doc, k) for k in shocks[1:]]
     except Exception as exc:
         return _describe(exc)
+    if doc.get("instrument", {}).get("kind") == "loan":
+        batch.revalued.append((spec, revalued))
+        return "revalued", len(batch.revalued) - 1
     batch.docs += [spec, *revalued]
     return "full", len(batch.docs) - 1 - len(revalued)
+
+
+def _revalued_loan(spec, docs: list):
+    """The values of a loan's validated spec and of its scenario documents, each revalued in
+    full, or the exception that stopped them (one loan's failure never sinks the others)."""
+    try:
+        return [loan_value_only(s) for s in [spec, *map(load_spec, docs)]]
+    except Exception as exc:
+        return exc
 
 
 def _moved_loan(doc: dict, moves: list):

@@ -4,25 +4,26 @@ and its checks in gpufin.risk.loan_moves). Several moves at once: a path's serie
 from memory once for all of them (the rebuild is bound by memory traffic, not arithmetic)."""
 import numpy as np
 
-from pricing_kernels.fleet import CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE, MOVING_CASH
 from pricing_kernels.threads import range_kernel, run_ranges
 
 
-def moved_collateral(m, weights, cash, value, parts, opex_pv, floor, income_valued, value_factor, out):
+def moved_collateral(m, weights, first, discounted, opex_pv, floor, income_valued, value_factor, out):
     """Writes (cash, value, going) [move, path, date] under index factors m[move] at the rate
     shifts whose Lagrange weights over the nodes are weights[move, node] into the first m.size
     planes of out = (cash, value, going), buffers the caller reuses (a fresh array this large
-    costs more in page faults than the rebuild): cash [path, date] and value (used only when
-    not income_valued, times value_factor[move] = m^elasticity) of the first node, parts
-    [node, part, path, date] of every node, opex_pv [move, date] (USD per GPU) at each shift and
-    floor (USD per GPU); out's going has no dates when the loan reads none."""
-    run_ranges(moved_paths, cash.shape[0], m, weights, cash, value, parts, opex_pv, floor, income_valued,
-               value_factor, *out)
+    costs more in page faults than the rebuild). first = (cash, value, moving cash, GPUs)
+    [path, date] of the first node (value used only when not income_valued, times
+    value_factor[move] = m^elasticity); discounted = (merchant value, contracts held, merchant
+    revenue given up) [node, path, date] of every node, each read only where the value or the
+    going concern needs it (else it may be empty); opex_pv [move, date] (USD per GPU) at each
+    shift and floor (USD per GPU); out's going has no dates when the loan reads none."""
+    run_ranges(moved_paths, first[0].shape[0], m, weights, *first, *discounted, opex_pv, floor,
+               income_valued, value_factor, *out)
 
 
 @range_kernel
-def moved_paths(lo, hi, m, weights, cash, value, parts, opex_pv, floor, income_valued, value_factor,
-                out_cash, out_value, out_going):
+def moved_paths(lo, hi, m, weights, cash, value, moving, gpus, merchant_value, contracts_held, given_up_value,
+                opex_pv, floor, income_valued, value_factor, out_cash, out_value, out_going):
     """moved_collateral's rows for paths lo .. hi - 1 (each loop over a path's dates innermost,
     so that it vectorizes)."""
     n_dates = cash.shape[1]
@@ -32,21 +33,19 @@ def moved_paths(lo, hi, m, weights, cash, value, parts, opex_pv, floor, income_v
     for p in range(lo, hi):
         for k in range(m.size):
             for i in range(n_dates):
-                moving = parts[0, MOVING_CASH, p, i]
-                out_cash[k, p, i] = (cash[p, i] - moving) + m[k] * moving
+                out_cash[k, p, i] = (cash[p, i] - moving[p, i]) + m[k] * moving[p, i]
                 merchant[i], held[i], given_up[i] = 0.0, 0.0, 0.0
             for n in range(weights.shape[1]):          # each node's series read only if used
                 w = weights[k, n]
                 if income_read:
                     for i in range(n_dates):
-                        merchant[i] += w * parts[n, MERCHANT_VALUE, p, i]
+                        merchant[i] += w * merchant_value[n, p, i]
                 if going:
                     for i in range(n_dates):
-                        held[i] += w * parts[n, CONTRACTS_HELD, p, i]
-                        given_up[i] += w * parts[n, MERCHANT_GIVEN_UP, p, i]
+                        held[i] += w * contracts_held[n, p, i]
+                        given_up[i] += w * given_up_value[n, p, i]
             for i in range(n_dates):
-                gpus = parts[0, GPUS, p, i]
-                income = max(m[k] * merchant[i] - gpus * opex_pv[k, i], gpus * floor)
+                income = max(m[k] * merchant[i] - gpus[p, i] * opex_pv[k, i], gpus[p, i] * floor)
                 out_value[k, p, i] = income if income_valued else value[p, i] * value_factor[k]
                 if going:
                     out_going[k, p, i] = income + held[i] - m[k] * given_up[i]

@@ -337,9 +337,13 @@ def closed_form_moves(model, markets: list, plan, factors: np.ndarray) -> np.nda
         return _linear_moves(model, markets, plan, factors)
     total = np.zeros(factors.size)
     for p in plan.periods:
-        dfs = np.array([market.discount(p.pay_time)[0] for market in markets])
-        total += european_moves(model, p.pay_time, p.strike, p.omega, factors, dfs)
+        total += european_moves(model, p.pay_time, p.strike, p.omega, factors, _discounts(markets, p.pay_time))
     return total
+
+
+def _discounts(markets: list, t: float) -> np.ndarray:
+    """The discount factor to t (years) of each market."""
+    return np.array([market.discount(t)[0] for market in markets])
 
 
 def _linear_moves(model, markets: list, plan, factors: np.ndarray) -> np.ndarray:
@@ -349,7 +353,7 @@ def _linear_moves(model, markets: list, plan, factors: np.ndarray) -> np.ndarray
     means = np.array([model.mean(_print_times(plan), market) for market in curves])  # [curve, print]
     total = np.zeros(factors.size)
     for p, mean in zip(plan.periods, _by_period(plan, means.T)):
-        dfs = np.array([market.discount(p.pay_time)[0] for market in markets]) if plan.discounted else 1.0
+        dfs = _discounts(markets, p.pay_time) if plan.discounted else 1.0
         expected = p.known_sum / factors + mean.sum(axis=0)
         total += dfs * p.omega * (expected / p.total_prints - p.strike / factors)
     return total

@@ -26,7 +26,8 @@ from gpufin.engines.loan import LoanRun, loan_value, prepare
 from gpufin.engines.montecarlo import seed_key
 from gpufin.risk.bumps import shift_rates
 from gpufin.spec.reader import load_spec
-from pricing_kernels.fleet import CASH, N_PARTS
+from pricing_kernels.fleet import (CASH, CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE, MOVING_CASH,
+                                    N_PARTS)
 from pricing_kernels.loan import loan_paths
 from pricing_kernels.moves import moved_collateral
 
@@ -113,28 +114,34 @@ def _waterfall_value(run: LoanRun, cash, value, going) -> float:
 
 
 class _Rebuild:
-    """The collateral of moves from the nodes' runs: the first node's cash and value, every
-    node's series stacked [node, part, path, date] (pricing_kernels.fleet's parts) and opex PV
-    [node, date], the nodes' rate shifts `at`; `batch` moves at a time (at most BATCH_BYTES,
-    at most `moves`) into buffers written over by each call."""
+    """The collateral of moves from the nodes' runs (rate shifts `at`): the first node's cash,
+    value, moving cash and GPUs, and each discounted series that the value or the going
+    concern reads stacked [node, path, date] (one array per series: each small enough for the
+    allocator to reuse its memory loan after loan), and the nodes' opex PV [node, date];
+    `batch` moves at a time (at most BATCH_BYTES, at most `moves`) into buffers written over by
+    each call."""
 
     def __init__(self, built: list[_Node], at: list[float], moves: int):
         self.base, self.at = built[0], at
-        self.parts = np.stack([node.parts for node in built])
+        model, cash, going = self.base.run.collateral.model, self.base.cash, self.base.going
+        read = {MERCHANT_VALUE: model.valuation == "income" or going.shape[1] > 0,
+                CONTRACTS_HELD: going.shape[1] > 0, MERCHANT_GIVEN_UP: going.shape[1] > 0}
+        self.first = (cash, self.base.value, self.base.parts[MOVING_CASH], self.base.parts[GPUS])
+        self.discounted = tuple(np.stack([node.parts[part] for node in built]) if used else np.empty((0, 0, 0))
+                                for part, used in read.items())
         self.opex_pv = np.stack([node.opex_pv for node in built])
-        cash, going = self.base.cash, self.base.going
         self.batch = min(moves, max(1, BATCH_BYTES // (3 * cash.nbytes)))
         self.out = tuple(np.empty((self.batch,) + a.shape) for a in (cash, cash, going))
 
     def __call__(self, moves: list[tuple[float, float | None]]) -> tuple:
         """(cash, value, going) [move, path, date] under each move (m, d), valid until the
         next call."""
-        base, model = self.base, self.base.run.collateral.model
+        model = self.base.run.collateral.model
         m = np.array([m for m, _ in moves])
         weights = np.array([lagrange_weights(self.at, 0.0 if d is None else d) for _, d in moves])
         # node by node, not by BLAS, whose rounding depends on the batch's shape
         opex_pv = sum(weights[:, [n]] * self.opex_pv[n] for n in range(len(self.at)))
-        moved_collateral(m, weights, base.cash, base.value, self.parts, opex_pv, base.floor,
+        moved_collateral(m, weights, self.first, self.discounted, opex_pv, self.base.floor,
                          model.valuation == "income", m ** model.residual_elasticity, self.out)
         return tuple(a[:len(moves)] for a in self.out)
 

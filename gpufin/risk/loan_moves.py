@@ -11,11 +11,13 @@ write_parts), exactly in m, since an index move only adds ln m to the long facto
 A rate shift leaves the cash as it is and moves the discounting inside the values (merchant,
 opex_pv, held, given_up), smoothly: those are interpolated in d on Chebyshev nodes spanning the
 moves' shifts (NODES fleet runs; a polynomial of degree NODES - 1, exact at a node and where
-the moves have no more shifts than nodes). The loan's own terms (curve, coupons, sculpted
-schedule) are prepared at each move's shift exactly, and its waterfall runs once per move on
-the rebuilt paths, rebuilt for many moves in one pass over the nodes' series
-(pricing_kernels.moves). A move with m = 1 on a node is the node's own run: the loan's price, bit
-for bit. Checked against full revaluation of each moved document (tests/test_loan_moves.py).
+the moves have no more shifts than nodes); where nothing in the paths is discounted (residual
+or book value, no going concern) one run, the document's own, serves every shift. The loan's
+own terms (curve, coupons, sculpted schedule) are prepared at each move's shift exactly, and
+its waterfall runs once per move on the rebuilt paths, rebuilt for many moves in one pass over
+the nodes' series (pricing_kernels.moves). A move with m = 1 on a node is the node's own run:
+the loan's price, bit for bit. Checked against full revaluation of each moved document
+(tests/test_loan_moves.py).
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import gpufin
 from gpufin.errors import SpecError
 from gpufin import stress_book, value_book, var_book
 from gpufin.portfolio import positions
-from gpufin.risk.bumps import apply_scenario
+from gpufin.risk.bumps import apply_scenario, greek_bumps, greeks
 from gpufin.spec.book import load_book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,6 +160,20 @@ def test_loans_revalued_under_scenarios_are_their_prices(tmp_path):
     for name, shocks in scenarios.items():
         moved = apply_scenario(doc, positions._position_shocks(row, shocks))
         assert row["unit_values"][name] == gpufin.price(moved)["value"], name
+
+
+def test_loan_greeks_from_bumps_valued_alone_are_the_bumped_prices(tmp_path):
+    """A loan's bumped documents are valued for their values alone: the Greeks are those of
+    price() of each bumped document, bit for bit."""
+    rows = [dict(id="loan", quantity=1, sku="H100", spec=str(ROOT / "data/deals/merchant_fleet.toml"),
+                 **{"mc.paths": 500})]
+    book = load_book(write_book(tmp_path / "book.csv", rows), allow_outside=True)
+    row, = positions.value_chunk(book, {})
+    doc = positions._prepared(book[0].doc, {})[0]
+    bumps = greek_bumps(doc)
+    spot = bumps.pop("spot")
+    expected = greeks(gpufin.price(doc)["value"], {k: gpufin.price(d)["value"] for k, d in bumps.items()}, spot)
+    assert {k: row[k] for k in expected} == expected
 
 
 def test_misspelt_scenario_file_is_refused(tmp_path):

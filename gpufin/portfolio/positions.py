@@ -24,6 +24,7 @@ from gpufin.risk.loan_greeks import loan_greeks
 from gpufin.risk.loan_moves import movable_loan, moved_loan_values
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec, validate
+from gpufin.spec.schema import Spec
 
 GREEK_COLUMNS = ("delta", "gamma", "vega", "dv01", "util", "jump", "opex")
 ESTIMATED = ("delta", "vega")       # taken from the base result when it has them
@@ -99,8 +100,8 @@ def _failure(result) -> str | None:
 class _Batch:
     """What a chunk prices at once: specs and bumped documents for price_many (with whether
     each wants its Greeks), trades with their moves for price_moved, loans with theirs for
-    moved_loan_values, loans' scenario documents revalued for their values alone, and the
-    discount curves built so far (by _markets)."""
+    moved_loan_values, loans' scenario and bumped documents revalued for their values alone,
+    and the discount curves built so far (by _markets)."""
     docs: list = field(default_factory=list)
     wanted: list = field(default_factory=list)
     moved: list = field(default_factory=list)
@@ -139,7 +140,8 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             if isinstance(plan, str):
                 row["error"], plan = plan, None
         plans.append(plan)
-    priced, moved_values = price_many(batch.docs, batch.wanted), price_moved(batch.moved)
+    priced = price_many(batch.docs, batch.wanted)
+    by_how = {"moved": price_moved(batch.moved), "revalued": [_loan_values(docs) for docs in batch.revalued]}
     for pos, row, plan in zip(positions, rows, plans):
         if plan is None:
             continue
@@ -155,7 +157,7 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
             failed = next((r for r in bumped if isinstance(r, Exception)), None)
             values = None if failed is not None else [r["value"] for r in bumped]
         else:
-            values = moved_values[at]
+            values = by_how[at[0]][at[1]]
             failed = values if isinstance(values, Exception) else None
         if failed is not None:
             row["error"] = f"Greeks: {_describe(failed)}"
@@ -171,8 +173,9 @@ def value_chunk(positions: list, options: dict) -> list[dict]:
 
 def _value_plan(doc: dict, options: dict, with_greeks: bool, batch: _Batch) -> tuple | str:
     """A position's valuation added to `batch`: (where its base result is in price_many's, its
-    spot, the names of its bumps or moves, its place in price_moved's or None), or why it
-    cannot be valued."""
+    spot, the names of its bumps or moves, and where their values are: ("moved", its place in
+    price_moved's), ("revalued", its place in the loans valued alone) or None, after the base
+    in price_many's), or why it cannot be valued."""
     try:
         doc, spec = _prepared(doc, options)
         estimated = with_greeks and _estimated(doc)
@@ -186,10 +189,17 @@ def _value_plan(doc: dict, options: dict, with_greeks: bool, batch: _Batch) -> t
     except Exception as exc:
         return _describe(exc)
     spot = bumps.pop("spot")
-    plan = (len(batch.docs), spot, list(moves or bumps), len(batch.moved) - 1 if moves else None)
-    batch.docs += [spec, *bumps.values()]
-    batch.wanted += [estimated] + [False] * len(bumps)
-    return plan
+    start, names = len(batch.docs), list(moves or bumps)
+    batch.docs.append(spec)
+    batch.wanted.append(estimated)
+    if moves:
+        return start, spot, names, ("moved", len(batch.moved) - 1)
+    if doc.get("instrument", {}).get("kind") == "loan":     # its bumps' values alone
+        batch.revalued.append(list(bumps.values()))
+        return start, spot, names, ("revalued", len(batch.revalued) - 1)
+    batch.docs += list(bumps.values())
+    batch.wanted += [False] * len(bumps)
+    return start, spot, names, None
 
 
 def _add_loan_greeks(row: dict, pos: Position, options: dict) -> None:
@@ -243,7 +253,7 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
     priced = price_many(batch.docs)
     by_how = {"moved": price_moved(batch.moved),
               "loan": [_moved_loan(doc, moves) for doc, moves in batch.loans],
-              "revalued": [_revalued_loan(spec, docs) for spec, docs in batch.revalued]}
+              "revalued": [_loan_values(docs) for docs in batch.revalued]}
     for row, start in zip(rows, starts):
         if start is None:
             continue
@@ -282,17 +292,18 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
     except Exception as exc:
         return _describe(exc)
     if doc.get("instrument", {}).get("kind") == "loan":
-        batch.revalued.append((spec, revalued))
+        batch.revalued.append([spec, *revalued])
         return "revalued", len(batch.revalued) - 1
     batch.docs += [spec, *revalued]
     return "full", len(batch.docs) - 1 - len(revalued)
 
 
-def _revalued_loan(spec, docs: list):
-    """The values of a loan's validated spec and of its scenario documents, each revalued in
-    full, or the exception that stopped them (one loan's failure never sinks the others)."""
+def _loan_values(docs: list):
+    """The values (USD) of a loan's documents or validated specs (scenario or bumped), each
+    revalued in full for its value alone, or the exception that stopped them (one loan's
+    failure never sinks the others)."""
     try:
-        return [loan_value_only(s) for s in [spec, *map(load_spec, docs)]]
+        return [loan_value_only(d if isinstance(d, Spec) else load_spec(d)) for d in docs]
     except Exception as exc:
         return exc
 

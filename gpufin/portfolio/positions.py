@@ -194,7 +194,7 @@ def _value_plan(doc: dict, options: dict, with_greeks: bool, batch: _Batch) -> t
     batch.wanted.append(estimated)
     if moves:
         return start, spot, names, ("moved", len(batch.moved) - 1)
-    if doc.get("instrument", {}).get("kind") == "loan":     # its bumps' values alone
+    if spec.instrument.kind == "loan":         # its bumps' values alone
         batch.revalued.append(list(bumps.values()))
         return start, spot, names, ("revalued", len(batch.revalued) - 1)
     batch.docs += list(bumps.values())
@@ -291,7 +291,7 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
         revalued = [apply_scenario(doc, k) for k in shocks[1:]]
     except Exception as exc:
         return _describe(exc)
-    if doc.get("instrument", {}).get("kind") == "loan":
+    if spec.instrument.kind == "loan":
         batch.revalued.append([spec, *revalued])
         return "revalued", len(batch.revalued) - 1
     batch.docs += [spec, *revalued]

@@ -138,3 +138,33 @@ def test_help_imports_nothing_heavy(command):
                          check=True)
     assert "Usage:" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+UNUSED_BY_CLOSED_FORMS = ("pandas", "scipy.special", "matplotlib", "dask", "distributed")
+
+
+@pytest.mark.parametrize("example", ["european", "barrier", "swap"])
+def test_a_closed_form_price_loads_only_what_it_uses(example):
+    """A closed-form `gpufin price` starts without pandas, scipy's special functions, matplotlib
+    or Dask (gpufin's public names and pandas load on first use): they were more than half of
+    its start-up. A module bound lazily but never read is not loaded (its type is not yet a
+    plain module)."""
+    code = ("import sys, types, cli\n"
+            "try:\n"
+            f"    cli.main(['price', 'data/examples/{example}.toml'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            f"print([m for m in {UNUSED_BY_CLOSED_FORMS!r} if type(sys.modules.get(m)) is types.ModuleType])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "analytic" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_lazy_library_loads_on_first_use():
+    code = ("import sys, types\n"
+            "from gpufin.output.tables import pd\n"
+            "loaded = type(sys.modules['pandas']) is types.ModuleType\n"
+            "frame = pd.DataFrame({'a': [1]})\n"
+            "print(loaded, type(sys.modules['pandas']) is types.ModuleType, frame.shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "True", "(1,", "1)"]

@@ -45,12 +45,13 @@ import math
 
 import numpy as np
 import QuantLib as ql
-from scipy.special import ndtr
 
 from gpufin.errors import NoClosedForm
 from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan
+from gpufin.lazy import lazy_module
 from gpufin.models.index import Lognormal
 
+special = lazy_module("scipy.special")        # ndtr, the normal distribution on arrays
 _NORMAL = ql.CumulativeNormalDistribution()
 TAIL = 1e-18        # what a Poisson mixture leaves out, relative to its forward or strike
 
@@ -73,7 +74,7 @@ def black_array(omega, strike, forward, std_dev, discount) -> np.ndarray:
     std_dev = np.asarray(std_dev, dtype=float)
     sd = np.where(std_dev > 0.0, std_dev, 1.0)
     d1 = np.log(forward / strike) / sd + 0.5 * sd
-    price = omega * (forward * ndtr(omega * d1) - strike * ndtr(omega * (d1 - sd)))
+    price = omega * (forward * special.ndtr(omega * d1) - strike * special.ndtr(omega * (d1 - sd)))
     return discount * np.where(std_dev > 0.0, price, np.maximum(omega * (forward - strike), 0.0))
 
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
 from gpufin.errors import SpecError
+from gpufin.lazy import lazy_module
 from gpufin.spec.reader import read_document, read_text
 from gpufin.spec.schema import MarketSpec
+
+pd = lazy_module("pandas")
 
 # An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
 _INSTALLED, _SOURCE = Path(__file__).resolve().parents[1] / "data", Path(__file__).resolve().parents[2] / "data"

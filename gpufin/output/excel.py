@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
+from gpufin.lazy import lazy_module
 from gpufin.output.files import write_atomic
 from gpufin.output.tables import Kind, flatten, is_rows, jsonable, kind_of, subject_of
+
+pd = lazy_module("pandas")
 
 MAX_WIDTH = 60          # characters, the widest a column is drawn
 

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
-
 from gpufin.errors import SpecError
+from gpufin.lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 
 def temporary(path: Path) -> Path:

@@ -13,6 +13,7 @@ full precision and raw units (USD, fractions, decimal rates).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import math
@@ -22,11 +23,14 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
+
+from gpufin.lazy import lazy_module
+
+pd = lazy_module("pandas")
 
 MILLIONS_FROM = 1e7          # USD magnitude from which money is shown in USD m
 
@@ -214,8 +218,8 @@ def _scalar(value) -> str | None:
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, dt.datetime):          # pandas' Timestamp too
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if not isinstance(value, (int, float, np.integer, np.floating)):
         return str(value)
     if math.isnan(value):

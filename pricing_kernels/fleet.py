@@ -77,7 +77,7 @@ from pricing_kernels import CACHE
 from pricing_kernels.income import fleet_income, income_scratch
 from pricing_kernels.index_step import EVENT_STREAM, LAUNCH_STREAM, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import (fill_normals4, fill_words, normal_pair, split_seed, uniform_open,
+from pricing_kernels.rng import (draw_normals4, fill_words, normal_pair, split_seed, uniform_open,
                                  words_lane)
 from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec, log_vec
@@ -190,9 +190,9 @@ def credit_factor(k0, k1, ids, signs, weights, months, z1, z2, z3, factor):
     for lane in range(ids.size):
         factor[lane] = 0.0
     for q in range(-(-months // 4)):
-        fill_normals4(k0, k1, ids, signs, 0, q, z1)
-        fill_normals4(k0, k1, ids, signs, 1, q, z2)
-        fill_normals4(k0, k1, ids, signs, UTIL_STREAM, q, z3)
+        draw_normals4(k0, k1, ids, signs, 0, q, z1)
+        draw_normals4(k0, k1, ids, signs, 1, q, z2)
+        draw_normals4(k0, k1, ids, signs, UTIL_STREAM, q, z3)
         for row in range(min(4, months - 4 * q)):
             for lane in range(ids.size):
                 factor[lane] += (weights[0] * z1[row, lane] + weights[1] * z2[row, lane]
@@ -219,7 +219,7 @@ def default_times(n, uniforms, loading, factor, knots, rates, cum, out):
         out[lane] = knots[n, k] + ((e - cum[n, k]) / rates[n, k] if e > cum[n, k] else 0.0)
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau):
     """Each name's default time (years) per lane: tau[customer, lane] and, when the fleet has a
     platform, platform_tau[lane], whose draw stays in `words` (word 1: whether its default
@@ -326,11 +326,11 @@ def month_normals(k0, k1, ids, signs, month, z1, z2, z3, z5, z):
     row = month % 4
     basis = z.shape[0] > 3
     if row == 0:
-        fill_normals4(k0, k1, ids, signs, 0, month // 4, z1)
-        fill_normals4(k0, k1, ids, signs, 1, month // 4, z2)
-        fill_normals4(k0, k1, ids, signs, UTIL_STREAM, month // 4, z3)
+        draw_normals4(k0, k1, ids, signs, 0, month // 4, z1)
+        draw_normals4(k0, k1, ids, signs, 1, month // 4, z2)
+        draw_normals4(k0, k1, ids, signs, UTIL_STREAM, month // 4, z3)
         if basis:
-            fill_normals4(k0, k1, ids, signs, BASIS_STREAM, month // 4, z5)
+            draw_normals4(k0, k1, ids, signs, BASIS_STREAM, month // 4, z5)
     for lane in range(ids.size):
         z[0, lane] = z1[row, lane]
         z[1, lane] = z2[row, lane]
@@ -343,7 +343,7 @@ def month_normals(k0, k1, ids, signs, month, z1, z2, z3, z5, z):
 @njit(inline="always")
 def bridge_normals(k0, k1, ids, signs, stream, counter, z4, z):
     """z[:, lane] = the first three or four normals of (stream, counter)."""
-    fill_normals4(k0, k1, ids, signs, stream, counter, z4)
+    draw_normals4(k0, k1, ids, signs, stream, counter, z4)
     for r in range(z.shape[0]):
         for lane in range(ids.size):
             z[r, lane] = z4[r, lane]
@@ -370,6 +370,15 @@ def bisect(k0, k1, ids, signs, fa, i, start, end, z4, z, left, right, mid, out):
     bridge(fa.final_a, fa.final_b, fa.final_c, fa.final_f, i, left, right, z, out)
 
 
+@njit(cache=CACHE, error_model="numpy")
+def event_draw(k0, k1, path_id, number):
+    """Event `number` of a path: its normal, the uniform that tells a launch from a spike, and
+    the gap to the next event on the event clock (a function of its own: events are rare)."""
+    w0, w1, w2, w3 = words_lane(k0, k1, path_id, EVENT_STREAM, number)
+    z, _ = normal_pair(w0, w1)
+    return z, uniform_open(w3), -log_vec(uniform_open(w2))
+
+
 @njit(inline="always")
 def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, launched):
     """Consume each lane's Poisson events up to `clock` (event rate x time): a launch adds to
@@ -379,15 +388,23 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
     for lane in range(ids.size):
         while next_event[lane] <= clock:
             seen[lane] += 1
-            w0, w1, w2, w3 = words_lane(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
-            za, _ = normal_pair(w0, w1)
+            za, kind, gap = event_draw(k0, k1, ids[lane], seen[lane])
             z = signs[lane] * za
-            if uniform_open(w3) < ix.launch_share:
+            if kind < ix.launch_share:
                 launched[lane] += ix.launch_mean + ix.launch_vol * z
             else:
                 tau = next_event[lane] / ix.event_rate
                 spikes[lane] += (ix.spike_mean + ix.spike_vol * z) * np.exp(ix.kappa * (tau - month_start))
-            next_event[lane] -= log_vec(uniform_open(w2))
+            next_event[lane] += gap
+
+
+@njit(cache=CACHE, error_model="numpy")
+def late_deliveries(d0, d1, ids, probability, words, is_late):
+    """is_late[delivery, lane]: whether each delivery comes late on the lane's path."""
+    for k in range(is_late.shape[0]):
+        fill_words(d0, d1, ids, DELAY_STREAM, k, words)
+        for lane in range(ids.size):
+            is_late[k, lane] = uniform_open(words[0, lane]) < probability
 
 
 def fleet_paths(seed, first_path, n_paths, ix, fleet_args):
@@ -493,10 +510,7 @@ def fleet_groups(lo, hi, out, chi_row, parts_row, seed, first_path, n_paths, ix,
         if events:
             jump_start(k0, k1, ids, scratch)
         if delays:
-            for k in range(n_deliveries):
-                fill_words(d0, d1, ids, DELAY_STREAM, k, words)
-                for lane in range(LANES):
-                    is_late[k, lane] = uniform_open(words[0, lane]) < fa.delay_probability
+            late_deliveries(d0, d1, ids, fa.delay_probability, words, is_late)
         draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau)
         if fa.platform == ENDS:
             for lane in range(LANES):
@@ -527,7 +541,7 @@ def fleet_groups(lo, hi, out, chi_row, parts_row, seed, first_path, n_paths, ix,
                     take_events(k0, k1, ids, signs, ix, ix.event_clock[i - 1], month / 12.0,
                                 scratch, spikes, launched)
                 while launches < launch_at.size and launch_at[launches] <= times[i] + 1e-12:
-                    fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, launches, z4)
+                    draw_normals4(k0, k1, ids, signs, LAUNCH_STREAM, launches, z4)
                     for lane in range(LANES):
                         scheduled[lane] += ix.launch_mean + ix.launch_vol * z4[0, lane]
                     launches += 1

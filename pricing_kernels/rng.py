@@ -93,6 +93,20 @@ def fill_normals4(k0, k1, path_ids, signs, stream, counter, out):
         out[3, lane] = s * z3
 
 
+@njit(cache=CACHE, error_model="numpy")
+def _called_normals4(k0, k1, path_ids, signs, stream, counter, out):
+    """fill_normals4 behind draw_normals4 (int64 stream and counter)."""
+    fill_normals4(k0, k1, path_ids, signs, stream, counter, out)
+
+
+@njit(inline="always")
+def draw_normals4(k0, k1, path_ids, signs, stream, counter, out):
+    """fill_normals4 as a call of a function compiled once: for the draws a kernel makes a few
+    times a month or less, where inlining the lane loop would only lengthen its compile. The
+    stream and counter go as int64, so that no constant stream gets a compile of its own."""
+    _called_normals4(k0, k1, path_ids, signs, np.int64(stream), np.int64(counter), out)
+
+
 @njit(inline="always")
 def words_lane(k0, k1, path_id, stream, counter):
     """The four raw 32-bit words of one lane's draw."""

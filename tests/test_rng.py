@@ -1,8 +1,9 @@
 """Philox4x32-10 known answers and the distribution of the normals."""
 import numpy as np
+from numba import njit
 from scipy import stats
 
-from pricing_kernels.rng import normals, philox_raw
+from pricing_kernels.rng import _called_normals4, draw_normals4, fill_normals4, normals, philox_raw
 
 M = 0xFFFFFFFF
 
@@ -34,3 +35,22 @@ def test_streams_and_seeds_differ_and_repeat():
     assert np.array_equal(a, normals(0, ids, 0, 1))
     assert not np.allclose(a, normals(1, ids, 0, 1))
     assert not np.allclose(a, normals(0, ids, 1, 1))
+
+
+@njit
+def _both_draws(ids, signs, inlined, called):
+    for stream in range(3):
+        fill_normals4(np.uint64(7), np.uint64(9), ids, signs, stream, 5, inlined[stream])
+    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 0, 5, called[0])
+    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 1, 5, called[1])
+    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 2, 5, called[2])
+
+
+def test_called_normals_are_the_inlined_ones_from_one_compile():
+    """draw_normals4 gives fill_normals4's bits, and its constant streams share one compile."""
+    ids = np.arange(16, dtype=np.uint64)
+    signs = np.where(ids % 2 == 0, 1.0, -1.0)
+    inlined, called = np.empty((3, 4, 16)), np.empty((3, 4, 16))
+    _both_draws(ids, signs, inlined, called)
+    assert np.array_equal(inlined, called)
+    assert len(_called_normals4.signatures) == 1

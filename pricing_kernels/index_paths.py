@@ -11,7 +11,8 @@ from numba import njit
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
+from pricing_kernels.rng import (NORMAL_ROWS, fill_normals4, fill_words, poisson_count, split_seed,
+                                 step_normals, uniform_open)
 from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec
 
@@ -51,7 +52,7 @@ def lognormal_groups(lo, hi, out, seed, first_path, n_paths, model):
     kmax = pois_cdf.shape[1]
     for g in range(lo, hi):
         x = np.full(LANES, log_spot)
-        z = np.empty((4, LANES))
+        z = np.empty((NORMAL_ROWS, LANES))
         zj = np.empty((4, LANES))
         words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
@@ -61,13 +62,12 @@ def lognormal_groups(lo, hi, out, seed, first_path, n_paths, model):
         for lane in range(LANES):
             levels[0, lane] = exp_vec(x[lane])
         for i in range(n_steps):
-            if i % 4 == 0:
-                fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
+            row = step_normals(k0, k1, ids, signs, 0, i, n_steps, z)
             if kmax > 0:
                 fill_words(k0, k1, ids, JUMP_STREAM, i, words)
                 fill_normals4(k0, k1, ids, signs, JUMP_SIZE_STREAM, i, zj)
             for lane in range(LANES):
-                x[lane] += drift[i] + vol[i] * z[i % 4, lane]
+                x[lane] += drift[i] + vol[i] * z[row, lane]
                 if kmax > 0:
                     count = poisson_count(uniform_open(words[0, lane]), pois_cdf[i])
                     x[lane] += count * jump_mean + np.sqrt(count) * jump_vol * zj[0, lane]
@@ -88,7 +88,7 @@ def two_factor_groups(lo, hi, out, seed, first_path, n_paths, model):
         scratch = jump_scratch(LANES)
         c = np.full(LANES, chi0)
         x = np.full(LANES, chi0 + xi0)
-        z = np.empty((4, LANES))
+        z = np.empty((NORMAL_ROWS, LANES))
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
         levels = np.empty((n_steps + 1, LANES))
@@ -98,9 +98,8 @@ def two_factor_groups(lo, hi, out, seed, first_path, n_paths, model):
         for lane in range(LANES):
             levels[0, lane] = exp_vec(chi0 + xi0)
         for i in range(n_steps):
-            if i % 4 == 0:
-                fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-            index_innovation(i, i % 4, c, x, z, decay, gain, innovation_sd, mu_dt)
+            row = step_normals(k0, k1, ids, signs, 0, i, n_steps, z)
+            index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
             if jumps:
                 index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
             for lane in range(LANES):

@@ -20,7 +20,8 @@ from numba import njit
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
                                     clear_rows, fixes_at, no_tangent, observe_prices,
                                     settle_prices, start_group)
-from pricing_kernels.rng import fill_normals4, fill_words, poisson_count, split_seed, uniform_open
+from pricing_kernels.rng import (NORMAL_ROWS, fill_normals4, fill_words, poisson_count, split_seed,
+                                 step_normals, uniform_open)
 from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
 
@@ -79,7 +80,7 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed,
     for b in range(lo, hi):
         x = np.empty(LANES)
         ends = np.empty(LANES)
-        z = np.empty((4, LANES))
+        z = np.empty((NORMAL_ROWS, LANES))
         zj = np.empty((4, LANES))
         clear_rows(zj)                  # read (times 0) on bridge steps without jumps
         words = np.empty((4, LANES), dtype=np.uint64)
@@ -96,12 +97,11 @@ def lognormal_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed,
                 x[lane] = log_spot
             clear_rows(d)
             for i in range(n_steps):
-                if i % 4 == 0:
-                    fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
-                step(i, k0, k1, ids, signs, x, ends, spots, fixes_at(i, payoff), z, i % 4, drift[i],
+                row = step_normals(k0, k1, ids, signs, 0, i, n_steps, z)
+                step(i, k0, k1, ids, signs, x, ends, spots, fixes_at(i, payoff), z, row, drift[i],
                      vol[i], words, zj, pois_cdf, jump_mean, jump_vol, bridge, acc, flags, levels,
                      bridge_var, step_df)
-                tangent(i, i % 4, z, d, model, vega)
+                tangent(i, row, z, d, model, vega)
                 observe(i, x, spots, d, acc, payoff, pathwise)
             settle(acc, payoff, pathwise, first_path, n_paths, antithetic, stats, b)
 

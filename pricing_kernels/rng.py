@@ -21,6 +21,7 @@ SHIFT32 = np.uint64(32)
 TWO52_BITS = 0x4330000000000000
 TWO52 = 4503599627370496.0
 HALF_PI = 1.5707963267948966
+NORMAL_ROWS = 16    # steps' normals drawn by one call of step_normals (four Philox counters)
 
 
 @njit(inline="always")
@@ -94,17 +95,42 @@ def fill_normals4(k0, k1, path_ids, signs, stream, counter, out):
 
 
 @njit(cache=CACHE, error_model="numpy")
-def _called_normals4(k0, k1, path_ids, signs, stream, counter, out):
-    """fill_normals4 behind draw_normals4 (int64 stream and counter)."""
-    fill_normals4(k0, k1, path_ids, signs, stream, counter, out)
+def _called_normal_rows(k0, k1, path_ids, signs, stream, first_counter, n_counters, out):
+    """fill_normals4 for counters first_counter .. + n_counters - 1 into rows 4c .. 4c + 3 of
+    out, behind draw_normal_rows (int64 stream and counters)."""
+    for c in range(n_counters):
+        fill_normals4(k0, k1, path_ids, signs, stream, first_counter + c, out[4 * c:4 * c + 4])
+
+
+@njit(inline="always")
+def draw_normal_rows(k0, k1, path_ids, signs, stream, first_counter, n_counters, out):
+    """out[4c + j, lane] = j-th normal of counter first_counter + c of each lane's path, times
+    its sign (as fill_normals4, bit for bit), for c < n_counters: a call of one function
+    compiled once for every kernel and stream (stream and counters go as int64, so that no
+    constant stream gets a compile of its own). Inlined, the Philox rounds and Box-Muller
+    lengthened every kernel's compile by about a second; called once per counter they cost
+    about 10% of a GBM kernel's run, called once per four counters nothing measurable."""
+    _called_normal_rows(k0, k1, path_ids, signs, np.int64(stream), np.int64(first_counter),
+                        np.int64(n_counters), out)
 
 
 @njit(inline="always")
 def draw_normals4(k0, k1, path_ids, signs, stream, counter, out):
-    """fill_normals4 as a call of a function compiled once: for the draws a kernel makes a few
-    times a month or less, where inlining the lane loop would only lengthen its compile. The
-    stream and counter go as int64, so that no constant stream gets a compile of its own."""
-    _called_normals4(k0, k1, path_ids, signs, np.int64(stream), np.int64(counter), out)
+    """fill_normals4 as a call (draw_normal_rows of one counter): for the draws a kernel makes
+    a few times a month or less."""
+    draw_normal_rows(k0, k1, path_ids, signs, stream, counter, 1, out)
+
+
+@njit(inline="always")
+def step_normals(k0, k1, path_ids, signs, stream, i, n_steps, z):
+    """The row of z (NORMAL_ROWS x lanes) that holds step i's normal, one normal a step and
+    four a counter (counter i // 4, row i % 4 of its four): every NORMAL_ROWS steps, one call
+    draws the next NORMAL_ROWS steps' normals (fewer at the end of the grid)."""
+    row = i % NORMAL_ROWS
+    if row == 0:
+        draw_normal_rows(k0, k1, path_ids, signs, stream, i // 4,
+                         min(NORMAL_ROWS // 4, (n_steps - i + 3) // 4), z)
+    return row
 
 
 @njit(inline="always")

@@ -17,7 +17,7 @@ from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_fl
                                     settle_prices, start_group)
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
-from pricing_kernels.rng import fill_normals4, fill_words, split_seed
+from pricing_kernels.rng import NORMAL_ROWS, fill_words, split_seed, step_normals
 from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
 
@@ -25,7 +25,7 @@ BRIDGE_STREAM = 4
 
 
 @njit(inline="always")
-def plain_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+def plain_step(i, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
                fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df):
     """The end of step i once X is advanced, without jumps or bridge checks: ln S in ends and,
     with `fixing`, S in spots (the arguments of event_step, most unused)."""
@@ -39,7 +39,7 @@ def plain_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, l
 
 
 @njit(inline="always")
-def event_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+def event_step(i, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
                fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df):
     """plain_step after step i's launch jumps and spikes (pricing_kernels.index_step; the
     first step also draws each path's first event time), then the Brownian-bridge checks
@@ -48,12 +48,12 @@ def event_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, l
         if i == 0:
             jump_start(k0, k1, ids, scratch)
         index_jumps(i, k0, k1, ids, signs, scratch, model, c, x, True)
-    plain_step(i, row, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
+    plain_step(i, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, ends, spots,
                fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df)
     if bridge:
-        if row == 0:
+        if i % 4 == 0:
             fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, words)
-        bridge_all(acc, logs, ends, flags, levels, bridge_var[i], words[row], step_df[i])
+        bridge_all(acc, logs, ends, flags, levels, bridge_var[i], words[i % 4], step_df[i])
 
 
 @njit(inline="always")
@@ -74,7 +74,7 @@ def two_factor_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed
         scratch = jump_scratch(LANES)
         c = np.empty(LANES)
         x = np.empty(LANES)
-        z = np.empty((4, LANES))
+        z = np.empty((NORMAL_ROWS, LANES))
         bridge_words = np.empty((4, LANES), dtype=np.uint64)
         ids = np.empty(LANES, dtype=np.uint64)
         signs = np.empty(LANES)
@@ -93,11 +93,9 @@ def two_factor_kernel(step, tangent, observe, settle, n_acc, lo, hi, stats, seed
                 logs[lane] = chi0 + xi0
             clear_rows(d)
             for i in range(n_steps):
-                row = i % 4
-                if row == 0:
-                    fill_normals4(k0, k1, ids, signs, 0, i // 4, z)
+                row = step_normals(k0, k1, ids, signs, 0, i, n_steps, z)
                 index_innovation(i, row, c, x, z, decay, gain, innovation_sd, mu_dt)
-                step(i, row, k0, k1, ids, signs, scratch, bridge_words, model, shift, c, x, logs,
+                step(i, k0, k1, ids, signs, scratch, bridge_words, model, shift, c, x, logs,
                      ends, spots, fixes_at(i, payoff), jumps, bridge, acc, flags, levels,
                      bridge_var, step_df)
                 for lane in range(LANES):

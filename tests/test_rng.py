@@ -3,7 +3,8 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from pricing_kernels.rng import _called_normals4, draw_normals4, fill_normals4, normals, philox_raw
+from pricing_kernels.rng import (NORMAL_ROWS, _called_normal_rows, draw_normals4, fill_normals4,
+                                 normals, philox_raw, step_normals)
 
 M = 0xFFFFFFFF
 
@@ -46,11 +47,27 @@ def _both_draws(ids, signs, inlined, called):
     draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 2, 5, called[2])
 
 
+@njit
+def _step_draws(ids, signs, n_steps, inlined, called):
+    four = np.empty((4, ids.size))
+    z = np.empty((NORMAL_ROWS, ids.size))
+    for i in range(n_steps):
+        fill_normals4(np.uint64(7), np.uint64(9), ids, signs, 0, i // 4, four)
+        inlined[i] = four[i % 4]
+        called[i] = z[step_normals(np.uint64(7), np.uint64(9), ids, signs, 0, i, n_steps, z)]
+
+
 def test_called_normals_are_the_inlined_ones_from_one_compile():
-    """draw_normals4 gives fill_normals4's bits, and its constant streams share one compile."""
+    """draw_normals4 and step_normals (a step's normal from rows drawn NORMAL_ROWS steps at a
+    time, fewer at the end of the grid) give fill_normals4's bits, and every stream and row
+    count shares one compile."""
     ids = np.arange(16, dtype=np.uint64)
     signs = np.where(ids % 2 == 0, 1.0, -1.0)
     inlined, called = np.empty((3, 4, 16)), np.empty((3, 4, 16))
     _both_draws(ids, signs, inlined, called)
     assert np.array_equal(inlined, called)
-    assert len(_called_normals4.signatures) == 1
+    for n_steps in (1, 12, NORMAL_ROWS, NORMAL_ROWS + 1, 3 * NORMAL_ROWS - 5):
+        by_step, by_rows = np.empty((n_steps, 16)), np.full((n_steps, 16), np.nan)
+        _step_draws(ids, signs, n_steps, by_step, by_rows)
+        assert np.array_equal(by_step, by_rows)
+    assert len(_called_normal_rows.signatures) == 1

@@ -77,8 +77,7 @@ from pricing_kernels import CACHE
 from pricing_kernels.income import fleet_income, income_scratch
 from pricing_kernels.index_step import EVENT_STREAM, LAUNCH_STREAM, jump_scratch, jump_start
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import (draw_normals4, fill_words, normal_pair, split_seed, uniform_open,
-                                 words_lane)
+from pricing_kernels.rng import draw_normals4, draw_words, event_draw, split_seed, uniform_open
 from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec, log_vec
 
@@ -233,11 +232,11 @@ def draw_defaults(ids, signs, fa, z1, z2, z3, words, factor, tau, platform_tau):
     c0, c1 = fa.credit_key[0], fa.credit_key[1]
     n_customers = fa.hazard.size
     for cu in range(n_customers):
-        fill_words(c0, c1, ids, DEFAULT_STREAM, fa.customer_counter[cu], words)
+        draw_words(c0, c1, ids, DEFAULT_STREAM, fa.customer_counter[cu], words)
         default_times(cu, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates, fa.hz_cum,
                       tau[cu])
     if fa.platform > 0:
-        fill_words(c0, c1, ids, PLATFORM_STREAM, fa.platform_counter, words)
+        draw_words(c0, c1, ids, PLATFORM_STREAM, fa.platform_counter, words)
         default_times(n_customers, words[0], fa.name_loading, factor, fa.hz_knots, fa.hz_rates,
                       fa.hz_cum, platform_tau)
 
@@ -370,15 +369,6 @@ def bisect(k0, k1, ids, signs, fa, i, start, end, z4, z, left, right, mid, out):
     bridge(fa.final_a, fa.final_b, fa.final_c, fa.final_f, i, left, right, z, out)
 
 
-@njit(cache=CACHE, error_model="numpy")
-def event_draw(k0, k1, path_id, number):
-    """Event `number` of a path: its normal, the uniform that tells a launch from a spike, and
-    the gap to the next event on the event clock (a function of its own: events are rare)."""
-    w0, w1, w2, w3 = words_lane(k0, k1, path_id, EVENT_STREAM, number)
-    z, _ = normal_pair(w0, w1)
-    return z, uniform_open(w3), -log_vec(uniform_open(w2))
-
-
 @njit(inline="always")
 def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, launched):
     """Consume each lane's Poisson events up to `clock` (event rate x time): a launch adds to
@@ -388,7 +378,7 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
     for lane in range(ids.size):
         while next_event[lane] <= clock:
             seen[lane] += 1
-            za, kind, gap = event_draw(k0, k1, ids[lane], seen[lane])
+            za, gap, kind = event_draw(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
             z = signs[lane] * za
             if kind < ix.launch_share:
                 launched[lane] += ix.launch_mean + ix.launch_vol * z
@@ -402,7 +392,7 @@ def take_events(k0, k1, ids, signs, ix, clock, month_start, scratch, spikes, lau
 def late_deliveries(d0, d1, ids, probability, words, is_late):
     """is_late[delivery, lane]: whether each delivery comes late on the lane's path."""
     for k in range(is_late.shape[0]):
-        fill_words(d0, d1, ids, DELAY_STREAM, k, words)
+        draw_words(d0, d1, ids, DELAY_STREAM, k, words)
         for lane in range(ids.size):
             is_late[k, lane] = uniform_open(words[0, lane]) < probability
 

@@ -11,7 +11,7 @@ from numba import njit
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import (NORMAL_ROWS, fill_normals4, fill_words, poisson_count, split_seed,
+from pricing_kernels.rng import (NORMAL_ROWS, draw_normals4, draw_words, poisson_count, split_seed,
                                  step_normals, uniform_open)
 from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec
@@ -64,8 +64,8 @@ def lognormal_groups(lo, hi, out, seed, first_path, n_paths, model):
         for i in range(n_steps):
             row = step_normals(k0, k1, ids, signs, 0, i, n_steps, z)
             if kmax > 0:
-                fill_words(k0, k1, ids, JUMP_STREAM, i, words)
-                fill_normals4(k0, k1, ids, signs, JUMP_SIZE_STREAM, i, zj)
+                draw_words(k0, k1, ids, JUMP_STREAM, i, words)
+                draw_normals4(k0, k1, ids, signs, JUMP_SIZE_STREAM, i, zj)
             for lane in range(LANES):
                 x[lane] += drift[i] + vol[i] * z[row, lane]
                 if kmax > 0:

@@ -24,7 +24,8 @@ RNG streams: EVENT_STREAM (counter 0: the first gap; counter k: event k), LAUNCH
 import numpy as np
 from numba import njit
 
-from pricing_kernels.rng import fill_normals4, normal_pair, uniform_open, words_lane
+from pricing_kernels import CACHE
+from pricing_kernels.rng import draw_normals4, event_draw, uniform_open, words_lane
 from pricing_kernels.vecmath import log_vec
 
 EVENT_STREAM = 2
@@ -48,9 +49,10 @@ def has_jumps(index):
     return some
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def jump_start(k0, k1, ids, scratch):
-    """The first event time of each lane's path, on the event clock."""
+    """The first event time of each lane's path, on the event clock (once a lane group: a
+    call)."""
     next_event, seen, _ = scratch
     for lane in range(ids.size):
         w0, _, _, _ = words_lane(k0, k1, ids[lane], EVENT_STREAM, 0)
@@ -99,20 +101,19 @@ def draw_jumps(i, k0, k1, ids, signs, scratch, event_clock, event_rate, launch_s
     launches fall in step i."""
     next_event, seen, zl = scratch
     if sched > 0.0:
-        fill_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zl)
+        draw_normals4(k0, k1, ids, signs, LAUNCH_STREAM, i, zl)
     for lane in range(ids.size):
         launches = sched * launch_mean + np.sqrt(sched) * launch_vol * zl[0, lane] if sched > 0.0 else 0.0
         spikes = 0.0
         while next_event[lane] <= event_clock[i]:
             seen[lane] += 1
-            w0, w1, w2, w3 = words_lane(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
-            za, _ = normal_pair(w0, w1)
+            za, gap, kind = event_draw(k0, k1, ids[lane], EVENT_STREAM, seen[lane])
             z = signs[lane] * za
-            if uniform_open(w3) < launch_share:
+            if kind < launch_share:
                 launches += launch_mean + launch_vol * z
             else:
                 age = (event_clock[i] - next_event[lane]) / event_rate
                 spikes += (spike_mean + spike_vol * z) * np.exp(-kappa * age)
-            next_event[lane] -= log_vec(uniform_open(w2))
+            next_event[lane] += gap
         short[lane] += spikes
         long[lane] += spikes + launches if innovations else launches

@@ -20,7 +20,7 @@ from numba import njit
 from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_flag, bridge_all,
                                     clear_rows, fixes_at, no_tangent, observe_prices,
                                     settle_prices, start_group)
-from pricing_kernels.rng import (NORMAL_ROWS, fill_normals4, fill_words, poisson_count, split_seed,
+from pricing_kernels.rng import (NORMAL_ROWS, draw_normals4, draw_words, poisson_count, split_seed,
                                  step_normals, uniform_open)
 from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
@@ -34,9 +34,9 @@ def jump_bridge_step(i, k0, k1, ids, signs, x, ends, spots, fixing, z, zrow, mu,
     in lognormal_event_stats); z[zrow] holds this step's diffusion normals; with `fixing`,
     spots = e^x at the end of the step (pricing_kernels.payoff.fixes_at). It takes the
     fields it reads, not whole records: an out-of-line call copies what it is given."""
-    fill_words(k0, k1, ids, 2, i, words)
+    draw_words(k0, k1, ids, 2, i, words)
     if pois_cdf.shape[1] > 0:
-        fill_normals4(k0, k1, ids, signs, 3, i, zj)
+        draw_normals4(k0, k1, ids, signs, 3, i, zj)
     for lane in range(x.size):
         ends[lane] = x[lane] + (mu + sd * z[zrow, lane])     # rounded as in gbm_step
     if bridge:

@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit
 
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import (fill_normals4, normal_pair, normals4_lane, split_seed, uniform_open,
+from pricing_kernels import CACHE
+from pricing_kernels.rng import (draw_normal_rows, event_draw, normals4_lane, split_seed, uniform_open,
                                  words_lane)
 from pricing_kernels.threads import range_kernel, run_ranges
 from pricing_kernels.vecmath import exp_vec, log_vec
@@ -30,9 +31,10 @@ LAUNCH_STREAM = 2 << 16
 SPIKE_STREAM = 3 << 16
 
 
-@njit(inline="always")
+@njit(cache=CACHE, error_model="numpy")
 def first_gaps(k0, k1, ids, stream, rate, next_event, seen):
-    """The first event time of each lane's path on a process's clock (never, at rate 0)."""
+    """The first event time of each lane's path on a process's clock (never, at rate 0; once
+    a lane group: a call)."""
     for lane in range(ids.size):
         seen[lane] = 0
         if rate > 0.0:
@@ -56,11 +58,10 @@ def launch_step(i, g, k0, k1, ids, f, next_event, seen, clock, sched, group, lon
             z_sum = np.sqrt(sched) * z
         while next_event[lane] <= clock:
             seen[lane] += 1
-            w0, w1, w2, _ = words_lane(k0, k1, ids[lane], LAUNCH_STREAM + g, seen[lane])
-            z, _ = normal_pair(w0, w1)
+            z, gap, _ = event_draw(k0, k1, ids[lane], LAUNCH_STREAM + g, seen[lane])
             count += 1.0
             z_sum += z
-            next_event[lane] -= log_vec(uniform_open(w2))
+            next_event[lane] += gap
         if count > 0.0:
             for n in range(group.size):
                 if group[n] == g:
@@ -74,11 +75,10 @@ def spike_step(n, k0, k1, ids, f, next_event, seen, clock, rate, kappa, mean, vo
     for lane in range(ids.size):
         while next_event[lane] <= clock:
             seen[lane] += 1
-            w0, w1, w2, _ = words_lane(k0, k1, ids[lane], SPIKE_STREAM + n, seen[lane])
-            z, _ = normal_pair(w0, w1)
+            z, gap, _ = event_draw(k0, k1, ids[lane], SPIKE_STREAM + n, seen[lane])
             age = (clock - next_event[lane]) / rate
             f[slot, lane] += (mean + vol * z) * np.exp(-kappa * age)
-            next_event[lane] -= log_vec(uniform_open(w2))
+            next_event[lane] += gap
 
 
 @njit(inline="always")
@@ -146,8 +146,7 @@ def multi_index_groups(lo, hi, level, chi, xi, seed, first_path, n_paths, model)
                        spike_seen[n])
         record_date(0, f, model, lv, cv, xv)
         for i in range(n_steps):
-            for b in range(blocks):
-                fill_normals4(k0, k1, ids, signs, NORMAL_STREAM, i * blocks + b, z[4 * b:4 * b + 4])
+            draw_normal_rows(k0, k1, ids, signs, NORMAL_STREAM, i * blocks, blocks, z)
             for a in range(n_factors):
                 for lane in range(LANES):
                     f[a, lane] = decay[i, a] * f[a, lane] + mu_dt[i, a]

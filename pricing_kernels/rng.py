@@ -151,6 +151,36 @@ def fill_words(k0, k1, path_ids, stream, counter, out):
         out[3, lane] = r3
 
 
+@njit(cache=CACHE, error_model="numpy")
+def _called_words(k0, k1, path_ids, stream, counter, out):
+    """fill_words behind draw_words (int64 stream and counter)."""
+    fill_words(k0, k1, path_ids, stream, counter, out)
+
+
+@njit(inline="always")
+def draw_words(k0, k1, path_ids, stream, counter, out):
+    """fill_words as a call of one function compiled once for every kernel and stream (as
+    draw_normal_rows): for words drawn once a step or less."""
+    _called_words(k0, k1, path_ids, np.int64(stream), np.int64(counter), out)
+
+
+@njit(cache=CACHE, error_model="numpy")
+def _called_event(k0, k1, path_id, stream, number):
+    """event_draw's arithmetic (int64 stream and number)."""
+    w0, w1, w2, w3 = words_lane(k0, k1, path_id, stream, number)
+    z, _ = normal_pair(w0, w1)
+    return z, -log_vec(uniform_open(w2)), uniform_open(w3)
+
+
+@njit(inline="always")
+def event_draw(k0, k1, path_id, stream, number):
+    """Event `number` of a path's Poisson process on `stream`: a standard normal (words 0 and
+    1), the gap to the next event on the process's clock (exponential, word 2) and a uniform
+    (word 3). A call of one function compiled once: events are rare, and inlined draws only
+    lengthen a kernel's compile."""
+    return _called_event(k0, k1, path_id, np.int64(stream), np.int64(number))
+
+
 @njit(inline="always")
 def poisson_count(u, cdf_row):
     """N with P(N <= k) = cdf_row[k] by inverse transform of the uniform u."""

@@ -17,7 +17,7 @@ from pricing_kernels.payoff import (BLOCK, BRIDGE, LANES, N_ACC, N_STATS, any_fl
                                     settle_prices, start_group)
 from pricing_kernels.index_step import (has_jumps, index_innovation, index_jumps, jump_scratch,
                                         jump_start)
-from pricing_kernels.rng import NORMAL_ROWS, fill_words, split_seed, step_normals
+from pricing_kernels.rng import NORMAL_ROWS, draw_words, split_seed, step_normals
 from pricing_kernels.threads import block_sums, range_kernel
 from pricing_kernels.vecmath import exp_vec
 
@@ -52,7 +52,7 @@ def event_step(i, k0, k1, ids, signs, scratch, words, model, shift, c, x, logs, 
                fixing, jumps, bridge, acc, flags, levels, bridge_var, step_df)
     if bridge:
         if i % 4 == 0:
-            fill_words(k0, k1, ids, BRIDGE_STREAM, i // 4, words)
+            draw_words(k0, k1, ids, BRIDGE_STREAM, i // 4, words)
         bridge_all(acc, logs, ends, flags, levels, bridge_var[i], words[i % 4], step_df[i])
 
 

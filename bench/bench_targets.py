@@ -10,7 +10,9 @@ by item of the issue, reuse the benches that measure them:
    temporary git worktree, best warm call in fresh subprocesses (bench_loan_speed; <= 1/3).
 3. empty-cache `gpufin price FILE` (GPUFIN_CACHE=0, one numba thread, CPU seconds of the
    child; bench_compile), one row per shipped example priced by both trees and one per deal,
-   against `--base` (default 04c7cd0; <= 1/2 each); `gpufin warmup` likewise (<= 1/2).
+   against `--base` (default 04c7cd0; <= 1/2 each); `gpufin simulate` of the fleet example,
+   `gpufin calibrate` of the rental history, `gpufin portfolio value`, `stress` and `var` of
+   the sample book and `gpufin warmup` likewise (<= 1/2 each; warmup once, the rest best of 2).
 4. `var_book` (100 scenarios, default moves) and `stress_book` (data/scenarios.toml) on the
    227-position sample book against `--base` (bench_var; <= 1/10 each).
 5. pathwise Greeks over one price, the worst of bench_greeks' four Asians, warm (<= 1.5);
@@ -20,7 +22,7 @@ The `--base` worktree is shared by items 3-5 and removed at the end. A base that
 checked out or run gives its rows NOT RUN with the reason; the other rows still run.
 
 `--quick` (rows marked [quick]): 200,000 kernel paths, the loan best of 2 warm calls in one
-round, the compile of asian and floor only (no deal, no warmup: their rows say so), VaR and
+round, the compile of asian and floor only (no deal, command or warmup: their rows say so), VaR and
 stress at 2,000 paths a position, a 1,000-position book. `--only 1,4` runs those items.
 
     PYTHONPATH=. python bench/bench_targets.py [--quick] [--only 1,2,3,4,5] [--base REV] [--loan-base REV]
@@ -53,6 +55,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOAN_BASE = "c73aa5b"
 DEAL = "data/deals/non_ig_ddtl.toml"
 QUICK_EXAMPLES = ("asian", "floor")
+COMMANDS = (("simulate", "data/examples/fleet.toml"), ("calibrate", "data/rental_history.csv", "--sku", "H100"),
+            *(("portfolio", command, "data/sample_book.csv") for command in ("value", "stress", "var")))
 ITEMS = ("1", "2", "3", "4", "5")
 
 
@@ -144,32 +148,33 @@ def loan_rows(opts: Options) -> list[tuple]:
     return [row(target, f"{head:.3f} s", f"{base:.3f} s", head / base, THIRD)]
 
 
-def compile_cpu(tree: Path, file: str, repeats: int) -> float:
-    """Best CPU seconds of an empty-cache `gpufin price file` on `tree` (bench_compile)."""
-    if not (tree / file).exists():
-        raise RuntimeError(f"no {file} in this tree")
-    return bc.best_cold({"tree": tree}, [file], repeats)["tree", file][1]
+def cold_cpu(tree: Path, args: tuple, repeats: int) -> float:
+    """Best CPU seconds of an empty-cache `gpufin ARGS` on `tree` (bench_compile.cold_run); a
+    data file of ARGS missing from the tree is a RuntimeError."""
+    missing = [arg for arg in args if arg.startswith("data/") and not (tree / arg).exists()]
+    if missing:
+        raise RuntimeError(f"no {missing[0]} in this tree")
+    return min(bc.cold_run(tree, list(args))[1] for _ in range(repeats))
 
 
-def compile_row(opts: Options, file: str, repeats: int) -> tuple:
-    return against_base(f"3 empty-cache `gpufin price {file}` CPU / {opts.base}{tag(opts.quick)}", HALF,
-                        lambda: compile_cpu(opts.base_tree(), file, repeats),
-                        lambda: compile_cpu(ROOT, file, repeats))
+def command_row(opts: Options, args: tuple, repeats: int) -> tuple:
+    return against_base(f"3 empty-cache `gpufin {' '.join(args)}` CPU / {opts.base}{tag(opts.quick)}", HALF,
+                        lambda: cold_cpu(opts.base_tree(), args, repeats),
+                        lambda: cold_cpu(ROOT, args, repeats))
 
 
 def compile_rows(opts: Options) -> list[tuple]:
     names = QUICK_EXAMPLES if opts.quick else sorted(
         p.stem for p in (ROOT / "data" / "examples").glob("*.toml") if "[instrument]" in p.read_text())
-    files = [f"data/examples/{name}.toml" for name in names] + ([] if opts.quick else [DEAL])
+    prices = [("price", f"data/examples/{name}.toml") for name in names]
     repeats = 1 if opts.quick else 2
-    rows = [compile_row(opts, file, repeats) for file in files]
-    warmup = f"3 empty-cache `gpufin warmup` CPU / {opts.base}"
-    skipped = "--quick (every kernel compiles: minutes a tree)"
+    rows = [command_row(opts, args, repeats) for args in prices]
+    slow = [("price", DEAL), *COMMANDS, ("warmup",)]
     if opts.quick:
-        return rows + [not_run(f"3 empty-cache `gpufin price {DEAL}` CPU / {opts.base}", HALF, skipped),
-                       not_run(warmup, HALF, skipped)]
-    return rows + [against_base(warmup, HALF, lambda: bc.cold_run(opts.base_tree(), ["warmup"])[1],
-                                lambda: bc.cold_run(ROOT, ["warmup"])[1])]
+        skipped = "--quick (every kernel compiles: minutes a tree)"
+        return rows + [not_run(f"3 empty-cache `gpufin {' '.join(args)}` CPU / {opts.base}", HALF, skipped)
+                       for args in slow]
+    return rows + [command_row(opts, args, 1 if args == ("warmup",) else repeats) for args in slow]
 
 
 def book_job(opts: Options, kind: str, book: str, kwargs: dict) -> dict:

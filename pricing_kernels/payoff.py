@@ -103,7 +103,7 @@ def bridge_hit(acc, lane, log_start, log_end, log_barrier, up, variance, u):
     return u < prob and acc[HIT, lane] == 0.0
 
 
-@njit
+@njit(inline="always")
 def settle_barrier(acc, flags, levels):
     """Replace knocked-out (or never knocked-in) payoffs by the rebate."""
     if flags[BARRIER_DIR] == 0:
@@ -119,7 +119,7 @@ def settle_barrier(acc, flags, levels):
         acc[TOTAL, lane] = paid
 
 
-@njit
+@njit(inline="always")
 def accumulate_stats(acc, first_path, n_paths, antithetic, stats):
     """Add this lane group's samples to its block's sums (antithetic pairs count as one)."""
     add_samples(stats, acc, TOTAL, CV, sample_count(acc.shape[1], first_path, n_paths, antithetic),
@@ -161,7 +161,7 @@ def add_samples(stats, acc, y_row, x_row, count, antithetic):
     stats[0], stats[1], stats[2], stats[3], stats[4], stats[5] = n, sum_y, sum_yy, sum_x, sum_xx, sum_xy
 
 
-@njit
+@njit(inline="always")
 def lane_ids(group, antithetic, path_ids, signs):
     """Random-stream path ids of one lane group; antithetic partners reuse ids with sign -1."""
     n = path_ids.size
@@ -178,10 +178,10 @@ def lane_ids(group, antithetic, path_ids, signs):
 
 # ---- several payoffs on the same paths (arrays stacked along a leading payoff axis) ----------
 
-@njit(inline="always")
+@njit
 def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
     """First path of lane group g of `block` with its path ids and signs set and its payoff
-    sums cleared, or -1 when the group starts past the last path."""
+    sums cleared, or -1 when the group starts past the last path (a call: once a lane group)."""
     group = block * (BLOCK // LANES) + g
     first_path = group * LANES
     if first_path >= n_paths:
@@ -191,7 +191,7 @@ def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
     return first_path
 
 
-@njit
+@njit(inline="always")
 def reset_all(acc):
     """Clear the sums of every payoff of a lane group."""
     for q in range(acc.shape[0]):

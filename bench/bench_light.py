@@ -31,7 +31,7 @@ from textable import format_table
 
 import gpufin
 from pricing_kernels.payoff import LANES
-from pricing_kernels.rng import fill_normals4, split_seed
+from pricing_kernels.rng import normals4_lane, split_seed
 from pricing_kernels.vecmath import exp_vec
 
 SPOT, STRIKE, VOL, RATE, FIXINGS, SEED = 100.0, 100.0, 0.3, 0.05, 252, 1
@@ -50,7 +50,6 @@ def light_asian(seed, n_paths, log_spot, drift, vol, strike, discount):
     sums = np.zeros((groups, 2))
     for g in prange(groups):
         ids = np.empty(LANES, dtype=np.uint64)
-        signs = np.ones(LANES)
         z = np.empty((4, LANES))
         log_s = np.full(LANES, log_spot)
         total = np.zeros(LANES)
@@ -59,7 +58,9 @@ def light_asian(seed, n_paths, log_spot, drift, vol, strike, discount):
         for step in range(drift.size):
             row = step % 4
             if row == 0:
-                fill_normals4(k0, k1, ids, signs, 0, step // 4, z)
+                for lane in range(LANES):
+                    z0, z1, z2, z3 = normals4_lane(k0, k1, ids[lane], 0, step // 4)
+                    z[0, lane], z[1, lane], z[2, lane], z[3, lane] = z0, z1, z2, z3
             for lane in range(LANES):
                 log_s[lane] += drift[step] + vol[step] * z[row, lane]
                 total[lane] += exp_vec(log_s[lane])

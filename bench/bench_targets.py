@@ -11,8 +11,9 @@ by item of the issue, reuse the benches that measure them:
 3. empty-cache `gpufin price FILE` (GPUFIN_CACHE=0, one numba thread, CPU seconds of the
    child; bench_compile), one row per shipped example priced by both trees and one per deal,
    against `--base` (default 04c7cd0; <= 1/2 each); `gpufin simulate` of the fleet example,
-   `gpufin calibrate` of the rental history, `gpufin portfolio value`, `stress` and `var` of
-   the sample book and `gpufin warmup` likewise (<= 1/2 each; warmup once, the rest best of 2).
+   `gpufin calibrate` of the rental history's H100 index quotes (the base fits one basis),
+   `gpufin portfolio value`, `stress` and `var` of the sample book and `gpufin warmup`
+   likewise (<= 1/2 each; warmup once, the rest best of 2).
 4. `var_book` (100 scenarios, default moves) and `stress_book` (data/scenarios.toml) on the
    227-position sample book against `--base` (bench_var; <= 1/10 each).
 5. pathwise Greeks over one price, the worst of bench_greeks' four Asians, warm (<= 1.5);
@@ -55,7 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOAN_BASE = "c73aa5b"
 DEAL = "data/deals/non_ig_ddtl.toml"
 QUICK_EXAMPLES = ("asian", "floor")
-COMMANDS = (("simulate", "data/examples/fleet.toml"), ("calibrate", "data/rental_history.csv", "--sku", "H100"),
+COMMANDS = (("simulate", "data/examples/fleet.toml"),
+            ("calibrate", "data/rental_history.csv", "--sku", "H100", "--basis", "index"),
             *(("portfolio", command, "data/sample_book.csv") for command in ("value", "stress", "var")))
 ITEMS = ("1", "2", "3", "4", "5")
 

@@ -8,7 +8,11 @@ LLVM runs at
 optimization level 2 unless NUMBA_OPT says otherwise: it vectorizes the lane loops as
 level 3 does, and compiles a kernel in about two thirds of the time. With
 GPUFIN_COMPILE_NOTICE=1 (set by the command line) a compilation says so on stderr
-(pricing_kernels.notice)."""
+(pricing_kernels.notice).
+
+CALLED is the option set of a function that only kernels call (a lane group's start and
+settlement, the shared draws): numba builds it no wrapper for calls from Python, whose
+argument unboxing would be compiled for nothing."""
 import os
 
 os.environ.setdefault("NUMBA_OPT", "2")     # read by numba on import, so set it first
@@ -20,3 +24,4 @@ if os.environ.get("GPUFIN_COMPILE_NOTICE") == "1":
     announce_compiles()
 PRANGE = {"prange": True, "fusion": False, "numpy": False, "comprehension": False,
           "reduction": False, "setitem": False, "inplace_binop": False, "stencil": False}
+CALLED = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}

@@ -101,7 +101,7 @@ def close_with_greeks(i, q, acc, close_period, strike, omega, linear, pay_df, kn
 
 @njit(inline="always")
 def observe_greeks(i, logs, spots, d, acc, payoff, pathwise):
-    """pricing_kernels.payoff.observe_all (the same operations in the same order), with each
+    """pricing_kernels.payoff.observe_prices (the same operations in the same order), with each
     fixing's derivative and each close's delta and vega (pathwise, a PathwiseArgs record)."""
     observe_barriers(i, logs, acc, payoff)
     observe_fixings(i, logs, spots, acc, payoff)

@@ -24,6 +24,7 @@ The control variate of each path is the same strip paid on geometric averages.
 import numpy as np
 from numba import njit
 
+from pricing_kernels import CALLED
 from pricing_kernels.rng import uniform_open
 from pricing_kernels.vecmath import exp_vec
 
@@ -75,7 +76,7 @@ def close_terms(i, q, close_period, strike, omega, linear, pay_df, flags):
             flags[q, GEOMETRIC] != 0)
 
 
-@njit
+@njit(**CALLED)
 def observe_close(i, q, acc, close_period, strike, omega, linear, pay_df, known_arith, known_geo,
                   flags):
     """Pay payoff q's period closing at the end of step i, from the running averages of
@@ -178,7 +179,7 @@ def lane_ids(group, antithetic, path_ids, signs):
 
 # ---- several payoffs on the same paths (arrays stacked along a leading payoff axis) ----------
 
-@njit
+@njit(**CALLED)
 def start_group(block, g, n_paths, antithetic, path_ids, signs, acc):
     """First path of lane group g of `block` with its path ids and signs set and its payoff
     sums cleared, or -1 when the group starts past the last path (a call: once a lane group)."""
@@ -215,20 +216,6 @@ def any_flag(flags, column):
     for q in range(flags.shape[0]):
         some = some or flags[q, column] != 0
     return some
-
-
-@njit(inline="always")
-def observe_all(i, logs, spots, acc, payoff):
-    """Record the barrier checks, fixings and period closes of every payoff (a PayoffArgs
-    record, pricing_kernels.records) at the end of step i. The payoffs with an event at step i
-    are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]), so a step costs nothing for payoffs without
-    one. Payoffs with the same fixing schedule share the running averages of the first of them
-    (flags[q, AVERAGER], the only one listed in fix_q); the index level is computed once for
-    all (spots is scratch)."""
-    observe_barriers(i, logs, acc, payoff)
-    observe_fixings(i, logs, spots, acc, payoff)
-    observe_closes(i, acc, payoff)
-    reset_averages(i, acc, payoff, ARITH, GEO)
 
 
 @njit(inline="always")
@@ -276,7 +263,7 @@ def reset_averages(i, acc, payoff, row_a, row_b):
                 acc[q, row_b, lane] = 0.0
 
 
-@njit
+@njit(**CALLED)
 def bridge_all(acc, log_starts, log_ends, flags, levels, variance, words, df):
     """Brownian-bridge crossings of every continuously monitored payoff over one step, one
     uniform per path (from words[lane])."""
@@ -290,7 +277,7 @@ def bridge_all(acc, log_starts, log_ends, flags, levels, variance, words, df):
                 acc[q, HIT_DF, lane] = df
 
 
-@njit
+@njit(**CALLED)
 def settle_accumulate_all(acc, flags, levels, first_path, n_paths, antithetic, stats, b):
     for q in range(acc.shape[0]):
         settle_barrier(acc[q], flags[q], levels[q])
@@ -308,8 +295,17 @@ def no_tangent(i, row, z, tangent, model, vega):
 
 @njit(inline="always")
 def observe_prices(i, logs, spots, tangent, acc, payoff, pathwise):
-    """observe_all (tangent and pathwise unused)."""
-    observe_all(i, logs, spots, acc, payoff)
+    """Record the barrier checks, fixings and period closes of every payoff (a PayoffArgs
+    record, pricing_kernels.records) at the end of step i. The payoffs with an event at step i
+    are listed by step (x_q[x_ptr[i]:x_ptr[i+1]]), so a step costs nothing for payoffs without
+    one. Payoffs with the same fixing schedule share the running averages of the first of them
+    (flags[q, AVERAGER], the only one listed in fix_q); the index level is computed once for
+    all (spots is scratch; tangent and pathwise unused). The hook itself holds the four steps:
+    behind a wrapper, numba's inlining would copy their expanded IR once more per kernel."""
+    observe_barriers(i, logs, acc, payoff)
+    observe_fixings(i, logs, spots, acc, payoff)
+    observe_closes(i, acc, payoff)
+    reset_averages(i, acc, payoff, ARITH, GEO)
 
 
 @njit(inline="always")

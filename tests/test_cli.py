@@ -140,15 +140,16 @@ def test_help_imports_nothing_heavy(command):
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-UNUSED_BY_CLOSED_FORMS = ("pandas", "scipy.special", "matplotlib", "dask", "distributed")
+UNUSED_BY_CLOSED_FORMS = ("pandas", "scipy.special", "matplotlib", "dask", "distributed",
+                          "gpufin.engines.collateral", "gpufin.engines.loan")
 
 
 @pytest.mark.parametrize("example", ["european", "barrier", "swap"])
 def test_a_closed_form_price_loads_only_what_it_uses(example):
-    """A closed-form `gpufin price` starts without pandas, scipy's special functions, matplotlib
-    or Dask (gpufin's public names and pandas load on first use): they were more than half of
-    its start-up. A module bound lazily but never read is not loaded (its type is not yet a
-    plain module)."""
+    """A closed-form `gpufin price` starts without pandas, scipy's special functions, matplotlib,
+    Dask or the fleet and loan engines (gpufin's public names, pandas and the engines of fleets
+    and loans load on first use): they were more than half of its start-up. A module bound
+    lazily but never read is not loaded (its type is not yet a plain module)."""
     code = ("import sys, types, cli\n"
             "try:\n"
             f"    cli.main(['price', 'data/examples/{example}.toml'])\n"

@@ -3,8 +3,8 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from pricing_kernels.rng import (NORMAL_ROWS, _called_normal_rows, draw_normals4, fill_normals4,
-                                 normals, philox_raw, step_normals)
+from pricing_kernels.rng import (NORMAL_ROWS, _called_normal_rows, draw_normals4, normals,
+                                 normals4_lane, philox_raw, step_normals)
 
 M = 0xFFFFFFFF
 
@@ -38,13 +38,25 @@ def test_streams_and_seeds_differ_and_repeat():
     assert not np.allclose(a, normals(0, ids, 1, 1))
 
 
+K0, K1 = np.uint64(7), np.uint64(9)
+
+
+@njit
+def _lane_normals(ids, signs, stream, counter, out):
+    """normals4_lane of each lane, times its sign: the reference of the called draws."""
+    for lane in range(ids.size):
+        z0, z1, z2, z3 = normals4_lane(K0, K1, ids[lane], stream, counter)
+        out[0, lane], out[1, lane] = signs[lane] * z0, signs[lane] * z1
+        out[2, lane], out[3, lane] = signs[lane] * z2, signs[lane] * z3
+
+
 @njit
 def _both_draws(ids, signs, inlined, called):
     for stream in range(3):
-        fill_normals4(np.uint64(7), np.uint64(9), ids, signs, stream, 5, inlined[stream])
-    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 0, 5, called[0])
-    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 1, 5, called[1])
-    draw_normals4(np.uint64(7), np.uint64(9), ids, signs, 2, 5, called[2])
+        _lane_normals(ids, signs, stream, 5, inlined[stream])
+    draw_normals4(K0, K1, ids, signs, 0, 5, called[0])
+    draw_normals4(K0, K1, ids, signs, 1, 5, called[1])
+    draw_normals4(K0, K1, ids, signs, 2, 5, called[2])
 
 
 @njit
@@ -52,15 +64,15 @@ def _step_draws(ids, signs, n_steps, inlined, called):
     four = np.empty((4, ids.size))
     z = np.empty((NORMAL_ROWS, ids.size))
     for i in range(n_steps):
-        fill_normals4(np.uint64(7), np.uint64(9), ids, signs, 0, i // 4, four)
+        _lane_normals(ids, signs, 0, i // 4, four)
         inlined[i] = four[i % 4]
-        called[i] = z[step_normals(np.uint64(7), np.uint64(9), ids, signs, 0, i, n_steps, z)]
+        called[i] = z[step_normals(K0, K1, ids, signs, 0, i, n_steps, z)]
 
 
 def test_called_normals_are_the_inlined_ones_from_one_compile():
     """draw_normals4 and step_normals (a step's normal from rows drawn NORMAL_ROWS steps at a
-    time, fewer at the end of the grid) give fill_normals4's bits, and every stream and row
-    count shares one compile."""
+    time, fewer at the end of the grid) give normals4_lane's bits times the lane's sign, and
+    every stream and row count shares one compile."""
     ids = np.arange(16, dtype=np.uint64)
     signs = np.where(ids % 2 == 0, 1.0, -1.0)
     inlined, called = np.empty((3, 4, 16)), np.empty((3, 4, 16))

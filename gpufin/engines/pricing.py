@@ -19,20 +19,21 @@ import numpy as np
 from gpufin.engines.analytic import (closed_form, closed_form_greeks, closed_form_moves, futures_price,
                                      geometric_greeks, geometric_strip_mean, linear_strip,
                                      long_factor_law, long_factor_log_mgf)
-from gpufin.engines.collateral import build_collateral
-from gpufin.engines.loan import price_loan
 from gpufin.engines.montecarlo import (Z95, Greeks, build_index_set, estimate, greek_estimates,
                                        kernel_call, pathwise_args, schedule_arrays, seed_key,
                                        simulate_sums, stack_payoffs, state_estimate, term_arrays,
                                        time_grid)
 from gpufin.errors import NoClosedForm, SpecError
 from gpufin.instruments.payoffs import FutureOptionPlan, ResidualPutPlan, build_plan
+from gpufin.lazy import lazy_module
 from gpufin.market.curve import build_market
 from gpufin.models.index import Lognormal, TwoFactor, build_model, with_forward_curve
 from gpufin.spec.reader import load_spec
 from gpufin.spec.schema import Spec
 from pricing_kernels.index_paths import lognormal_paths, two_factor_paths
 
+collateral_engine = lazy_module("gpufin.engines.collateral")  # fleets and loans: loaded when one is priced
+loan_engine = lazy_module("gpufin.engines.loan")
 
 MAX_PATH_STEPS = 10 ** 11       # about ten minutes of the fastest kernel on two cores
 SMOOTH_PAYOFFS = ("european", "asian", "future", "swap", "cap", "floor")
@@ -121,7 +122,7 @@ def _price_or_defer(n: int, s: Spec, greeks: bool):
     if s.instrument.kind == "loan":
         if s.mc.method == "analytic":
             raise NoClosedForm("mc.method", "loans are priced by Monte Carlo only; use \"auto\" or \"mc\"")
-        result = price_loan(s)
+        result = loan_engine.price_loan(s)
         return {**result, **BUMPED} if greeks else result
     if s.model.kind == "gpu-fleet":
         raise SpecError("model.kind", f"a gpu-fleet is collateral for loans, not an index for {s.instrument.kind!r}")
@@ -418,7 +419,7 @@ def horizon_factors(s: Spec, horizon_years: float, n_paths: int, seed: int) -> n
     """S_h / S_0 of the trade's index model over `horizon_years` on `n_paths` paths of `seed`:
     the index model of a trade, or the rental index of a gpu-fleet (collateral paths of
     gpufin.engines.collateral; GBM and Merton drift at the trade's curve)."""
-    collateral = build_collateral(s)
+    collateral = collateral_engine.build_collateral(s)
     model = collateral.model.index if collateral.fleet else collateral.model
     args = model.kernel_args(np.array([0.0, horizon_years]), collateral.market)
     kernel = lognormal_paths if isinstance(model, Lognormal) else two_factor_paths

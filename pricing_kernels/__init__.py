@@ -12,7 +12,8 @@ GPUFIN_COMPILE_NOTICE=1 (set by the command line) a compilation says so on stder
 
 CALLED is the option set of a function that only kernels call (a lane group's start and
 settlement, the shared draws): numba builds it no wrapper for calls from Python, whose
-argument unboxing would be compiled for nothing."""
+argument unboxing would be compiled for nothing. Such a function cannot be called from Python
+(a test calls it through a small @njit function)."""
 import os
 
 os.environ.setdefault("NUMBA_OPT", "2")     # read by numba on import, so set it first

@@ -1,7 +1,7 @@
 """The `gpufin` command. It only parses, calls gpufin's Python API and formats.
 
-gpufin itself (and with it numba, QuantLib, pandas) is imported inside the commands, so
-`gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its
+gpufin itself (and with it numba, QuantLib, pandas) is imported inside the commands, and
+matplotlib only when a plot is asked for, so `gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its
 top. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2; a bug
 prints one `internal error` line (the traceback with `--debug`) and exits with status 1. No
 output (`--out`, `--plot`) may be an input of the run.
@@ -181,7 +181,6 @@ def calibrate(history, sku, bases, base, method, fixes, out, plot, fmt):
     from gpufin.models.calibration import PARAMETERS, SPEC_KEYS, UNITS, parse_fix, select_history, write_model
     from gpufin.models.calibration import calibrate as fit_mle
     from gpufin.models.calibration_bases import calibrate_history
-    from gpufin.output.plots import plot_calibration
     from gpufin.output.tables import format_frame, format_result, frame_tables, render, result_tables
     check_outputs([history], out, plot, command="calibrate")
     fixed = parse_fix(fixes)
@@ -198,6 +197,7 @@ def calibrate(history, sku, bases, base, method, fixes, out, plot, fmt):
     if out:
         write_model(cal, out, source=Path(history).name + (f" (sku {sku})" if sku else ""))
     if plot:
+        from gpufin.output.plots import plot_calibration
         plot_calibration(cal, plot, label=label or Path(history).name)
     report = cal.report()
     if fmt == "json":
@@ -243,7 +243,6 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
     operating cash flow and collateral value."""
     import gpufin
     from gpufin.output.excel import key_values, write_excel
-    from gpufin.output.plots import plot_fan
     from gpufin.output.tables import format_frame, format_result
     check_outputs([spec], out, plot, command="simulate")
     workbook = out and Path(out).suffix.lower() == ".xlsx"
@@ -252,6 +251,7 @@ def simulate(spec, fmt, paths, seed, overrides, plot, out):
     if workbook:
         write_excel(out, {"results": sim.quantiles, "inputs": key_values(spec_inputs(spec, assignments))})
     if plot:
+        from gpufin.output.plots import plot_fan
         plot_fan(sim.quantiles, plot, f"{spec}: {sim.paths:,} paths, seed {sim.seed}")
     if fmt == "json":
         click.echo(format_result(sim.to_dict(), "json"))
@@ -410,12 +410,12 @@ def portfolio_value(book, fmt, out, no_greeks, plot, market_file, paths, workers
                     chunk, allow_outside):
     """Value every position of BOOK with its Greeks; print the summary."""
     import gpufin
-    from gpufin.output.plots import plot_book_values
     from gpufin.output.tables import format_frame
     check_outputs([book, market_file], out, plot)
     results, summary = gpufin.value_book(book, out, market_file, paths, not no_greeks, workers, scheduler,
                                          checkpoint, chunk, allow_outside=allow_outside)
     if plot:
+        from gpufin.output.plots import plot_book_values
         plot_book_values(summary, plot, book_title(book, paths))
     click.echo(format_frame(summary, fmt, group="by"))
     note_failures(results)
@@ -434,7 +434,6 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
                      checkpoint, chunk, allow_outside):
     """Full revaluation of BOOK under each named scenario: P&L per position and in total."""
     import gpufin
-    from gpufin.output.plots import plot_stress
     from gpufin.output.tables import format_frame
     from gpufin.portfolio.scenarios import stress_totals
     check_outputs([book, market_file, scenarios_file], out, plot)
@@ -442,6 +441,7 @@ def portfolio_stress(book, fmt, scenarios_file, out, plot, market_file, paths, w
                                checkpoint, chunk, allow_outside=allow_outside)
     totals = stress_totals(table)
     if plot:
+        from gpufin.output.plots import plot_stress
         plot_stress(totals.set_index("scenario")["pnl"], plot, f"P&L by scenario, {book_title(book, paths)}")
     click.echo(format_frame(totals, fmt, title="total P&L by scenario"))
     note_failures(table)

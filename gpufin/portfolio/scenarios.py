@@ -12,15 +12,17 @@ import pandas as pd
 
 from gpufin.engines.pricing import horizon_factors
 from gpufin.errors import SpecError
+from gpufin.lazy import lazy_module
 from gpufin.market.data import check_scenarios, load_market_data
 from gpufin.output.excel import key_values
-from gpufin.output.plots import plot_pnl_histogram
 from gpufin.portfolio.positions import (in_book_order, in_chunks, position_row, position_spec,
                                         scenario_chunk, underlying_order)
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks, write_output
 from gpufin.spec.book import load_book
 from gpufin.spec.reader import read_document
 from gpufin.spec.schema import MarketSpec
+
+plots = lazy_module("gpufin.output.plots")     # matplotlib: loaded when a histogram is drawn
 
 
 def _scenario_pnl(positions, options, workers, scheduler, checkpoint, kind) -> pd.DataFrame:
@@ -99,7 +101,7 @@ def var_book(book, horizon_days: int = 10, level: float = 0.99, scenarios: int =
                       "allow_outside": allow_outside},
                      key_values(result))
     if plot:
-        plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)
+        plots.plot_pnl_histogram(pnl, var, result["es"], level, horizon_days, plot)
     return result
 
 

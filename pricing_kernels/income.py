@@ -9,15 +9,18 @@ Per GPU at date i, with the state (chi, xi, Y) of a path (gpufin.models.fleet):
 Exact: the sum over the months (`gross_values`), 2 exponentials and 5 divisions per month,
 lane and date.
 Split: the months before split[i] are summed exactly; the later ones are tabulated. xi enters
-only as the factor e^{xi}, and months far ahead see chi and Y damped by their mean reversion
-(c and d small), so the far part of F_i and of each P_{k,i} is a smooth function of (chi, Y)
-that a Chebyshev series of low degree (CHI_NODES - 1, Y_NODES - 1) interpolates on the box
-[chi_lo, chi_hi] x [y_lo, y_hi] (`tabulate`, from its values at the tensor nodes of the first
-kind): CHI_NODES x Y_NODES multiply-adds per lane for the whole far sum. `tabulate` checks
-each series against the exact sum on a second grid and gpufin.models.fleet uses the tables
-only where they agree to TABLE_RTOL of the far sum's largest value (else it moves the split
-later); a lane outside the box sums every month exactly (an empty box, lo > hi, and split at
-the last month make every lane exact).
+only as the factor e^{xi}, so the tabulated part of F_i and of each P_{k,i} is a smooth
+function of (chi, Y): a sum of e^{c chi} times logistic-normal expectations in Y, entire in
+chi and analytic in a strip around the real Y axis. A Chebyshev series of degree
+(CHI_NODES - 1, Y_NODES - 1) interpolates it on the box [chi_lo, chi_hi] x [y_lo, y_hi]
+(`tabulate`, from its values at the tensor nodes of the first kind): CHI_NODES x Y_NODES
+multiply-adds per lane and function for the whole tabulated sum, against 2 exponentials and 5
+divisions per month summed exactly. On a box of 5 standard deviations every month can be
+tabulated (split[i] = the first month after the date). `tabulate` checks each series against
+the exact sum on a second grid and gpufin.models.fleet uses the tables only where they agree
+to TABLE_RTOL of the tabulated sum's largest value (else it moves the split later, where the
+months see chi and Y damped by their mean reversion); a lane outside the box sums every month
+exactly (an empty box, lo > hi, and split at the last month make every lane exact).
 """
 import numpy as np
 from numba import njit
@@ -28,9 +31,9 @@ from pricing_kernels.vecmath import exp_vec
 
 E_LOG_MAX = 69.0
 GH_PAIRS = 5         # gpufin.models.fleet.GH_NODES / 2, fixed so that the pair loop unrolls
-CHI_NODES = 10
-Y_NODES = 14
-TABLE_RTOL = 1e-10
+CHI_NODES = 12
+Y_NODES = 22
+TABLE_RTOL = 1e-7     # the tables against the exact sum, relative (within the 1e-6 a loan needs)
 
 
 @njit(inline="always")

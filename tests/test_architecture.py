@@ -21,7 +21,7 @@ ALLOWED = {
     "credit": {"errors", "spec", "market", "models", "engines"},
     "risk": {"errors", "spec", "market", "engines", "credit", "output"},
     "output": {"errors", "lazy"},
-    "portfolio": {"errors", "version", "spec", "market", "engines", "risk", "output"},
+    "portfolio": {"errors", "version", "lazy", "spec", "market", "engines", "risk", "output"},
     "workflows": {"errors", "spec", "models", "engines", "output"},
     "report": {"errors", "version", "spec", "market", "models", "engines", "credit", "risk", "portfolio",
                "output"},

@@ -56,7 +56,8 @@ GH_W = _GH_W[GH_NODES // 2:] / math.sqrt(math.pi)  # weight of each of the pair 
 VALUATION_CODES = {"income": 0, "residual": 1, "book": 2}
 PLATFORM_CODES = {"end-contracts": 1, "replace-servicer": 2}     # 0: no platform default
 EXACT_BOX = np.array([1.0, -1.0, 1.0, -1.0])         # empty: the income value by its exact sum
-CHI_REACH, Y_REACH = 0.8, 1.2                        # damped reach of the tabulated months (near_years)
+BOX_SD = 5.0              # income_box: half-width in standard deviations of chi and Y at the horizon
+BOX_SPIKES = 2.0          # and in chi, this many spikes of 3 standard deviations
 NEAR_STEP_YEARS = 0.25
 
 
@@ -295,15 +296,15 @@ class FleetModel:
 
     def _with_income_table(self, fa: FleetArgs) -> FleetArgs:
         """fa with the income tables of pricing_kernels.income: the months from `near` years
-        ahead of each date tabulated on `income_box`, `near` the first horizon (from the
-        damping rule of `near_years`, then in steps of NEAR_STEP_YEARS) at which every table
-        reproduces the exact sum to TABLE_RTOL; fa as it was (exact everywhere) where none
-        does, or where no income value is needed."""
+        ahead of each date tabulated on `income_box`, `near` the first of 0 (every month
+        tabulated), NEAR_STEP_YEARS, 2 NEAR_STEP_YEARS, ... at which every table reproduces
+        the exact sum to TABLE_RTOL; fa as it was (exact everywhere) where none does, or where
+        no income value is needed."""
         if self.valuation != "income" and not self.continuation:
             return fa
         box = self.income_box(float(fa.times[-1]))
         months = self.valuation_times()[1:]
-        near = self.near_years(box)
+        near = 0.0
         while near < months[-1] - fa.times[0]:
             split = np.maximum(np.searchsorted(months, fa.times + near - 1e-9), fa.j0).astype(np.int64)
             table, error = tabulate(fa, box, split)
@@ -312,22 +313,16 @@ class FleetModel:
             near += NEAR_STEP_YEARS
         return fa
 
-    def near_years(self, box: np.ndarray) -> float:
-        """Years ahead from which the mean reversion damps the box's reach in chi to CHI_REACH
-        and in Y to Y_REACH (e^{-kappa t} x half-width), so that low-degree tables suffice."""
-        return max(_damped_years((box[1] - box[0]) / 2.0, CHI_REACH, self.earned.kappa),
-                   _damped_years((box[3] - box[2]) / 2.0, Y_REACH, self.util_kappa))
-
     def income_box(self, horizon_years: float) -> np.ndarray:
         """(chi_lo, chi_hi, y_lo, y_hi): the states where the income table is used: the means
-        of chi and Y = logit(U) from their start to their long-run level, widened by 8 of
-        their standard deviations over the horizon, and chi by 4 spikes of 3 standard
+        of chi and Y = logit(U) from their start to their long-run level, widened by BOX_SD of
+        their standard deviations over the horizon, and chi by BOX_SPIKES spikes of 3 standard
         deviations each. A path outside it takes the exact sum, so the box sets only the
-        speed."""
+        speed: a narrower box needs fewer Chebyshev nodes for the same accuracy."""
         ix = self.earned
-        spikes = 4.0 * (abs(ix.spike_mean) + 3.0 * ix.spike_vol) if ix.spike_intensity > 0 else 0.0
-        chi = 8.0 * _ou_sd(ix.sigma_chi, ix.kappa, horizon_years) + spikes
-        y = 8.0 * _ou_sd(self.util_vol, self.util_kappa, horizon_years)
+        spikes = BOX_SPIKES * (abs(ix.spike_mean) + 3.0 * ix.spike_vol) if ix.spike_intensity > 0 else 0.0
+        chi = BOX_SD * _ou_sd(ix.sigma_chi, ix.kappa, horizon_years) + spikes
+        y = BOX_SD * _ou_sd(self.util_vol, self.util_kappa, horizon_years)
         return np.array([min(ix.chi0, 0.0) - chi, max(ix.chi0, 0.0) + chi,
                          min(self.util_y0, self.util_theta) - y, max(self.util_y0, self.util_theta) + y])
 
@@ -551,13 +546,6 @@ class FleetModel:
         return dict(w=w, log_a=log_a, c=c, d=d, util_base=-(self.util_theta * (1.0 - d) + cov),
                     pair_s=2.0 * np.cosh(sd[:, :, None] * GH_X), pair_w=GH_W, j0=j0,
                     opex_pv=opex_pv, floor=floor)
-
-
-def _damped_years(half_width: float, reach: float, kappa: float) -> float:
-    """Years after which e^{-kappa t} half_width <= reach (infinite without mean reversion)."""
-    if half_width <= reach:
-        return 0.0
-    return math.log(half_width / reach) / kappa if kappa > 0.0 else math.inf
 
 
 def _ou_sd(vol: float, kappa: float, horizon_years: float) -> float:

@@ -136,7 +136,7 @@ def _filter(quotes: Quotes, params: dict):
     chi, xi = np.empty(n), np.empty(n)
     loglik = kalman_bases(quotes.years, quotes.basis, quotes.log_levels,
                           *(float(params[k]) for k in PARAMETERS), bk, bs, bc,
-                          LEVEL_MEAN, LEVEL_SD, mean, cov, chi, xi)
+                          LEVEL_MEAN, LEVEL_SD, mean, cov, chi, xi, np.empty(m + 1), np.empty(m + 1))
     return float(loglik), mean, chi, xi
 
 

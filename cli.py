@@ -1,10 +1,11 @@
 """The `gpufin` command. It only parses, calls gpufin's Python API and formats.
 
 gpufin itself (and with it numba, QuantLib, pandas) is imported inside the commands, and
-matplotlib only when a plot is asked for, so `gpufin --help` stays fast (tests/test_cli.py guards it); every other module imports at its
-top. User mistakes print one line, `error: KEY: PROBLEM`, and exit with status 2; a bug
-prints one `internal error` line (the traceback with `--debug`) and exits with status 1. No
-output (`--out`, `--plot`) may be an input of the run.
+matplotlib only when a plot is asked for, so `gpufin --help` stays fast (tests/test_cli.py
+guards it); every other module imports at its top. User mistakes print one line,
+`error: KEY: PROBLEM`, and exit with status 2; a bug prints one `internal error` line (the
+traceback with `--debug`) and exits with status 1. No output (`--out`, `--plot`) may be an
+input of the run.
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ import pytest
 
 import gpufin
 from gpufin.errors import SpecError
-from gpufin.models.calibration import calibrate, log_likelihood, select_history
+from gpufin.models.calibration import select_history
+from gpufin.models.calibration_mle import calibrate, log_likelihood
 from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

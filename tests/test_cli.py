@@ -1,5 +1,7 @@
 """The `gpufin` command: same fields as the API, formats, and one-line errors for bad input."""
+import datetime as dt
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +174,29 @@ def test_matplotlib_loads_only_for_a_plot():
             "print(type(sys.modules.get('matplotlib')) is types.ModuleType)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-2:] == ["exit 0", "False"]
+
+
+def test_the_posterior_fit_runs_without_numba(tmp_path):
+    """The default calibration's likelihood is numpy and scipy (gpufin.models.state_space):
+    no kernel compiles and numba is not imported; the maximum-likelihood fit loads it. (The
+    long factor fixed at 0: the posterior fit's filter quote by quote, as well.)"""
+    history = tmp_path / "history.csv"
+    start = dt.date(2026, 1, 1)
+    history.write_text("date,level_usd_per_gpu_hour\n" + "".join(
+        f"{start + dt.timedelta(days=d)},"
+        f"{2.4 * math.exp(0.05 * math.sin(d / 5.0) + 0.02 * math.sin(0.7 * d * d) - 0.002 * d):.4f}\n"
+        for d in range(80)))
+    code = ("import sys, cli\n"
+            "try:\n"
+            "    cli.main(sys.argv[1:])\n"
+            "except SystemExit as exit:\n"
+            "    print('exit', exit.code)\n"
+            "print('numba' in sys.modules)")
+    runs = {method: subprocess.run([sys.executable, "-c", code, "calibrate", str(history), "--method", method,
+                                    "--fix", "rho=0", "--fix", "kappa=2", "--fix", "sigma_xi=0"],
+                                   capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip().splitlines()[-2:]
+            for method in ("map", "mle")}
+    assert runs == {"map": ["exit 0", "False"], "mle": ["exit 0", "True"]}
 
 
 def test_a_lazy_library_loads_on_first_use():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -59,8 +60,8 @@ from gpufin.models.calibration_priors import (
     derivative,
     to_natural,
 )
+from gpufin.models.state_space import Design, Params, filter_quotes, log_density
 from gpufin.spec.times import DAYS_PER_YEAR
-from pricing_kernels.kalman import kalman_bases
 
 BASIS_COLUMN = "basis"
 SKU_COLUMN = "sku"
@@ -87,6 +88,11 @@ class Quotes:
             return np.empty(0)
         days = (self.dates - self.dates[0]).astype(np.int64).astype(float)
         return days / DAYS_PER_YEAR
+
+    @cached_property
+    def design(self) -> Design:
+        """The quotes as gpufin.models.state_space reads them."""
+        return Design(self.years, self.basis, self.log_levels, len(self.bases))
 
     def counts(self) -> dict:
         return {b: int((self.basis == i).sum()) for i, b in enumerate(self.bases)}
@@ -123,21 +129,15 @@ def parameter_priors(bases) -> dict:
 def log_likelihood(quotes: Quotes, params: dict) -> float:
     """The exact log-density of all quotes at `params` (the common parameters by short name,
     kappa[b], sigma[b] and offset[b] for each basis b after the base)."""
-    return _filter(quotes, params)[0]
+    return log_density(quotes.design, _params(quotes, params))
 
 
-def _filter(quotes: Quotes, params: dict):
+def _params(quotes: Quotes, params: dict) -> Params:
     m = len(quotes.bases)
     bk, bs, bc = np.zeros(m), np.zeros(m), np.zeros(m)
     for j, b in enumerate(quotes.bases[1:], start=1):
         bk[j], bs[j], bc[j] = (params[f"{k}[{b}]"] for k in ("kappa", "sigma", "offset"))
-    n = quotes.log_levels.size
-    mean, cov = np.empty(m + 1), np.empty((m + 1, m + 1))
-    chi, xi = np.empty(n), np.empty(n)
-    loglik = kalman_bases(quotes.years, quotes.basis, quotes.log_levels,
-                          *(float(params[k]) for k in PARAMETERS), bk, bs, bc,
-                          LEVEL_MEAN, LEVEL_SD, mean, cov, chi, xi, np.empty(m + 1), np.empty(m + 1))
-    return float(loglik), mean, chi, xi
+    return Params(*(float(params[k]) for k in PARAMETERS), bk, bs, bc, LEVEL_MEAN, LEVEL_SD)
 
 
 # ---- the fit --------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def calibrate_quotes(quotes: Quotes, fixed: dict | None = None, sku: str | None 
     sd_u = np.array([priors[k].sd for k in free])
 
     def neg_log_posterior(u) -> float:
-        value = -_filter(quotes, natural(u))[0] + 0.5 * float(np.sum(((u - mean_u) / sd_u) ** 2))
+        value = -log_likelihood(quotes, natural(u)) + 0.5 * float(np.sum(((u - mean_u) / sd_u) ** 2))
         return value if math.isfinite(value) else 1e300
 
     n = quotes.log_levels.size
@@ -251,7 +251,7 @@ def calibrate_quotes(quotes: Quotes, fixed: dict | None = None, sku: str | None 
     else:
         u_hat, cov_u = np.empty(0), np.empty((0, 0))
     estimates = natural(u_hat)
-    loglik, mean, chi, xi = _filter(quotes, estimates)
+    loglik, mean, chi, xi = filter_quotes(quotes.design, _params(quotes, estimates))
     rows = [_row(k, priors[k], estimates[k], fixed,
                  None if k in fixed else float(cov_u[free.index(k), free.index(k)]),
                  None if k in fixed else float(u_hat[free.index(k)]))

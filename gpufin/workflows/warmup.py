@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from gpufin.engines.pricing import price
-from gpufin.models.calibration import log_likelihood
+from gpufin.models.calibration_mle import log_likelihood
 from gpufin.models.multi_index import build_indices
 from gpufin.spec.reader import load_spec
 from gpufin.workflows.simulate import simulate

@@ -17,7 +17,7 @@ _HOMES = {
     "price": "gpufin.engines.pricing", "price_many": "gpufin.engines.pricing",
     "solve_spread": "gpufin.credit.spread", "loan_measures": "gpufin.credit.measures",
     "grid": "gpufin.risk.grid", "simulate": "gpufin.workflows.simulate",
-    "calibrate": "gpufin.models.calibration", "calibrate_history": "gpufin.models.calibration_bases",
+    "calibrate": "gpufin.models.calibration_mle", "calibrate_history": "gpufin.models.calibration_bases",
     "value_book": "gpufin.portfolio.value", "stress_book": "gpufin.portfolio.scenarios",
     "var_book": "gpufin.portfolio.scenarios", "credit_book": "gpufin.loanbook.run",
     "hedge_exposure": ("gpufin.hedge.run", "hedge"), "warm_up": "gpufin.workflows.warmup",

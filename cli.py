@@ -6,11 +6,6 @@ guards it); every other module imports at its top. User mistakes print one line,
 `error: KEY: PROBLEM`, and exit with status 2; a bug prints one `internal error` line (the
 traceback with `--debug`) and exits with status 1. No output (`--out`, `--plot`) may be an
 input of the run.
-
-The command's parallelism is numba's threads (and Dask's workers): OpenBLAS, which numpy and
-scipy load, gets one thread unless OPENBLAS_NUM_THREADS says otherwise. Its calls here are
-small, and a pool of its threads spinning at start-up costs about 0.2 s of CPU per command
-on 2 cores and takes cores from numba's workers.
 """
 from __future__ import annotations
 
@@ -20,8 +15,6 @@ import sys
 from pathlib import Path
 
 import click
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")     # before numpy loads OpenBLAS (module docstring)
 
 FORMATS = ("table", "json", "csv")
 FORMAT_HELP = "Output format: aligned tables with units, or JSON / CSV at full precision in raw units."
@@ -183,6 +176,9 @@ def calibrate(history, sku, bases, base, method, fixes, out, plot, fmt):
     """Fit the Schwartz-Smith index model to a price HISTORY (CSV: date, level_usd_per_gpu_hour,
     optional sku and basis) with a Kalman filter: by default the posterior mode (MAP) under
     documented priors, with every basis an index of its own; print the estimates."""
+    # OpenBLAS on one thread unless told otherwise, set before numpy loads it: the fit's linear
+    # algebra is on a few states, and a pool of spinning threads costs ~0.2 s of CPU a run
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import pandas as pd
     from gpufin.errors import SpecError
     from gpufin.market.data import load_history

@@ -1,5 +1,6 @@
-"""Calibration of the rental index to sparse quotes on several price bases: a Kalman filter,
-priors, and the maximum a posteriori (MAP) estimate with posterior standard errors.
+"""Calibration of the rental index to sparse quotes on several price bases: the exact
+state-space likelihood, priors, and the maximum a posteriori (MAP) estimate with posterior
+standard errors.
 
 Model, under the real-world measure, for a quote of basis j on date t (years ACT/365F from
 the first quote), in ln(USD per GPU-hour):
@@ -13,10 +14,12 @@ Schwartz and Smith, Management Science 2000, for the base index; a basis to it i
 index, as "index plus a mean-reverting basis"). c_j is a constant offset (a provider's or a
 contract's premium), estimated with the other parameters. chi and each b_j start stationary,
 xi_0 ~ N(LEVEL_MEAN, LEVEL_SD^2) (gpufin.models.calibration_priors). Between dates the
-transition is exact (diagonal: e^{-kappa h}, 1, e^{-kappa_j h}) with the closed-form
-covariance of gpufin.models.calibration; quotes on one date are taken one after another. So
-`log_likelihood` is the exact Gaussian density of all quotes (tests compare it with the dense
-density of the stacked quotes).
+transition is exact (diagonal: e^{-kappa h}, 1, e^{-kappa_j h}) with the closed-form step
+covariance of the Schwartz-Smith model (gpufin.models.calibration_mle). So `log_likelihood`
+is the exact Gaussian density of all quotes, with the state path integrated out
+(gpufin.models.state_space: from the banded precision of the path, or by a Kalman filter
+quote by quote where a variance is 0; tests compare both with the dense density of the
+stacked quotes).
 
 Estimation: the negative log posterior, -log likelihood + sum over free parameters of
 (u - prior mean)^2 / (2 prior sd^2) in the unconstrained coordinates u of

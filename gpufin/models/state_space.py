@@ -12,7 +12,8 @@ gpufin.models.calibration_bases), two ways:
                        + sum_i w_i' Q_i^-1 w_i + ln|P_0| + sum_i ln|Q_i| + ln|L + A'A / sigma_eps^2|]
   with w_i the innovations of m - mu (w_0 = m_0 - mu_0 under the start covariance P_0,
   w_i = (m_i - mu_i) - F_i (m_{i-1} - mu_{i-1}) under the step covariance Q_i): sums of
-  squares that never cancel. It needs every variance positive (P_0, Q_i, sigma_eps).
+  squares that never cancel. It needs every variance positive (P_0, Q_i, sigma_eps) and
+  none nearly singular beside the others (MIN_VARIANCE_RATIO, MIN_DECORRELATION, MIN_NOISE_RATIO).
 - `filter_quotes`: the Kalman filter, quote by quote in Python, which any parameters allow
   (a volatility or the noise at 0 included) and which also gives the filtered factors after
   each quote; about 20 times slower per density than the banded form.
@@ -32,8 +33,12 @@ from functools import cached_property
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve_banded, cholesky_banded
 
-# smallest step variance, relative to the largest, that the banded form is trusted with
+# what the banded form is trusted with: a step variance down to MIN_VARIANCE_RATIO of the
+# largest, a (chi, xi) step correlation up to sqrt(1 - MIN_DECORRELATION) in size, and a noise
+# variance down to MIN_NOISE_RATIO of the largest step variance; the filter takes the rest
 MIN_VARIANCE_RATIO = 1e-12
+MIN_DECORRELATION = 1e-4
+MIN_NOISE_RATIO = 1e-5
 
 
 @dataclass(frozen=True)
@@ -118,14 +123,15 @@ def _start(p: Params, ns: int) -> tuple:
     return mean, var
 
 
-def _inverse_chi_xi(q: np.ndarray) -> tuple:
+def _inverse_chi_xi(q: np.ndarray, noise: float) -> tuple:
     """The inverse and log-determinant of each step covariance: its (chi, xi) block in
     closed form, the rest diagonal; None where a step covariance is not safely positive
-    definite."""
+    definite, or the noise too small beside it (the constants above)."""
     det = q[:, 0, 0] * q[:, 1, 1] - q[:, 0, 1] ** 2
     diag = np.diagonal(q, axis1=1, axis2=2)
     scale = max(float(diag.max()), 1e-300)
-    if not (det > MIN_VARIANCE_RATIO * scale * scale).all() or not (diag[:, 2:] > MIN_VARIANCE_RATIO * scale).all():
+    if not ((diag > MIN_VARIANCE_RATIO * scale).all() and (det > MIN_DECORRELATION * diag[:, 0] * diag[:, 1]).all()
+            and noise > MIN_NOISE_RATIO * scale):
         return None
     inv = np.zeros_like(q)
     inv[:, 0, 0], inv[:, 1, 1] = q[:, 1, 1] / det, q[:, 0, 0] / det
@@ -141,10 +147,10 @@ def banded_log_density(design: Design, p: Params) -> float | None:
     applies)."""
     ns, d, noise = design.states, design.dates.size, p.sigma_eps ** 2
     mean0, var0 = _start(p, ns)
-    if not (d > 0 and noise > 0.0 and (var0 > 0.0).all()):
+    if not (d > 0 and noise > 0.0 and (var0 > 0.0).all() and np.isfinite(var0).all()):
         return None
     f, q = _steps(p, np.diff(design.dates), ns)
-    inverse = _inverse_chi_xi(q) if d > 1 else (np.zeros((0, ns, ns)), np.zeros(0))
+    inverse = _inverse_chi_xi(q, noise) if d > 1 else (np.zeros((0, ns, ns)), np.zeros(0))
     if inverse is None:
         return None
     qinv, logdet_q = inverse
@@ -160,7 +166,7 @@ def banded_log_density(design: Design, p: Params) -> float | None:
     band[at_below] = below[:, br, bc]
     # prior mean path and the quotes' deviations from it
     mu = np.tile(mean0, (d, 1))
-    mu[:, 1] += p.mu_xi * design.dates
+    mu[:, 1] += p.mu_xi * (design.dates - design.dates[0])
     offsets = np.where(design.basis > 0, p.basis_offset[design.basis], 0.0)
     padded = np.zeros((d, ns + 1))
     padded[:, :ns] = mu
@@ -191,37 +197,28 @@ def _fitted(padded: np.ndarray, design: Design) -> np.ndarray:
 def filter_quotes(design: Design, p: Params) -> tuple:
     """The Kalman filter over the quotes one at a time: (log-density, state mean after the
     last quote, filtered chi and xi after each quote). -inf where an innovation variance is
-    not positive."""
+    not positive and finite."""
     ns, n = design.states, design.n
     mean0, var0 = _start(p, ns)
     mean = [float(x) for x in mean0]
     cov = [[float(var0[r]) if r == c else 0.0 for c in range(ns)] for r in range(ns)]
-    kappas = [p.kappa, 0.0] + [float(k) for k in p.basis_kappa[1:]]
-    sigmas = [float(s) for s in p.basis_sigma]
     noise = p.sigma_eps ** 2
+    steps = np.diff(design.t, prepend=design.t[:1])
+    decays, step_cov = (a.tolist() for a in _steps(p, steps, ns))
     chi, xi = np.empty(n), np.empty(n)
-    loglik, previous = 0.0, float(design.t[0]) if n else 0.0
+    loglik = 0.0
     for k in range(n):
-        t = float(design.t[k])
-        h, previous = t - previous, t
-        if h > 0.0:
-            decay = [math.exp(-kr * h) for kr in kappas]
+        if steps[k] > 0.0:
+            decay, q = decays[k], step_cov[k]
             mean = [mr * dr for mr, dr in zip(mean, decay)]
-            cov = [[cov[r][c] * decay[r] * decay[c] for c in range(ns)] for r in range(ns)]
-            mean[1] += p.mu_xi * h
-            q12 = p.rho * p.sigma_chi * p.sigma_xi * -math.expm1(-p.kappa * h) / p.kappa
-            cov[0][0] += p.sigma_chi ** 2 * -math.expm1(-2.0 * p.kappa * h) / (2.0 * p.kappa)
-            cov[0][1] += q12
-            cov[1][0] += q12
-            cov[1][1] += p.sigma_xi ** 2 * h
-            for j in range(1, ns - 1):
-                cov[1 + j][1 + j] += sigmas[j] ** 2 * -math.expm1(-2.0 * kappas[1 + j] * h) / (2.0 * kappas[1 + j])
+            mean[1] += p.mu_xi * float(steps[k])
+            cov = [[cov[r][c] * decay[r] * decay[c] + q[r][c] for c in range(ns)] for r in range(ns)]
         j = int(design.basis[k])
         loads = (0, 1) if j == 0 else (0, 1, 1 + j)
         pred = sum(mean[r] for r in loads) + (p.basis_offset[j] if j else 0.0)
         g = [sum(cov[r][c] for c in loads) for r in range(ns)]
         var = sum(g[r] for r in loads) + noise
-        if not var > 0.0:
+        if not 0.0 < var < math.inf:
             return -math.inf, np.array(mean), chi, xi
         v = float(design.y[k]) - pred
         mean = [mr + gr * v / var for mr, gr in zip(mean, g)]
@@ -232,6 +229,6 @@ def filter_quotes(design: Design, p: Params) -> tuple:
 
 
 def log_density(design: Design, p: Params) -> float:
-    """log p(y): the banded form where every variance is positive, else the filter."""
+    """log p(y): the banded form where it applies (banded_log_density), else the filter."""
     banded = banded_log_density(design, p)
     return filter_quotes(design, p)[0] if banded is None else banded

@@ -24,7 +24,8 @@ from gpufin.output.tables import cell
 def plot_calibration(calibration, path, label: str | None = None) -> Path:
     """Observed log price, filtered chi + xi and filtered xi over time, as a PNG at `path`.
 
-    `calibration` is a gpufin.models.calibration_mle.Calibration. The left axis is ln(USD per
+    `calibration` is a fit of gpufin.models.calibration_mle (Calibration) or of
+    gpufin.models.calibration_bases (BasesCalibration). The left axis is ln(USD per
     GPU-hour), the right axis the same scale labelled in USD per GPU-hour; `label` (an SKU
     or file name) goes in the title. Returns the path written.
     """

@@ -50,7 +50,8 @@ def check_outputs(inputs, out=None, plot=None, command=None):
 
 def spec_inputs(spec, overrides) -> dict:
     """The spec document as read, with the overrides applied (the inputs sheet of a workbook)."""
-    from gpufin.spec.reader import apply_overrides, read_document
+    from gpufin.spec.files import read_document
+    from gpufin.spec.reader import apply_overrides
     return apply_overrides(read_document(spec), list(overrides))
 
 

@@ -26,7 +26,8 @@ from gpufin.portfolio.positions import position_spec
 from gpufin.portfolio.scenarios import stress_book
 from gpufin.portfolio.value import value_book
 from gpufin.spec.book import load_book
-from gpufin.spec.reader import load_spec, parse_value, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec, parse_value
 from gpufin.spec.times import TimeKey, resolve
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import cli
 import gpufin
-from gpufin.spec import reader
+from gpufin.spec import files
 
 HEADER = "id,quantity,model.kind,model.spot,model.vol,model.rate,instrument.kind,instrument.option,instrument.strike,instrument.maturity"
 ROW = "{id},1,gbm,2.4,0.5,0.04,european,call,2.5,1.0"
@@ -154,7 +154,7 @@ def test_a_binary_book_is_one_line(tmp_path):
 
 def test_an_oversized_book_is_refused_before_parsing(tmp_path, monkeypatch):
     path = book(tmp_path, ROW.format(id="A"))
-    monkeypatch.setitem(reader.MAX_BYTES, "CSV table", 64)
+    monkeypatch.setitem(files.MAX_BYTES, "CSV table", 64)
     monkeypatch.setattr(csv, "reader", None)            # parsing would fail with a TypeError
     with pytest.raises(gpufin.SpecError) as err:
         gpufin.value_book(path)
@@ -174,7 +174,7 @@ def test_parquet_books_pass_the_same_reader(tmp_path, monkeypatch):
     pd.read_csv(book(tmp_path, ROW.format(id="A")), dtype=str).to_parquet(path)
     results, _ = gpufin.value_book(path, greeks=False)
     assert results.loc[0, "value"] > 0
-    monkeypatch.setitem(reader.MAX_BYTES, "Parquet table", 64)
+    monkeypatch.setitem(files.MAX_BYTES, "Parquet table", 64)
     with pytest.raises(gpufin.SpecError, match="too large .* expected a Parquet table of at most 64 bytes"):
         gpufin.value_book(path)
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not parquet")

@@ -14,7 +14,7 @@ import pytest
 from gpufin.engines.pricing import price
 from gpufin.errors import SpecError
 from gpufin.market.data import load_history
-from gpufin.spec import reader
+from gpufin.spec import files, reader
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "data" / "examples" / "european.toml"
@@ -136,7 +136,7 @@ def test_a_history_that_is_not_utf8_is_one_line(tmp_path):
 def test_an_oversized_history_is_refused_before_parsing(tmp_path, monkeypatch):
     history = tmp_path / "history.csv"
     history.write_text("date,level_usd_per_gpu_hour\n2026-01-01,2.4\n2026-01-02,2.5\n")
-    monkeypatch.setitem(reader.MAX_BYTES, "CSV table", 32)
+    monkeypatch.setitem(files.MAX_BYTES, "CSV table", 32)
     monkeypatch.setattr(pd, "read_csv", None)            # parsing would fail with a TypeError
     with pytest.raises(SpecError) as err:
         load_history(history)
@@ -147,7 +147,7 @@ def test_an_oversized_history_is_refused_before_parsing(tmp_path, monkeypatch):
 def test_an_oversized_spec_is_refused_before_parsing(tmp_path, monkeypatch):
     spec = tmp_path / "spec.toml"
     spec.write_text(EXAMPLE.read_text())
-    monkeypatch.setitem(reader.MAX_BYTES, "TOML document", 100)
+    monkeypatch.setitem(files.MAX_BYTES, "TOML document", 100)
     with pytest.raises(SpecError, match=r"spec.toml: too large \(got [0-9,]+ bytes; expected a TOML document "
                                         r"of at most 100 bytes\)"):
         reader.load_spec(spec)
@@ -157,4 +157,4 @@ def test_a_folder_is_not_a_spec(tmp_path):
     folder = tmp_path / "spec.toml"
     folder.mkdir()
     with pytest.raises(SpecError, match=r"spec.toml: not a regular file \(got a folder; expected a TOML document\)"):
-        reader.read_document(folder)
+        files.read_document(folder)

@@ -17,7 +17,8 @@ from gpufin.engines.loan import fixed_schedule, price_loan
 from gpufin.errors import SpecError
 from gpufin.portfolio.positions import LOAN_GREEKS
 from gpufin.risk.loan_greeks import loan_greeks
-from gpufin.spec.reader import load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = 3000

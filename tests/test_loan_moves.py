@@ -18,7 +18,8 @@ from gpufin.engines.collateral import fleet_chunks
 from gpufin.engines.loan import prepare
 from gpufin.risk.bumps import apply_scenario
 from gpufin.risk.loan_moves import NODES, chebyshev_nodes, lagrange_weights, moved_loan_values
-from gpufin.spec.reader import load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec
 from pricing_kernels.fleet import CASH, GPUS, MERCHANT_VALUE, MOVING_CASH, N_PARTS
 
 PATHS = 600

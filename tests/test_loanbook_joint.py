@@ -16,7 +16,8 @@ import pytest
 from gpufin.engines.collateral import fleet_chunks, fleet_default_times
 from gpufin.errors import SpecError
 from gpufin.loanbook.joint import concatenate, prepare_book, simulate_book, simulate_paths
-from gpufin.spec.reader import load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS, SEED, Z = 3000, 7, 4.0

@@ -23,7 +23,8 @@ from scipy import stats
 from gpufin.errors import SpecError
 from gpufin.loanbook import risk
 from gpufin.loanbook.joint import simulate_book
-from gpufin.spec.reader import load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES, PD, LGD, PATHS, LEVEL = 100, 0.02, 0.6, 20_000, 0.99

@@ -24,7 +24,8 @@ from gpufin.portfolio import positions
 from gpufin.portfolio.scenarios import var_moves
 from gpufin.risk.bumps import apply_scenario, shift_rates
 from gpufin.spec.book import load_book
-from gpufin.spec.reader import load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import load_spec
 from test_portfolio import write_book
 
 GBM = {"model.kind": "gbm", "model.spot": 2.4, "model.vol": 0.5, "model.rate": 0.04}

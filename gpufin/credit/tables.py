@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from gpufin.errors import SpecError
-from gpufin.spec.reader import read_text
+from gpufin.spec.files import read_text
 
 # An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
 _INSTALLED = Path(__file__).resolve().parents[1] / "data" / "ratings"

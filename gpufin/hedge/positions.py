@@ -16,7 +16,8 @@ from gpufin.errors import SpecError
 from gpufin.hedge.paths import settled_index
 from gpufin.instruments.payoffs import build_plan
 from gpufin.market.curve import build_market
-from gpufin.spec.reader import read_document, validate
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import validate
 from gpufin.spec.times import DAYS_PER_YEAR, add_tenor, parse_date
 
 DEFAULT_START = dt.date(2026, 1, 1)      # tenors count from here without a valuation date

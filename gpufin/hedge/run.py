@@ -36,7 +36,8 @@ from gpufin.hedge.exposure import build_exposure, chunks, event_times
 from gpufin.hedge.paths import grid_with
 from gpufin.hedge.positions import check_horizon, horizon_years, load_candidates
 from gpufin.hedge.values import lay_out, path_values
-from gpufin.spec.reader import apply_overrides, read_document, validate
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import apply_overrides, validate
 
 DROPPED = "dropped: a linear combination of the candidates listed before it; quantity 0"
 ATTENUATED = ("valued pathwise with cash after the horizon: its noise attenuates the minimum-variance "

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 
 from gpufin.errors import SpecError
 from gpufin.lazy import lazy_module
-from gpufin.spec.reader import read_document, read_text
-from gpufin.spec.schema import MarketSpec
+from gpufin.spec.files import read_document, read_text
 
 pd = lazy_module("pandas")
+pydantic = lazy_module("pydantic")
+schema = lazy_module("gpufin.spec.schema")    # read by the market snapshot's check alone: a history
+                                              # (`gpufin calibrate`) loads without building it
 
 # An installed gpufin carries data/ as gpufin/data; a source checkout has it beside gpufin/.
 _INSTALLED, _SOURCE = Path(__file__).resolve().parents[1] / "data", Path(__file__).resolve().parents[2] / "data"
@@ -81,9 +82,9 @@ def _check_snapshot(path: Path, snap: dict):
             raise SpecError(str(path), f"{key}: missing")
     try:
         pd.Timestamp(str(snap["valuation_date"]))
-        MarketSpec.model_validate({k: snap[k] for k in ("valuation_date", "curve", "forward_curve", "risk")
-                                   if k in snap})
-    except (ValidationError, ValueError) as exc:
+        schema.MarketSpec.model_validate({k: snap[k] for k in ("valuation_date", "curve", "forward_curve", "risk")
+                                          if k in snap})
+    except (pydantic.ValidationError, ValueError) as exc:
         raise SpecError(str(path), f"valuation_date, curve, forward_curve or risk unusable: "
                                    f"{str(exc).splitlines()[0]}") from None
     if not _positive(snap.get("power_price_usd_per_kwh")):

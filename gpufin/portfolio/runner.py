@@ -20,7 +20,7 @@ import pandas as pd
 from gpufin.errors import SpecError
 from gpufin.output.excel import key_values, write_excel
 from gpufin.output.files import write_atomic
-from gpufin.spec.reader import read_document
+from gpufin.spec.files import read_document
 from gpufin.version import __version__
 
 CHUNK = 256          # positions per chunk (the default of --chunk)

@@ -19,7 +19,7 @@ from gpufin.portfolio.positions import (in_book_order, in_chunks, position_row, 
                                         scenario_chunk, underlying_order)
 from gpufin.portfolio.runner import book_options, check_output, digest, run_chunks, write_output
 from gpufin.spec.book import load_book
-from gpufin.spec.reader import read_document
+from gpufin.spec.files import read_document
 from gpufin.spec.schema import MarketSpec
 
 plots = lazy_module("gpufin.output.plots")     # matplotlib: loaded when a histogram is drawn

@@ -15,7 +15,8 @@ from gpufin.report.content import build_content
 from gpufin.report.figures import charts
 from gpufin.report.render import html_to_pdf, render_html
 from gpufin.report.sources import deal_sources
-from gpufin.spec.reader import apply_overrides, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import apply_overrides
 
 FORMATS = (".html", ".pdf")
 STEPS = (*ANALYSIS_STEPS, "drawing the charts", "writing the report")

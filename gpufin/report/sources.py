@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpufin.market.data import DATA_DIR
-from gpufin.spec.reader import read_text
+from gpufin.spec.files import read_text
 
 SOURCES = DATA_DIR / "SOURCES.md"
 

@@ -20,7 +20,8 @@ from gpufin.engines.loan import fixed_schedule
 from gpufin.engines.pricing import price_many
 from gpufin.errors import SpecError
 from gpufin.output.tables import base_key, stderr_key
-from gpufin.spec.reader import apply_overrides, parse_value, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import apply_overrides, parse_value
 
 FORM = "KEY=START:STOP:N (a dotted spec key, numbers START and STOP, N >= 2 points)"
 MAX_AXES = 2

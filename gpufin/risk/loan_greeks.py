@@ -40,7 +40,8 @@ from gpufin.credit.margin import solve_loan_margin
 from gpufin.engines.loan import PathCache, fixed_schedule, path_values, prepare, waterfall, waterfall_cash
 from gpufin.errors import SpecError
 from gpufin.risk.bumps import RATE_BUMP, scale_index, shift_rates
-from gpufin.spec.reader import apply_overrides, load_spec, read_document
+from gpufin.spec.files import read_document
+from gpufin.spec.reader import apply_overrides, load_spec
 
 HAZARD_BUMP = 1e-4          # per year: one basis point of default intensity
 JTD_HAZARD = 1000.0         # per year after `at`: a default within hours of it

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from gpufin.errors import SpecError
-from gpufin.spec.reader import apply_overrides, parse_value, read_bytes, read_document, read_text, suggest
+from gpufin.spec.files import read_bytes, read_document, read_text
+from gpufin.spec.reader import apply_overrides, parse_value, suggest
 from gpufin.spec.schema import TABLES
 
 TAGS = ("book", "counterparty", "sku")

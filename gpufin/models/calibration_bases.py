@@ -185,6 +185,7 @@ class BasesCalibration:
     log_levels: np.ndarray = field(repr=False)
     chi: np.ndarray = field(repr=False)
     xi: np.ndarray = field(repr=False)
+    LEVELS = "quotes, ln level less their basis's offset"     # what log_levels hold (plots)
 
     @property
     def base(self) -> str:

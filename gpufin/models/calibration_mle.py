@@ -157,6 +157,7 @@ class Calibration:
     log_levels: np.ndarray = field(repr=False)
     chi: np.ndarray = field(repr=False)
     xi: np.ndarray = field(repr=False)
+    LEVELS = "observed ln S (index print)"      # what log_levels hold (plots)
 
     def model_table(self, spot: float | None = None) -> dict:
         """A spec `model` table (kind schwartz-smith): spot is the last level unless given,

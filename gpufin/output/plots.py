@@ -25,16 +25,15 @@ def plot_calibration(calibration, path, label: str | None = None) -> Path:
     """Observed log price, filtered chi + xi and filtered xi over time, as a PNG at `path`.
 
     `calibration` is a fit of gpufin.models.calibration_mle (Calibration) or of
-    gpufin.models.calibration_bases (BasesCalibration). The left axis is ln(USD per
-    GPU-hour), the right axis the same scale labelled in USD per GPU-hour; `label` (an SKU
-    or file name) goes in the title. Returns the path written.
+    gpufin.models.calibration_bases (BasesCalibration); its LEVELS names the points. The left
+    axis is ln(USD per GPU-hour), the right axis the same scale labelled in USD per GPU-hour;
+    `label` (an SKU or file name) goes in the title. Returns the path written.
     """
     cal = calibration
     dates = cal.dates.astype("datetime64[D]").astype("O")
     fig = new_figure(10, 5.5)
     ax = fig.add_subplot()
-    ax.plot(dates, cal.log_levels, ".", color="0.55", markersize=2.5,
-            label="observed ln S (index print)")
+    ax.plot(dates, cal.log_levels, ".", color="0.55", markersize=2.5, label=cal.LEVELS)
     ax.plot(dates, cal.chi + cal.xi, color="tab:blue", linewidth=1.2,
             label="filtered chi + xi (noise-free log price)")
     ax.plot(dates, cal.xi, color="tab:red", linewidth=1.6, linestyle="--",

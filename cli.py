@@ -175,8 +175,8 @@ def price(spec, fmt, paths, seed, overrides, method, solve, greeks, measures, lo
 @format_option
 def calibrate(history, sku, bases, base, method, fixes, out, plot, fmt):
     """Fit the Schwartz-Smith index model to a price HISTORY (CSV: date, level_usd_per_gpu_hour,
-    optional sku and basis) with a Kalman filter: by default the posterior mode (MAP) under
-    documented priors, with every basis an index of its own; print the estimates."""
+    optional sku and basis) by its exact state-space likelihood: by default the posterior mode
+    (MAP) under documented priors, with every basis an index of its own; print the estimates."""
     # OpenBLAS on one thread unless told otherwise, set before numpy loads it: the fit's linear
     # algebra is on a few states, and a pool of spinning threads costs ~0.2 s of CPU a run
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -1,9 +1,11 @@
-"""Loans on gpu-fleets under index and rate moves from a few fleet runs (gpufin.risk.loan_moves):
-the same values as revaluing each moved document in full, on every shipped deal and on fleets
-that exercise every moving part (re-leasing at the index, a replaced servicer, a basis index,
-residual and income valuation), with more rate shifts than Chebyshev nodes; the parts the
-fleet kernel writes rebuild its own cash and value; the unmoved loan is its price bit for bit;
-VaR on a book of loans uses them and gives the figures of full revaluation."""
+"""Loans on gpu-fleets under index, rate and power-price moves from a few fleet runs
+(gpufin.risk.loan_moves): the same values as revaluing each moved document in full, on every
+shipped deal and on fleets that exercise every moving part (re-leasing at the index, a replaced
+servicer, a basis index, residual and income valuation), with more rate shifts than Chebyshev
+nodes; the parts the fleet kernel writes rebuild its own cash and value; the unmoved loan is
+its price bit for bit; the stress scenarios that move the fleet's own inputs are revalued in
+full, the others rebuilt; VaR and stress on a book of loans use them and give the figures of
+full revaluation."""
 import copy
 import json
 import math
@@ -17,16 +19,18 @@ import gpufin.risk.loan_moves as loan_moves
 from gpufin.engines.collateral import fleet_chunks
 from gpufin.engines.loan import prepare
 from gpufin.risk.bumps import apply_scenario
-from gpufin.risk.loan_moves import NODES, chebyshev_nodes, lagrange_weights, moved_loan_values
+from gpufin.risk.loan_moves import NODES, chebyshev_nodes, lagrange_weights, loan_scenario_values, moved_loan_values
 from gpufin.spec.files import read_document
 from gpufin.spec.reader import load_spec
 from pricing_kernels.fleet import CASH, GPUS, MERCHANT_VALUE, MOVING_CASH, N_PARTS
 
 PATHS = 600
-# index factors and rate shifts: seven distinct shifts (more than NODES), one move per node
-# kind: the unmoved loan, an index move alone, a rate move alone, both
+# index factors, rate shifts and power-price factors: seven distinct shifts (more than NODES),
+# one move per node kind: the unmoved loan, an index move alone, a rate move alone, both; a
+# power move alone, on a node and off the nodes
 MOVES = [(1.0, None), (0.6, None), (1.0, 0.02), (0.7, 0.01), (1.3, -0.005), (0.9, 0.0071),
-         (1.1, -0.0123), (0.55, 0.002), (1.2, 0.015)]
+         (1.1, -0.0123), (0.55, 0.002), (1.2, 0.015), (1.0, None, 2.0), (0.6, 0.01, 1.5),
+         (1.0, 0.0042, 0.5)]
 REL = 1e-9          # of the loan's value: the Chebyshev interpolation in the rate shift
 
 
@@ -63,8 +67,8 @@ DOCS = {"ig_anchored_ddtl": lambda: _deal("ig_anchored_ddtl"), "non_ig_ddtl": la
         "liquidation_only": _liquidation_only}
 
 
-def _full(doc: dict, m: float, d) -> float:
-    shocks = {"index_factor": m} if d is None else {"index_factor": m, "rate_shift": d}
+def _full(doc: dict, m: float, d, f: float = 1.0) -> float:
+    shocks = {"index_factor": m, "power_factor": f} | ({} if d is None else {"rate_shift": d})
     return gpufin.price(apply_scenario(doc, shocks))["value"]
 
 
@@ -72,10 +76,10 @@ def _full(doc: dict, m: float, d) -> float:
 def test_moved_values_are_full_revaluation(name):
     doc = DOCS[name]()
     fast = moved_loan_values(doc, MOVES)
-    for (m, d), value in zip(MOVES, fast):
-        full = _full(doc, m, d)
-        assert value == pytest.approx(full, rel=REL, abs=REL * abs(_full(doc, 1.0, None))), (m, d)
-    assert fast[0] == gpufin.price(doc)["value"]             # the unmoved loan, bit for bit
+    unmoved = gpufin.price(doc)["value"]
+    for move, value in zip(MOVES, fast):
+        assert value == pytest.approx(_full(doc, *move), rel=REL, abs=REL * abs(unmoved)), move
+    assert fast[0] == unmoved                                # the unmoved loan, bit for bit
 
 
 @pytest.mark.parametrize("name, runs", [("liquidation_only", 1), ("non_ig_ddtl", NODES + 1)])
@@ -133,29 +137,86 @@ def test_interpolation_weights():
     assert lagrange_weights(nodes, nodes[2]).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
 
 
-def test_var_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatch):
-    """var_book on the three shipped deals: the loans go through moved_loan_values, and the
-    VaR and ES equal those of revaluing every moved document in full."""
+def _stress_shocks() -> list[dict]:
+    """The loan as it is, then each scenario of data/scenarios.toml."""
+    return [{}] + [{k: v for k, v in table.items() if k != "description"}
+                   for table in read_document("data/scenarios.toml").values()]
+
+
+def test_stress_scenarios_rebuild_index_rate_and_power_moves_and_revalue_the_rest(monkeypatch):
+    """data/scenarios.toml on the non-IG deal: new-generation, power-doubles and rates-up are
+    rebuilt from two fleet runs (the document's own and the one at +200 bp); utilization,
+    the anchor's default and the severe case, which move the fleet's own inputs, are revalued
+    in full, bit for bit. Lower rents, lower utilization, the anchor's default and the severe
+    case cost the lender. (Dearer power and higher rates need not: less cash sweeps less
+    principal, and a loan that earns its spread stays outstanding longer.)"""
+    doc, shocks = DOCS["non_ig_ddtl"](), _stress_shocks()
+    node, built = loan_moves._Node, []
+    monkeypatch.setattr(loan_moves, "_Node", lambda run: built.append(run) or node(run))
+    values = loan_scenario_values(doc, shocks)
+    assert len(built) == 2
+    unmoved = gpufin.price(doc)["value"]
+    assert values[0] == unmoved
+    for shock, value in zip(shocks[1:], values[1:]):
+        full = gpufin.price(apply_scenario(doc, shock))["value"]
+        if set(shock) <= {"index_factor", "rate_shift", "power_factor"}:
+            assert value == pytest.approx(full, rel=REL, abs=REL * abs(unmoved)), shock
+        else:
+            assert value == full, shock
+        if set(shock) & {"index_factor", "utilization", "anchor_default"}:
+            assert value < unmoved, shock
+
+
+def _loan_book(tmp_path) -> str:
+    """A book of the three shipped deals, one loan each."""
     names = ("ig_anchored_ddtl", "non_ig_ddtl", "merchant_fleet")
     for name in names:
         (tmp_path / f"{name}.json").write_text(json.dumps(_deal(name)))
     book = tmp_path / "loans.csv"
     book.write_text("id,quantity,book,spec\n" + "".join(f"LOAN-{n},1,credit,{name}.json\n"
                                                         for n, name in enumerate(names)))
-    fast = gpufin.var_book(str(book), scenarios=12, seed=3)
+    return str(book)
+
+
+def _refuse_fleet_loans(monkeypatch) -> list:
+    """Send every loan to full revaluation; returns the documents refused."""
     refused = []
 
-    def full_revaluation(doc, shocks):
+    def full_revaluation(doc):
         refused.append(doc)
         return False
 
-    monkeypatch.setattr(positions, "movable_loan", full_revaluation)
-    full = gpufin.var_book(str(book), scenarios=12, seed=3)
+    monkeypatch.setattr(positions, "fleet_loan", full_revaluation)
+    return refused
+
+
+def test_var_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatch):
+    """var_book on the three shipped deals: the loans go through moved_loan_values, and the
+    VaR and ES equal those of revaluing every moved document in full."""
+    book = _loan_book(tmp_path)
+    fast = gpufin.var_book(book, scenarios=12, seed=3)
+    refused = _refuse_fleet_loans(monkeypatch)
+    full = gpufin.var_book(book, scenarios=12, seed=3)
     assert len(refused) == 3
     assert fast["errors"] == full["errors"] == 0
     for key in ("var", "es", "mean_pnl"):
         assert fast[key] == pytest.approx(full[key], rel=1e-9, abs=1e-3), key
     assert not math.isnan(fast["var"])
+
+
+def test_stress_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatch):
+    """stress_book on the three shipped deals: each loan's P&L under every scenario equals
+    that of revaluing every moved document in full."""
+    book = _loan_book(tmp_path)
+    fast = gpufin.stress_book(book)
+    refused = _refuse_fleet_loans(monkeypatch)
+    full = gpufin.stress_book(book)
+    assert len(refused) == 3
+    names = list(read_document("data/scenarios.toml"))
+    assert fast["error"].isna().all() and full["error"].isna().all()
+    for name in names:
+        scale = max(abs(fast[name]).max(), 1.0)
+        assert np.allclose(fast[name], full[name], rtol=1e-9, atol=1e-9 * scale), name
 
 
 def test_a_basis_index_moves_with_the_fleets_index():

@@ -376,8 +376,14 @@ class FleetModel:
                     month_decay=math.exp(-k * MONTH),
                     launch_at=np.sort(np.asarray(self.index.launch_times, dtype=float)))
 
+    @staticmethod
+    def period_hours(times, observe=None) -> np.ndarray:
+        """Hours of the cash period ending at each date after the first (0 at an
+        observation-only date, which has no cash of its own)."""
+        return HOURS_PER_YEAR * period_lengths(times, observe)
+
     def _cash_arrays(self, times, fleet, observe=None) -> dict:
-        hours = HOURS_PER_YEAR * period_lengths(times, observe)
+        hours = self.period_hours(times, observe)
         cash_times = times if observe is None else np.where(observe, np.inf, times)
         n = len(self.contracts)
         start = np.zeros(n, dtype=np.int64)
@@ -508,6 +514,12 @@ class FleetModel:
         """(opex_pv, floor) of the income approach: per date the PV of the opex of the months
         ahead per GPU, and the salvage floor per GPU (USD)."""
         return self._opex_and_floor(self._income_weights(times, market)[0])
+
+    def discounted_hours(self, times, market) -> np.ndarray:
+        """Per date, the hours of the months ahead per GPU, discounted and weighted by the
+        GPUs' survival as the income approach weighs them: opex_pv = this x opex (USD per
+        GPU-hour)."""
+        return self._income_weights(times, market)[0].sum(axis=1)
 
     def _opex_and_floor(self, w: np.ndarray) -> tuple[np.ndarray, float]:
         return w.sum(axis=1) * self.opex, self.salvage_fraction * self.capex

@@ -21,7 +21,7 @@ from gpufin.market.curve import build_market
 from gpufin.risk.bumps import (apply_scenario, greek_bumps, greek_moves, greeks, is_fleet,
                                shift_rates, spot_of, traded_sku)
 from gpufin.risk.loan_greeks import loan_greeks
-from gpufin.risk.loan_moves import movable_loan, moved_loan_values
+from gpufin.risk.loan_moves import fleet_loan, loan_scenario_values
 from gpufin.spec.book import Position
 from gpufin.spec.reader import load_spec, validate
 from gpufin.spec.schema import Spec
@@ -99,9 +99,9 @@ def _failure(result) -> str | None:
 @dataclass
 class _Batch:
     """What a chunk prices at once: specs and bumped documents for price_many (with whether
-    each wants its Greeks), trades with their moves for price_moved, loans with theirs for
-    moved_loan_values, loans' scenario and bumped documents revalued for their values alone,
-    and the discount curves built so far (by _markets)."""
+    each wants its Greeks), trades with their moves for price_moved, loans on gpu-fleets with
+    their shocks for loan_scenario_values, other loans' scenario and bumped documents revalued
+    for their values alone, and the discount curves built so far (by _markets)."""
     docs: list = field(default_factory=list)
     wanted: list = field(default_factory=list)
     moved: list = field(default_factory=list)
@@ -230,7 +230,7 @@ def scenario_chunk(positions: list, options: dict) -> list[dict]:
     """Per position: base unit value and unit values under each scenario's shocks. Payoffs on
     index models are valued under all scenarios at once on the base model's paths
     (price_moved: the same values as revaluing each moved document, to rounding), loans on
-    gpu-fleets moved by index factors and rate shifts from a few fleet runs
+    gpu-fleets moved by index factors, rate shifts and power prices from a few fleet runs
     (gpufin.risk.loan_moves: the same values to rounding); other scenarios of loans, and
     barriers, by full revaluation of each moved document. Positions with the same document
     and SKU are valued once."""
@@ -285,8 +285,8 @@ def _scenario_plan(doc: dict, row: dict, options: dict, names: list, batch: _Bat
             batch.moved.append((spec, [(float(k.get("index_factor", 1.0)), market)
                                        for k, market in zip(shocks, markets)]))
             return "moved", len(batch.moved) - 1
-        if movable_loan(doc, shocks):
-            batch.loans.append((doc, [(float(k.get("index_factor", 1.0)), k.get("rate_shift")) for k in shocks]))
+        if fleet_loan(doc):
+            batch.loans.append((doc, shocks))
             return "loan", len(batch.loans) - 1
         revalued = [apply_scenario(doc, k) for k in shocks[1:]]
     except Exception as exc:
@@ -308,11 +308,11 @@ def _loan_values(docs: list):
         return exc
 
 
-def _moved_loan(doc: dict, moves: list):
-    """moved_loan_values, or the exception that stopped it (one loan's failure never sinks
+def _moved_loan(doc: dict, shocks: list):
+    """loan_scenario_values, or the exception that stopped it (one loan's failure never sinks
     the others)."""
     try:
-        return moved_loan_values(doc, moves)
+        return loan_scenario_values(doc, shocks)
     except Exception as exc:
         return exc
 

@@ -1,32 +1,43 @@
-"""A loan on a gpu-fleet under many index and rate moves, from a few fleet runs.
+"""A loan on a gpu-fleet under many index, rate and power-price moves, from a few fleet runs,
+and under any stress scenario.
 
-A move (m, d) multiplies every index level of the fleet by m (gpufin.risk.bumps.scale_index)
-and shifts every rate by d (shift_rates). On the same paths (the same draws) the collateral
-under a move follows from series the fleet kernel writes beside its own (pricing_kernels.fleet,
-write_parts), exactly in m, since an index move only adds ln m to the long factor:
-- cash = (cash - moving) + m moving: contracted cash, prepayments and opex do not move with
-  the index; merchant revenue, re-let contracts and the servicer's revenue-linked cost do;
-- income value = max(m merchant - GPUs opex_pv, GPUs floor), residual value = value x m^e (e the
-  residual elasticity); going-concern value = income value + held - m given_up.
+A move (m, d, f) multiplies every index level of the fleet by m (gpufin.risk.bumps.scale_index),
+shifts every rate by d (shift_rates) and multiplies the power price by f (scale_power). On the
+same paths (the same draws) the collateral under a move follows from series the fleet kernel
+writes beside its own (pricing_kernels.fleet, write_parts), exactly in m and f, since an index
+move only adds ln m to the long factor and the power price enters only the opex:
+- cash = (cash - moving) + m moving - hours GPUs (opex_f - opex): contracted cash and
+  prepayments do not move with the index; merchant revenue, re-let contracts and the
+  servicer's revenue-linked cost do; the opex (USD per GPU-hour) of the moved power price is
+  paid on the period's billable GPU-hours;
+- income value = max(m merchant - GPUs opex_pv, GPUs floor), opex_pv = discounted hours x
+  opex_f; residual value = value x m^e (e the residual elasticity); going-concern value =
+  income value + held - m given_up.
 A rate shift leaves the cash as it is and moves the discounting inside the values (merchant,
-opex_pv, held, given_up), smoothly: those are interpolated in d on Chebyshev nodes spanning the
-moves' shifts (NODES fleet runs; a polynomial of degree NODES - 1, exact at a node and where
-the moves have no more shifts than nodes); where nothing in the paths is discounted (residual
-or book value, no going concern) one run, the document's own, serves every shift. The loan's
-own terms (curve, coupons, sculpted schedule) are prepared at each move's shift exactly, and
-its waterfall runs once per move on the rebuilt paths, rebuilt for many moves in one pass over
-the nodes' series (pricing_kernels.moves). A move with m = 1 on a node is the node's own run:
-the loan's price, bit for bit. Checked against full revaluation of each moved document
-(tests/test_loan_moves.py).
+discounted hours, held, given_up), smoothly: those are interpolated in d on Chebyshev nodes
+spanning the moves' shifts (NODES fleet runs; a polynomial of degree NODES - 1, exact at a node
+and where the moves have no more shifts than nodes); where nothing in the paths is discounted
+(residual or book value, no going concern) one run, the document's own, serves every shift.
+The loan's own terms (curve, coupons, sculpted schedule) are prepared at each move's shift and
+power price exactly, and its waterfall runs once per move on the rebuilt paths, rebuilt for
+many moves in one pass over the nodes' series (pricing_kernels.moves). A move with m = f = 1 on
+a node is the node's own run: the loan's price, bit for bit. Checked against full revaluation
+of each moved document (tests/test_loan_moves.py).
+
+Stress scenarios (data/scenarios.toml) that also move the fleet's own inputs (utilization, an
+anchor's default) change its paths beyond these series: loan_scenario_values revalues those in
+full and rebuilds the rest.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from gpufin.engines.collateral import build_collateral, fleet_chunks, in_market_of
-from gpufin.engines.loan import LoanRun, loan_value, prepare
+from gpufin.engines.loan import LoanRun, loan_value, loan_value_only, prepare
 from gpufin.engines.montecarlo import seed_key
-from gpufin.risk.bumps import shift_rates
+from gpufin.risk.bumps import apply_scenario, scale_power, shift_rates
 from gpufin.spec.reader import load_spec
 from pricing_kernels.fleet import (CASH, CONTRACTS_HELD, GPUS, MERCHANT_GIVEN_UP, MERCHANT_VALUE, MOVING_CASH,
                                     N_PARTS)
@@ -35,18 +46,46 @@ from pricing_kernels.moves import moved_collateral
 
 NODES = 5                       # Chebyshev nodes in the rate shift
 BATCH_BYTES = 1 << 26           # the collateral of the moves rebuilt in one pass: 64 MiB at most
-MOVE_KEYS = frozenset({"index_factor", "rate_shift"})
+MOVE_KEYS = frozenset({"index_factor", "rate_shift", "power_factor"})
 
 
-def movable_loan(doc: dict, shocks: list[dict]) -> bool:
-    """Whether moved_loan_values values this document under these shocks: a loan on a
-    gpu-fleet, moved only by index factors and rate shifts."""
-    return (doc.get("instrument", {}).get("kind") == "loan" and doc.get("model", {}).get("kind") == "gpu-fleet"
-            and all(set(k) <= MOVE_KEYS for k in shocks))
+class Move(NamedTuple):
+    """An index factor m, a rate shift d (decimal; None: none) and a power-price factor f."""
+    index_factor: float = 1.0
+    rate_shift: float | None = None
+    power_factor: float = 1.0
+
+
+def fleet_loan(doc: dict) -> bool:
+    """Whether loan_scenario_values values this document: a loan on a gpu-fleet."""
+    return doc.get("instrument", {}).get("kind") == "loan" and doc.get("model", {}).get("kind") == "gpu-fleet"
+
+
+def loan_scenario_values(doc: dict, shocks: list[dict]) -> list[float]:
+    """The loan's value (USD, as gpufin.price gives it) under each shock table (the keys of
+    data/scenarios.toml; {} is the loan as it is): those that move only the index, the rates
+    and the power price rebuilt from a few fleet runs (moved_loan_values), the others by
+    revaluing the moved document in full."""
+    movable = [k for k, shock in enumerate(shocks) if _movable(shock)]
+    values = [None] * len(shocks)
+    if movable:
+        moved = moved_loan_values(doc, [Move(float(shocks[k].get("index_factor", 1.0)), shocks[k].get("rate_shift"),
+                                             float(shocks[k].get("power_factor", 1.0))) for k in movable])
+        for k, value in zip(movable, moved):
+            values[k] = value
+    return [loan_value_only(load_spec(apply_scenario(doc, shock))) if value is None else value
+            for shock, value in zip(shocks, values)]
+
+
+def _movable(shock: dict) -> bool:
+    """Whether a shock table moves only the index, the rates and the power price (an anchor
+    default set to false moves nothing)."""
+    return all(key in MOVE_KEYS or (key == "anchor_default" and not value) for key, value in shock.items())
 
 
 class _Node:
-    """The fleet's paths at one rate shift: the loan prepared there, and the kernel's series."""
+    """The fleet's paths at one rate shift: the loan prepared there, the kernel's series, and
+    the discounted hours ahead of each date (the opex PV per USD per GPU-hour of opex)."""
 
     def __init__(self, run: LoanRun):
         s = run.spec
@@ -58,36 +97,41 @@ class _Node:
         self.cash, self.value = out[0], out[1]
         self.going = out[2] if out.shape[0] > 2 + N_PARTS else out[1][:, :0]
         self.parts = out[-N_PARTS:]
-        self.opex_pv, self.floor = model.opex_and_floor(run.grid, market)
+        self.hours_pv = model.discounted_hours(run.grid, market)
+        self.floor = model.opex_and_floor(run.grid, market)[1]
 
 
-class _Shifted:
-    """Loan runs by rate shift (None: the document as it is), prepared once each on one
-    collateral model (a rate shift moves only its market)."""
+class _Prepared:
+    """Loan runs by rate shift (None: the document as it is) and power-price factor, prepared
+    once each; the collateral model is built once per power price (a rate shift moves only its
+    market)."""
 
     def __init__(self, doc: dict):
-        self.doc, self.runs, self.collateral = doc, {}, None
+        self.doc, self.runs, self.collateral = doc, {}, {}
 
-    def __call__(self, shift: float | None) -> LoanRun:
-        if shift not in self.runs:
-            s = load_spec(self.doc if shift is None else shift_rates(self.doc, shift))
-            if self.collateral is None:
-                self.collateral = build_collateral(s)
-            self.runs[shift] = prepare(s, None, in_market_of(self.collateral, s))
-        return self.runs[shift]
+    def __call__(self, shift: float | None, power: float = 1.0) -> LoanRun:
+        if (shift, power) not in self.runs:
+            doc = self.doc if power == 1.0 else scale_power(self.doc, power)
+            s = load_spec(doc if shift is None else shift_rates(doc, shift))
+            if power not in self.collateral:
+                self.collateral[power] = build_collateral(s)
+            self.runs[shift, power] = prepare(s, None, in_market_of(self.collateral[power], s))
+        return self.runs[shift, power]
 
 
-def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> list[float]:
+def moved_loan_values(doc: dict, moves: list[tuple]) -> list[float]:
     """The loan's value (USD, as gpufin.price gives it) under each move (index factor m, rate
-    shift d or None), on the document's own paths."""
-    moves = [(m, None if d in (None, 0.0) else d) for m, d in moves]   # a zero shift is no shift
-    shifted = _Shifted(doc)
-    nodes = _nodes({d for _, d in moves}) if _rates_move_paths(shifted(None)) else [None]
-    built = [_Node(shifted(d)) for d in nodes]
+    shift d or None[, power-price factor f]: Move's fields), on the document's own paths."""
+    moves = [Move(*move) for move in moves]
+    moves = [move._replace(rate_shift=None) if move.rate_shift == 0.0 else move    # a zero shift is none
+             for move in moves]
+    prepared = _Prepared(doc)
+    nodes = _nodes({move.rate_shift for move in moves}) if _rates_move_paths(prepared(None)) else [None]
+    built = [_Node(prepared(d)) for d in nodes]
     values = [None] * len(moves)
     rebuilt = []
-    for k, (m, d) in enumerate(moves):
-        if m == 1.0 and d in nodes:
+    for k, (m, d, f) in enumerate(moves):
+        if m == 1.0 and f == 1.0 and d in nodes:
             node = built[nodes.index(d)]
             values[k] = _waterfall_value(node.run, node.cash, node.value, node.going)
         else:
@@ -97,8 +141,10 @@ def moved_loan_values(doc: dict, moves: list[tuple[float, float | None]]) -> lis
     rebuild = _Rebuild(built, [0.0 if d is None else d for d in nodes], len(rebuilt))
     for start in range(0, len(rebuilt), rebuild.batch):
         ks = rebuilt[start:start + rebuild.batch]
-        for k, collateral in zip(ks, zip(*rebuild([moves[k] for k in ks]))):
-            values[k] = _waterfall_value(shifted(moves[k][1]), *collateral)
+        runs = [prepared(moves[k].rate_shift, moves[k].power_factor) for k in ks]
+        collaterals = rebuild([moves[k] for k in ks], [run.collateral.model.opex for run in runs])
+        for k, run, collateral in zip(ks, runs, zip(*collaterals)):
+            values[k] = _waterfall_value(run, *collateral)
     return values
 
 
@@ -119,32 +165,37 @@ class _Rebuild:
     """The collateral of moves from the nodes' runs (rate shifts `at`): the first node's cash,
     value, moving cash and GPUs, and each discounted series that the value or the going
     concern reads stacked [node, path, date] (one array per series: each small enough for the
-    allocator to reuse its memory loan after loan), and the nodes' opex PV [node, date];
-    `batch` moves at a time (at most BATCH_BYTES, at most `moves`) into buffers written over by
-    each call."""
+    allocator to reuse its memory loan after loan), the nodes' discounted hours [node, date]
+    and the hours of each cash period; `batch` moves at a time (at most BATCH_BYTES, at most
+    `moves`) into buffers written over by each call."""
 
     def __init__(self, built: list[_Node], at: list[float], moves: int):
         self.base, self.at = built[0], at
-        model, cash, going = self.base.run.collateral.model, self.base.cash, self.base.going
+        run = self.base.run
+        model, cash, going = run.collateral.model, self.base.cash, self.base.going
         read = {MERCHANT_VALUE: model.valuation == "income" or going.shape[1] > 0,
                 CONTRACTS_HELD: going.shape[1] > 0, MERCHANT_GIVEN_UP: going.shape[1] > 0}
         self.first = (cash, self.base.value, self.base.parts[MOVING_CASH], self.base.parts[GPUS])
         self.discounted = tuple(np.stack([node.parts[part] for node in built]) if used else np.empty((0, 0, 0))
                                 for part, used in read.items())
-        self.opex_pv = np.stack([node.opex_pv for node in built])
+        self.hours_pv = np.stack([node.hours_pv for node in built])
+        self.hours = np.concatenate([[0.0], model.period_hours(run.grid, run.observe)])
         self.batch = min(moves, max(1, BATCH_BYTES // (3 * cash.nbytes)))
         self.out = tuple(np.empty((self.batch,) + a.shape) for a in (cash, cash, going))
 
-    def __call__(self, moves: list[tuple[float, float | None]]) -> tuple:
-        """(cash, value, going) [move, path, date] under each move (m, d), valid until the
-        next call."""
+    def __call__(self, moves: list[Move], opex: list[float]) -> tuple:
+        """(cash, value, going) [move, path, date] under each move, opex[move] its fleet's opex
+        (USD per GPU-hour), valid until the next call."""
         model = self.base.run.collateral.model
-        m = np.array([m for m, _ in moves])
-        weights = np.array([lagrange_weights(self.at, 0.0 if d is None else d) for _, d in moves])
+        m = np.array([move.index_factor for move in moves])
+        opex = np.array(opex)
+        weights = np.array([lagrange_weights(self.at, 0.0 if move.rate_shift is None else move.rate_shift)
+                            for move in moves])
         # node by node, not by BLAS, whose rounding depends on the batch's shape
-        opex_pv = sum(weights[:, [n]] * self.opex_pv[n] for n in range(len(self.at)))
-        moved_collateral(m, weights, self.first, self.discounted, opex_pv, self.base.floor,
-                         model.valuation == "income", m ** model.residual_elasticity, self.out)
+        opex_pv = sum(weights[:, [n]] * (self.hours_pv[n] * opex[:, None]) for n in range(len(self.at)))
+        moved_collateral(m, weights, opex - model.opex, self.hours, self.first, self.discounted, opex_pv,
+                         self.base.floor, model.valuation == "income", m ** model.residual_elasticity,
+                         self.out)
         return tuple(a[:len(moves)] for a in self.out)
 
 

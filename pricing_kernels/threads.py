@@ -65,6 +65,16 @@ def run_ranges(kernel, n_items: int, *args) -> None:
         done.result()
 
 
+def map_threads(function, items: list) -> list:
+    """[function(item) for item in items], the items shared out over numba.get_num_threads()
+    threads: for NumPy work that releases the GIL (sorting, partitioning), whose result does
+    not depend on the thread that computes it."""
+    threads = min(numba.get_num_threads(), len(items))
+    if threads <= 1:
+        return [function(item) for item in items]
+    return list(_pool(threads).map(function, items))
+
+
 def block_sums(kernel, n_sums: int, n_blocks: int, seed, n_paths, first_block, antithetic, model, payoff,
                *extra) -> np.ndarray:
     """stats[payoff, block, sum] of a price kernel over blocks 0 .. n_blocks - 1 (a block with

@@ -1,5 +1,6 @@
-"""pricing_kernels.threads: the ranges cover every item once, whatever the thread count, and a
-range kernel's output is the same bits on one and two threads and for any split."""
+"""pricing_kernels.threads: the ranges cover every item once, whatever the thread count, a
+range kernel's output is the same bits on one and two threads and for any split, and
+map_threads gives the items' results in order."""
 import numba
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from gpufin.models.index import build_model
 from gpufin.spec.reader import load_spec
 from pricing_kernels.index_paths import two_factor_groups
 from pricing_kernels.payoff import LANES
-from pricing_kernels.threads import run_ranges
+from pricing_kernels.threads import map_threads, run_ranges
 
 MODEL = {"kind": "schwartz-smith", "spot": 2.4, "rate": 0.04, "mean_reversion": 1.5, "short_vol": 0.4,
          "long_vol": 0.2, "correlation": -0.3, "launch_intensity": 1.0, "launch_jump_mean": -0.16,
@@ -34,6 +35,17 @@ def test_ranges_cover_every_item_once(threads, n_items, n_threads):
 
     run_ranges(kernel, n_items, seen)
     assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("n_items", [0, 1, 5])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_map_threads_keeps_the_items_order(threads, n_items, n_threads):
+    threads(n_threads)
+    columns = list(np.random.default_rng(n_items).standard_normal((n_items, 1000)))
+    quantiles = map_threads(lambda col: np.quantile(col, [0.05, 0.5, 0.95]), columns)
+    assert len(quantiles) == n_items
+    for col, got in zip(columns, quantiles):
+        assert np.array_equal(got, np.quantile(col, [0.05, 0.5, 0.95]))
 
 
 def test_a_kernel_error_reaches_the_caller(threads):

@@ -35,6 +35,7 @@ from pricing_kernels.loan import (ACCELERATED, CLAIM, CONTINUED, DRAWS, END_TIME
                                   LOSS, PAYMENT_DEFAULT, PRINCIPAL, RECEIPTS, TIME_PRINCIPAL, exact_sum,
                                   loan_paths)
 from pricing_kernels.records import LoanArgs, make
+from pricing_kernels.threads import map_threads
 
 CACHE_BYTES = 1 << 30           # collateral paths kept in memory for spread solving
 FIXED = ("linear", "annuity", "sculpted")   # amortizations whose schedule is fixed at origination
@@ -451,18 +452,14 @@ def _day(run: LoanRun, t: float) -> dt.date:
 
 def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
     """Per payment date, the quantiles of values[path, payment] over the paths where it is
-    finite (the columns copied once into rows, so that each is read contiguously)."""
+    finite (the columns copied once into rows, so that each is read contiguously; the dates
+    shared out over the kernel threads)."""
     times = run.terms.schedule.pay_times
-    rows = []
-    by_date = np.ascontiguousarray(values.T)
-    for k, t in enumerate(times.tolist()):
-        col = by_date[k]
-        col = col[np.isfinite(col)]
-        row = {"date": str(_day(run, t)), "time_years": t, "paths": int(col.size)}
-        if col.size:
-            row.update({f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(col, QUANTILES))})
-        rows.append(row)
-    return rows
+    finite = map_threads(lambda col: col[np.isfinite(col)], list(np.ascontiguousarray(values.T)))
+    levels = map_threads(lambda col: np.quantile(col, QUANTILES) if col.size else (), finite)
+    return [{"date": str(_day(run, t)), "time_years": t, "paths": int(col.size),
+             **{f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, at)}}
+            for t, col, at in zip(times.tolist(), finite, levels)]
 
 
 def _by_year(times: np.ndarray, years) -> list[float]:

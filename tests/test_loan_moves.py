@@ -165,6 +165,18 @@ def test_stress_scenarios_rebuild_index_rate_and_power_moves_and_revalue_the_res
         assert value < unmoved, shock
 
 
+def test_a_scenario_that_leaves_the_fleet_as_it_is_is_not_revalued(monkeypatch):
+    """The merchant deal has no contracts: the anchor's default leaves it as it is, so that
+    scenario is the loan's own value and only utilization and the severe case are revalued in
+    full."""
+    doc, shocks = fixed_schedule(DOCS["merchant_fleet"]()), _stress_shocks()
+    revalued, full = [], loan_moves.loan_value_only
+    monkeypatch.setattr(loan_moves, "loan_value_only", lambda s: revalued.append(s) or full(s))
+    values = dict(zip(["base", *read_document("data/scenarios.toml")], loan_scenario_values(doc, shocks)))
+    assert values["anchor-default"] == values["base"] == gpufin.price(doc)["value"]
+    assert len(revalued) == 2
+
+
 def _loan_book(tmp_path) -> str:
     """A book of the three shipped deals, one loan each."""
     names = ("ig_anchored_ddtl", "non_ig_ddtl", "merchant_fleet")

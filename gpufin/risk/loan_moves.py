@@ -66,7 +66,7 @@ def loan_scenario_values(doc: dict, shocks: list[dict]) -> list[float]:
     data/scenarios.toml; {} is the loan as it is): those that move only the index, the rates
     and the power price rebuilt from a few fleet runs (moved_loan_values), the others by
     revaluing the moved document in full."""
-    movable = [k for k, shock in enumerate(shocks) if _movable(shock)]
+    movable = [k for k, shock in enumerate(shocks) if _movable(doc, shock)]
     values = [None] * len(shocks)
     if movable:
         moved = moved_loan_values(doc, [Move(float(shocks[k].get("index_factor", 1.0)), shocks[k].get("rate_shift"),
@@ -77,10 +77,12 @@ def loan_scenario_values(doc: dict, shocks: list[dict]) -> list[float]:
             for shock, value in zip(shocks, values)]
 
 
-def _movable(shock: dict) -> bool:
-    """Whether a shock table moves only the index, the rates and the power price (an anchor
-    default set to false moves nothing)."""
-    return all(key in MOVE_KEYS or (key == "anchor_default" and not value) for key, value in shock.items())
+def _movable(doc: dict, shock: dict) -> bool:
+    """Whether a shock table moves only the document's index, rates and power price: its
+    other shocks leave the document as it is (an anchor's default on a fleet without
+    contracts, an anchor_default of false)."""
+    others = {key: value for key, value in shock.items() if key not in MOVE_KEYS}
+    return not others or apply_scenario(doc, others) == doc
 
 
 class _Node:

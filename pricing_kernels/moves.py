@@ -1,7 +1,8 @@
 """A gpu-fleet's collateral under index moves, rate shifts and power-price moves, rebuilt path
-by path from the series its kernel wrote at a few rate shifts (pricing_kernels.fleet's write_parts; the algebra
-and its checks in gpufin.risk.loan_moves). Several moves at once: a path's series are read
-from memory once for all of them (the rebuild is bound by memory traffic, not arithmetic)."""
+by path from the series its kernel wrote at a few rate shifts (pricing_kernels.fleet's
+write_parts; the algebra and its checks in gpufin.risk.loan_moves). Several moves at once: a
+path's series are read from memory once for all of them (the rebuild is bound by memory
+traffic, not arithmetic)."""
 import numpy as np
 
 from pricing_kernels.threads import range_kernel, run_ranges

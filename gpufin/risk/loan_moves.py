@@ -69,12 +69,15 @@ def loan_scenario_values(doc: dict, shocks: list[dict]) -> list[float]:
     movable = [k for k, shock in enumerate(shocks) if _movable(doc, shock)]
     values = [None] * len(shocks)
     if movable:
-        moved = moved_loan_values(doc, [Move(float(shocks[k].get("index_factor", 1.0)), shocks[k].get("rate_shift"),
-                                             float(shocks[k].get("power_factor", 1.0))) for k in movable])
-        for k, value in zip(movable, moved):
+        for k, value in zip(movable, moved_loan_values(doc, [_move(shocks[k]) for k in movable])):
             values[k] = value
     return [loan_value_only(load_spec(apply_scenario(doc, shock))) if value is None else value
             for shock, value in zip(shocks, values)]
+
+
+def _move(shock: dict) -> Move:
+    """The Move of a shock table's index factor, rate shift and power factor."""
+    return Move(float(shock.get("index_factor", 1.0)), shock.get("rate_shift"), float(shock.get("power_factor", 1.0)))
 
 
 def _movable(doc: dict, shock: dict) -> bool:

@@ -11,6 +11,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gpufin
@@ -216,9 +217,11 @@ def test_var_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatc
 
 def test_stress_of_a_book_of_loans_is_that_of_full_revaluation(tmp_path, monkeypatch):
     """stress_book on the three shipped deals: each loan's P&L under every scenario equals
-    that of revaluing every moved document in full."""
+    that of revaluing every moved document in full, and is the same bits one loan a chunk on
+    a local Dask cluster."""
     book = _loan_book(tmp_path)
     fast = gpufin.stress_book(book)
+    pd.testing.assert_frame_equal(gpufin.stress_book(book, chunk=1, workers=2), fast, check_exact=True)
     refused = _refuse_fleet_loans(monkeypatch)
     full = gpufin.stress_book(book)
     assert len(refused) == 3

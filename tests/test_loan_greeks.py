@@ -54,6 +54,15 @@ def _value(doc: dict) -> float:
     return price_loan(load_spec(doc))["value"]
 
 
+def test_haircut_is_the_price_with_the_haircut_bumped_minus_the_base(case):
+    """The haircut bump is valued on the base paths, not simulated again: the same bits."""
+    doc, greeks = case
+    base = fixed_schedule(doc)
+    bumped = copy.deepcopy(base)
+    bumped["instrument"]["liquidation_haircut"] = load_spec(base).instrument.liquidation_haircut + 0.01
+    assert greeks["haircut"] == _value(bumped) - _value(base)
+
+
 def test_jtd_is_the_price_with_the_customer_defaulted_minus_the_base(case):
     doc, greeks = case
     base = fixed_schedule(doc)

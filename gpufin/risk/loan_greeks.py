@@ -26,8 +26,8 @@ for the bump named (the difference bumped - base, so a loss is negative):
   intensity gets `launch_intensity_up` instead: intensity +0.1 a year.
 - `residual`: the collateral value per the model's valuation x 0.99 on the same paths (for a
   fleet valued on its residual curve, the curve x 0.99), per -1%.
-- `haircut`: `instrument.liquidation_haircut` +0.01; `lag`: `instrument.liquidation_lag`
-  +0.25 years.
+- `haircut`: `instrument.liquidation_haircut` +0.01 (on the base paths themselves: the haircut
+  moves neither the collateral nor the grid); `lag`: `instrument.liquidation_lag` +0.25 years.
 """
 from __future__ import annotations
 
@@ -78,6 +78,13 @@ def _revalue(doc: dict) -> _Valued:
     return _valued(run, PathCache(run, s.mc.paths, s.mc.seed, s.mc.chunk_paths))
 
 
+def _on_base_paths(doc: dict, cache: PathCache) -> _Valued:
+    """The loan of `doc`, whose bump changes only how the waterfall treats the collateral (not
+    the collateral, nor the grid), valued on the base paths of `cache`: _revalue's bits
+    without simulating the collateral again."""
+    return _valued(prepare(load_spec(doc), None, cache.run.collateral), cache)
+
+
 class _ScaledValue:
     """The base paths with the collateral value times `factor` (cash and going-concern value
     unchanged), for the waterfall: an iterable of chunks with the cache's seed."""
@@ -124,8 +131,8 @@ def loan_greeks(spec, overrides=(), at: float | None = None) -> dict:
     for name, bumped in _index_bumps(doc, s):
         result.update(_greek(name, _revalue(bumped), base))
     result.update(_greek("residual", _valued(run, _ScaledValue(cache, RESIDUAL_FACTOR)), base))
-    result.update(_greek("haircut", _revalue(_instrument(doc, "liquidation_haircut", HAIRCUT_BUMP,
-                                                         s.instrument.liquidation_haircut)), base))
+    result.update(_greek("haircut", _on_base_paths(_instrument(doc, "liquidation_haircut", HAIRCUT_BUMP,
+                                                               s.instrument.liquidation_haircut), cache), base))
     result.update(_greek("lag", _revalue(_instrument(doc, "liquidation_lag", LAG_BUMP,
                                                      s.instrument.liquidation_lag)), base))
     if s.model.kind == "gpu-fleet":

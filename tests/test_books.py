@@ -162,6 +162,18 @@ def test_an_oversized_book_is_refused_before_parsing(tmp_path, monkeypatch):
     assert str(err.value) == f"{path}: too large (got {size:,} bytes; expected a CSV table of at most 64 bytes)"
 
 
+def test_a_parquet_book_with_typed_columns_values_as_its_csv(tmp_path):
+    path = book(tmp_path, ROW.format(id="A"), ROW.format(id="B").replace(",2.5,", ",,"),
+                ROW.format(id="C").replace(",2.5,", ",3.0,"))
+    typed = tmp_path / "typed.parquet"
+    pd.read_csv(path).to_parquet(typed)         # numbers as numbers, the empty strike as NaN
+    assert pd.read_parquet(typed)["instrument.strike"].dtype == float
+    from_csv, _ = gpufin.value_book(path, greeks=False)
+    from_parquet, _ = gpufin.value_book(typed, greeks=False)
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    assert from_csv.set_index("id").loc["B", "error"].startswith("instrument.strike: missing")
+
+
 def test_a_book_with_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "book.csv"
     path.write_text("\N{BYTE ORDER MARK}" + HEADER + "\n" + ROW.format(id="A") + "\n", encoding="utf-8")

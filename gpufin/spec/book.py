@@ -41,28 +41,31 @@ class Position:
 COLUMNS = ("id", "quantity", "spec", *TAGS)
 
 
-def read_table(path: str | Path) -> tuple[pd.DataFrame, dict]:
-    """A book file (CSV or Parquet) as a frame of text cells and, by frame row, the error of
-    each CSV row whose cell count differs from the header's (such a row is never shifted into
-    other columns). Unreadable, malformed, empty and header-only books are SpecErrors."""
+def read_table(path: str | Path) -> tuple[list[str], list[dict], dict]:
+    """A book file (CSV or Parquet) as its column names, one dict of cells per row (CSV
+    cells as text) and, by row number, the error of each CSV row whose cell count differs
+    from the header's (such a row is never shifted into other columns). Unreadable,
+    malformed, empty and header-only books are SpecErrors."""
     if Path(path).suffix.lower() == ".parquet":
-        frame, bad = _read_parquet(path), {}
+        (columns, rows), bad = _read_parquet(path), {}
     else:
-        frame, bad = _read_csv_rows(path)
-    if frame.empty:
+        columns, rows, bad = _read_csv_rows(path)
+    if not rows:
         raise SpecError(str(path), "no positions; expected a header and one row per position")
-    return frame, bad
+    return columns, rows, bad
 
 
-def _read_parquet(path) -> pd.DataFrame:
+def _read_parquet(path) -> tuple[list[str], list[dict]]:
     data = read_bytes(path, "Parquet table")
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_parquet(io.BytesIO(data))
     except (OSError, ValueError) as exc:
         raise SpecError(str(path), f"malformed Parquet file: {_first_line(exc)}") from None
+    columns = [str(c) for c in frame.columns]
+    return columns, [dict(zip(columns, r)) for r in zip(*(frame[c].tolist() for c in frame.columns))]
 
 
-def _read_csv_rows(path) -> tuple[pd.DataFrame, dict]:
+def _read_csv_rows(path) -> tuple[list[str], list[dict], dict]:
     text = read_text(path, "CSV table")
     try:
         rows = [r for r in csv.reader(io.StringIO(text, newline="")) if any(cell.strip() for cell in r)]
@@ -74,7 +77,7 @@ def _read_csv_rows(path) -> tuple[pd.DataFrame, dict]:
     bad = {n: f"line {n + 2}: {len(r)} cells; expected {len(header)}, as in the header"
            for n, r in enumerate(body) if len(r) != len(header)}
     cells = [r if len(r) == len(header) else r[:1] + [""] * (len(header) - 1) for r in body]
-    return pd.DataFrame(cells, columns=header, dtype=str), bad
+    return header, [dict(zip(header, r)) for r in cells], bad
 
 
 def _first_line(exc: Exception) -> str:
@@ -85,17 +88,17 @@ def load_book(path: str | Path, allow_outside: bool = False) -> list[Position]:
     """Every row of a book as a Position, bad rows included (with their error); a repeated id
     is flagged (`duplicate_id` in the position's tags) and warned about. A row's spec file
     must lie under the book's folder (links and `..` resolved) unless `allow_outside`."""
-    frame, bad = read_table(path)
-    if "id" not in frame.columns:
+    columns, rows, bad = read_table(path)
+    if "id" not in columns:
         raise SpecError(str(path), "missing column 'id'")
-    unknown = [c for c in frame.columns if c not in COLUMNS and c.split(".")[0] not in TABLES]
+    unknown = [c for c in columns if c not in COLUMNS and c.split(".")[0] not in TABLES]
     if unknown:
         raise SpecError(f"{path}: column {unknown[0]!r}", suggest(unknown[0].split(".")[0], list(TABLES))
                         if "." in unknown[0] else f"unknown; expected {', '.join(COLUMNS)} or TABLE.KEY")
     base = Path(path).resolve().parent
-    spec_columns = [c for c in frame.columns if c.split(".")[0] in TABLES and "." in c]
+    spec_columns = [c for c in columns if c.split(".")[0] in TABLES and "." in c]
     positions = []
-    for n, row in enumerate(frame.to_dict(orient="records")):
+    for n, row in enumerate(rows):
         position = _position(row, n + 2, base, spec_columns, allow_outside)
         if n in bad:
             position = Position(position.id, math.nan, None, bad[n], position.tags)

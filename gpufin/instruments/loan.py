@@ -79,7 +79,7 @@ def _dated_periods(ins, market, maturity) -> tuple:
     calendar = ql.UnitedStates(ql.UnitedStates.GovernmentBond)
     day0 = market.ql_date(0)
     dates = list(ql.Schedule(day0, market.ql_date(days), tenor, calendar, ql.ModifiedFollowing,
-                             ql.ModifiedFollowing, ql.DateGeneration.Backward, False))
+                             ql.ModifiedFollowing, ql.DateGeneration.Backward, False).dates())
     dates[0] = day0        # money lent on the valuation date accrues from it, holiday or not
     times = np.array([d - day0 for d in dates], dtype=float) / DAYS_PER_YEAR
     a360 = ql.Actual360()

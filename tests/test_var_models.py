@@ -213,3 +213,15 @@ def test_black_on_arrays_is_quantlibs_black_formula(omega):
         theirs = [discount * max(omega * (forward - k), 0.0) if std_dev == 0.0
                   else ql.blackFormula(kind, k, forward, std_dev, discount) for k in strikes]
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15 * forward)
+
+
+@pytest.mark.parametrize("omega", [1.0, -1.0])
+def test_black_over_terms_and_moves_is_each_terms_own_bits(omega):
+    """european_moves prices a Poisson mixture's terms [term, move] in one array: each row has
+    the bits of that term priced alone over the moves."""
+    strikes = np.array([1.9, 2.4, 2.45, 3.1])
+    dfs = np.array([0.97, 0.95, 0.99, 0.9])
+    forwards, std_devs = np.array([2.4, 2.1, 1.7, 0.9, 3.3]), np.array([0.35, 0.0, 0.5, 1.2, 1e-4])
+    grid = black_array(omega, strikes, forwards[:, None], std_devs[:, None], dfs)
+    for row, forward, std_dev in zip(grid, forwards, std_devs):
+        assert np.array_equal(row, black_array(omega, strikes, forward, std_dev, dfs))

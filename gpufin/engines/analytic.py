@@ -169,12 +169,16 @@ def _log_law(model, t: float, df) -> tuple:
 def european_moves(model, t: float, strike: float, omega: float, factors: np.ndarray,
                    dfs: np.ndarray) -> np.ndarray:
     """`european` at strike / factors[k] on the curve whose discount factor to t is dfs[k],
-    for every move k at once (the Poisson mixture's terms in turn, each over all moves)."""
+    for every move k at once: one Black array over [term, move] of the Poisson mixture, its
+    terms then added in order."""
     base_mean, base_var, jump_mean, jump_var, lam_t = _log_law(model, t, dfs)
     level, strikes = np.exp(base_mean), strike / factors
+    weights, forwards, variances = (np.array(x) for x in zip(*_poisson_terms(0.0, base_var, jump_mean,
+                                                                             jump_var, lam_t)))
+    prices = black_array(omega, strikes, level * forwards[:, None], np.sqrt(variances)[:, None], dfs)
     total = np.zeros(factors.size)
-    for weight, forward, var in _poisson_terms(0.0, base_var, jump_mean, jump_var, lam_t):
-        total += weight * black_array(omega, strikes, level * forward, math.sqrt(var), dfs)
+    for weight, price in zip(weights, prices):
+        total += weight * price
     return total
 
 

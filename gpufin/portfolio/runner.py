@@ -37,7 +37,8 @@ def digest(positions: list, options: dict, kind: str) -> str:
 
 def run_chunks(fn, chunks: list, options: dict, workers=None, scheduler=None, checkpoint=None,
                digest="", label="positions") -> list[dict]:
-    """fn(chunk, options) over every chunk, in order; checkpointed and distributed as asked."""
+    """fn(chunk, options) over every chunk, in order; checkpointed (files named by `digest`, which
+    only a checkpoint reads) and distributed as asked."""
     folder = Path(checkpoint) if checkpoint else None
     done = {}
     if folder:

@@ -29,7 +29,8 @@ def _scenario_pnl(positions, options, workers, scheduler, checkpoint, kind) -> p
     order = underlying_order(positions)
     rows = in_book_order(run_chunks(scenario_chunk, in_chunks(positions, order, options["chunk"]),
                                      options, workers, scheduler, checkpoint,
-                                     digest(positions, options, kind), label="scenarios"),
+                                     digest(positions, options, kind) if checkpoint else "",
+                                     label="scenarios"),
                           order)
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "unit_values"} for r in rows])
     pnl = pd.DataFrame({name: [r["quantity"] * (r["unit_values"][name] - r["unit_values"]["base"])

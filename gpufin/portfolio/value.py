@@ -48,7 +48,8 @@ def value_book(book, out=None, market_file=None, paths=None, greeks=True, worker
     options = book_options(market_file, paths, chunk, greeks=greeks)
     order = underlying_order(positions)
     rows = run_chunks(value_chunk, in_chunks(positions, order, options["chunk"]), options, workers,
-                      scheduler, checkpoint, digest(positions, options, "value"))
+                      scheduler, checkpoint,
+                      digest(positions, options, "value") if checkpoint else "")
     results = pd.DataFrame(in_book_order(rows, order))
     summary = summarize(results)
     if out:

@@ -455,11 +455,16 @@ def _quantiles_by_date(values: np.ndarray, run: LoanRun) -> list[dict]:
     finite (the columns copied once into rows, so that each is read contiguously; the dates
     shared out over the kernel threads)."""
     times = run.terms.schedule.pay_times
-    finite = map_threads(lambda col: col[np.isfinite(col)], list(np.ascontiguousarray(values.T)))
-    levels = map_threads(lambda col: np.quantile(col, QUANTILES) if col.size else (), finite)
-    return [{"date": str(_day(run, t)), "time_years": t, "paths": int(col.size),
+    stats = map_threads(_finite_quantiles, list(np.ascontiguousarray(values.T)))
+    return [{"date": str(_day(run, t)), "time_years": t, "paths": paths,
              **{f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, at)}}
-            for t, col, at in zip(times.tolist(), finite, levels)]
+            for t, (paths, at) in zip(times.tolist(), stats)]
+
+
+def _finite_quantiles(col: np.ndarray) -> tuple[int, np.ndarray | tuple]:
+    """(how many values of col are finite, their QUANTILES; none when there are none)."""
+    col = col[np.isfinite(col)]
+    return int(col.size), (np.quantile(col, QUANTILES) if col.size else ())
 
 
 def _by_year(times: np.ndarray, years) -> list[float]:

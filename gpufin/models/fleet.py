@@ -510,10 +510,10 @@ class FleetModel:
         monthly = np.arange(0, math.floor(life_end * 12) + 1) / 12.0
         return np.unique(np.append(monthly[monthly < life_end], life_end))
 
-    def opex_and_floor(self, times, market) -> tuple[np.ndarray, float]:
-        """(opex_pv, floor) of the income approach: per date the PV of the opex of the months
-        ahead per GPU, and the salvage floor per GPU (USD)."""
-        return self._opex_and_floor(self._income_weights(times, market)[0])
+    @property
+    def salvage_floor(self) -> float:
+        """The income approach's floor: the salvage value per GPU (USD)."""
+        return self.salvage_fraction * self.capex
 
     def discounted_hours(self, times, market) -> np.ndarray:
         """Per date, the hours of the months ahead per GPU, discounted and weighted by the
@@ -522,7 +522,7 @@ class FleetModel:
         return self._income_weights(times, market)[0].sum(axis=1)
 
     def _opex_and_floor(self, w: np.ndarray) -> tuple[np.ndarray, float]:
-        return w.sum(axis=1) * self.opex, self.salvage_fraction * self.capex
+        return w.sum(axis=1) * self.opex, self.salvage_floor
 
     def _income_weights(self, times, market) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(w, tau, live) [date i, month j]: the weight of month j seen from date i (discount,

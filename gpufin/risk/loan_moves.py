@@ -103,7 +103,6 @@ class _Node:
         self.going = out[2] if out.shape[0] > 2 + N_PARTS else out[1][:, :0]
         self.parts = out[-N_PARTS:]
         self.hours_pv = model.discounted_hours(run.grid, market)
-        self.floor = model.opex_and_floor(run.grid, market)[1]
 
 
 class _Prepared:
@@ -199,7 +198,7 @@ class _Rebuild:
         # node by node, not by BLAS, whose rounding depends on the batch's shape
         opex_pv = sum(weights[:, [n]] * (self.hours_pv[n] * opex[:, None]) for n in range(len(self.at)))
         moved_collateral(m, weights, opex - model.opex, self.hours, self.first, self.discounted, opex_pv,
-                         self.base.floor, model.valuation == "income", m ** model.residual_elasticity,
+                         model.salvage_floor, model.valuation == "income", m ** model.residual_elasticity,
                          self.out)
         return tuple(a[:len(moves)] for a in self.out)
 
